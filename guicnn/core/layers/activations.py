@@ -1,0 +1,190 @@
+"""Element-wise activations and Softmax; all overflow-safe for finite input."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..fields import Field
+from ..registry import register
+from .base import Layer, Shape
+
+
+class _Activation(Layer):
+    group = "Activation"
+
+    def macs(self, input_shape: Shape, output_shape: Shape) -> int:
+        return int(math.prod(input_shape))
+
+
+@register
+class ReLU(_Activation):
+    type_name = "ReLU"
+    palette_order = 0
+    glyph = "⌐"
+    description = "max(0, x): passes positive values and zeroes the rest. The default non-linearity of CNNs."
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self.check_input(x)
+        y = np.maximum(x, 0)
+        self._cache = y
+        return y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        return np.where(self._cache > 0, dy, 0).astype(dy.dtype, copy=False)
+
+
+@register
+class LeakyReLU(_Activation):
+    type_name = "LeakyReLU"
+    palette_order = 1
+    glyph = "⟋"
+    description = "Like ReLU, but negative inputs keep a small slope so units never die completely."
+    fields = (Field("negative_slope", "float", 0.01, "Slope for negative inputs.", minimum=0.0, maximum=1.0,
+                    key=True),)
+
+    def describe(self) -> str:
+        return f"LeakyReLU {self.settings['negative_slope']:g}"
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self.check_input(x)
+        self._cache = x > 0
+        return np.where(self._cache, x, x * x.dtype.type(self.settings["negative_slope"]))
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        return np.where(self._cache, dy, dy * dy.dtype.type(self.settings["negative_slope"]))
+
+
+@register
+class PReLU(_Activation):
+    type_name = "PReLU"
+    palette_order = 2
+    glyph = "⟋"
+    description = "Leaky ReLU whose negative slope is learned (one slope, or one per channel)."
+    fields = (
+        Field("init", "float", 0.25, "Initial negative slope.", minimum=0.0, maximum=1.0, key=True),
+        Field("channelwise", "bool", False, "Learn one slope per channel instead of one for the layer."),
+    )
+
+    def describe(self) -> str:
+        return "PReLU per channel" if self.settings["channelwise"] else "PReLU"
+
+    def param_shapes(self, input_shape: Shape) -> dict[str, Shape]:
+        return {"weight": (int(input_shape[0]) if self.settings["channelwise"] else 1,)}
+
+    def init_params(self, input_shape: Shape, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        shape = self.param_shapes(input_shape)["weight"]
+        return {"weight": np.full(shape, self.settings["init"], dtype=np.float32)}
+
+    def _slope(self, ndim: int) -> np.ndarray:
+        w = self.params["weight"]
+        return w.reshape((1, -1) + (1,) * (ndim - 2)) if w.size > 1 else w.reshape((1,) * ndim)
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self.check_input(x)
+        positive = x > 0
+        self._cache = (x, positive)
+        return np.where(positive, x, x * self._slope(x.ndim))
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        x, positive = self._cache
+        negative_part = np.where(positive, 0, dy * x)
+        axes = tuple(i for i in range(dy.ndim) if not (i == 1 and self.params["weight"].size > 1))
+        self.grads["weight"][...] = negative_part.sum(axis=axes).reshape(self.grads["weight"].shape)
+        return np.where(positive, dy, dy * self._slope(dy.ndim))
+
+
+@register
+class ELU(_Activation):
+    type_name = "ELU"
+    palette_order = 3
+    glyph = "⌒"
+    description = "x for x > 0, alpha·(eˣ − 1) below: smooth, with negative outputs that keep means near zero."
+    fields = (Field("alpha", "float", 1.0, "Value the output approaches for very negative inputs (−alpha).",
+                    minimum=0.0, maximum=10.0, exclusive_minimum=True, key=True),)
+
+    def describe(self) -> str:
+        return "ELU" if self.settings["alpha"] == 1.0 else f"ELU α={self.settings['alpha']:g}"
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self.check_input(x)
+        alpha = x.dtype.type(self.settings["alpha"])
+        # expm1 of min(x, 0) never overflows.
+        y = np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
+        self._cache = (x > 0, y)
+        return y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        positive, y = self._cache
+        return np.where(positive, dy, dy * (y + dy.dtype.type(self.settings["alpha"])))
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """Logistic function without overflow: exp is only taken of non-positive numbers."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+@register
+class Sigmoid(_Activation):
+    type_name = "Sigmoid"
+    palette_order = 4
+    glyph = "∫"
+    description = "Squashes values into (0, 1). Saturates for large |x|, which slows learning in deep stacks."
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self.check_input(x)
+        y = sigmoid(x)
+        self._cache = y
+        return y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        y = self._cache
+        return dy * y * (1 - y)
+
+
+@register
+class Tanh(_Activation):
+    type_name = "Tanh"
+    palette_order = 5
+    glyph = "∿"
+    description = "Squashes values into (−1, 1), centred on zero."
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self.check_input(x)
+        y = np.tanh(x)
+        self._cache = y
+        return y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        y = self._cache
+        return dy * (1 - y * y)
+
+
+def softmax(x: np.ndarray, axis: int = 1) -> np.ndarray:
+    """Numerically stable softmax (the maximum is subtracted first)."""
+    z = x - x.max(axis=axis, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+@register
+class Softmax(_Activation):
+    type_name = "Softmax"
+    palette_order = 6
+    glyph = "%"
+    description = (
+        "Turns scores into class probabilities that sum to 1 (over channels). With cross-entropy "
+        "loss the trainer fuses it into the loss, so it is never applied twice."
+    )
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self.check_input(x)
+        y = softmax(x, axis=1)
+        self._cache = y
+        return y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        y = self._cache
+        return y * (dy - (dy * y).sum(axis=1, keepdims=True))

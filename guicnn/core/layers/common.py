@@ -1,0 +1,53 @@
+"""Small helpers shared by the layer modules (shape checks and card text)."""
+
+from __future__ import annotations
+
+from .base import LayerShapeError, Shape
+
+
+def check_image_input(layer, input_shape: Shape) -> tuple[int, int, int]:
+    """(C, H, W) of an image input, or a LayerShapeError that says what to do."""
+    if len(input_shape) != 3:
+        raise LayerShapeError(
+            f"{layer.type_name} needs an image input C×H×W but gets the flat vector {fmt_shape(input_shape)}; "
+            "move it before Flatten/Dense or remove it"
+        )
+    c, h, w = (int(d) for d in input_shape)
+    return c, h, w
+
+
+def fmt_shape(shape: Shape | None) -> str:
+    if shape is None:
+        return "?"
+    return "×".join(str(int(d)) for d in shape)
+
+
+def fmt_pair(pair: tuple[int, int], short: bool = False) -> str:
+    if short and pair[0] == pair[1]:
+        return str(pair[0])
+    return f"{pair[0]}x{pair[1]}"
+
+
+def fmt_padding(padding) -> str:
+    if isinstance(padding, str):
+        return padding
+    if isinstance(padding, (list, tuple)):
+        return str(padding[0]) if padding[0] == padding[1] else f"{padding[0]},{padding[1]}"
+    return str(padding)
+
+
+def dropped_lines_warning(hp: int, wp: int, k_eff: tuple[int, int], stride: tuple[int, int]) -> str | None:
+    """Warn when the stride leaves trailing rows/columns of the padded input unused."""
+    rows = (hp - k_eff[0]) % stride[0] if hp >= k_eff[0] else 0
+    cols = (wp - k_eff[1]) % stride[1] if wp >= k_eff[1] else 0
+    if not rows and not cols:
+        return None
+    parts = []
+    if rows:
+        parts.append(f"{rows} row{'s' if rows > 1 else ''}")
+    if cols:
+        parts.append(f"{cols} column{'s' if cols > 1 else ''}")
+    return (
+        f"stride {fmt_pair(stride, short=True)} leaves the last {' and '.join(parts)} of the padded "
+        f"{hp}x{wp} input unused (output size is floored, as in PyTorch)"
+    )

@@ -1,0 +1,136 @@
+"""Conv2D: im2col through a strided window view and one matrix product."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..fields import Field, as_pair
+from ..functional import crop, effective_kernel, output_size, pad_nchw, resolve_padding, scatter_windows, windows
+from ..init import INITIALISERS, init_weight
+from ..registry import register
+from .base import Layer, LayerShapeError, Shape
+from .common import check_image_input, dropped_lines_warning, fmt_pair, fmt_padding
+
+
+@register
+class Conv2D(Layer):
+    type_name = "Conv2D"
+    group = "Convolution"
+    palette_order = 0
+    glyph = "▦"
+    description = (
+        "Slides a set of learned kernels over the input; each filter produces one feature map "
+        "that responds to a local pattern such as an edge or a texture."
+    )
+    fields = (
+        Field("filters", "int", 8, "Number of kernels, i.e. output channels (feature maps).",
+              minimum=1, maximum=4096, required=True, key=True),
+        Field("kernel_size", "pair", 3, "Height and width of each kernel window.",
+              minimum=1, maximum=64, required=True, key=True),
+        Field("stride", "pair", 1, "Step between window positions; 2 halves the output size.",
+              minimum=1, maximum=64, key=True),
+        Field("padding", "padding", 0,
+              "Zeros added around the input: a number per side, 'valid' (none) or 'same' (keep size at stride 1).",
+              minimum=0, maximum=64, choices=("valid", "same"), key=True),
+        Field("dilation", "pair", 1, "Spacing between kernel taps; widens the view without more weights.",
+              minimum=1, maximum=32),
+        Field("use_bias", "bool", True, "Add a learned offset to every output channel."),
+        Field("init", "choice", "he", "Weight initialisation: He (for ReLU) or Glorot (for sigmoid/tanh).",
+              choices=INITIALISERS),
+    )
+
+    def check_settings(self) -> None:
+        self.kernel = as_pair(self.settings["kernel_size"])
+        self.stride = as_pair(self.settings["stride"])
+        self.dilation = as_pair(self.settings["dilation"])
+        self.k_eff = effective_kernel(self.kernel, self.dilation)
+
+    def describe(self) -> str:
+        s = self.settings
+        text = f"Conv2D {s['filters']}@{fmt_pair(self.kernel)} s{fmt_pair(self.stride, short=True)} p{fmt_padding(s['padding'])}"
+        if self.dilation != (1, 1):
+            text += f" d{fmt_pair(self.dilation, short=True)}"
+        return text
+
+    def _geometry(self, input_shape: Shape):
+        c, h, w = check_image_input(self, input_shape)
+        pads = resolve_padding(self.settings["padding"], (h, w), self.k_eff, self.stride)
+        hp, wp = h + pads[0] + pads[1], w + pads[2] + pads[3]
+        if self.k_eff[0] > hp or self.k_eff[1] > wp:
+            what = "dilated kernel" if self.dilation != (1, 1) else "kernel"
+            raise LayerShapeError(
+                f"{what} {fmt_pair(self.k_eff)} is larger than the padded {hp}x{wp} input; "
+                "use a smaller kernel, more padding or fewer pooling layers before it"
+            )
+        oh = output_size(h, pads[0] + pads[1], self.k_eff[0], self.stride[0])
+        ow = output_size(w, pads[2] + pads[3], self.k_eff[1], self.stride[1])
+        return c, h, w, pads, oh, ow
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        _, _, _, _, oh, ow = self._geometry(input_shape)
+        return (int(self.settings["filters"]), oh, ow)
+
+    def param_shapes(self, input_shape: Shape) -> dict[str, Shape]:
+        c = input_shape[0]
+        shapes = {"weight": (int(self.settings["filters"]), c, *self.kernel)}
+        if self.settings["use_bias"]:
+            shapes["bias"] = (int(self.settings["filters"]),)
+        return shapes
+
+    def macs(self, input_shape: Shape, output_shape: Shape) -> int:
+        f, oh, ow = output_shape
+        return int(f * oh * ow * input_shape[0] * self.kernel[0] * self.kernel[1])
+
+    def receptive(self, input_shape: Shape):
+        return self.k_eff, self.stride
+
+    def warnings(self, input_shape: Shape) -> list[str]:
+        c, h, w, pads, oh, ow = self._geometry(input_shape)
+        notes = []
+        dropped = dropped_lines_warning(h + pads[0] + pads[1], w + pads[2] + pads[3], self.k_eff, self.stride)
+        if dropped:
+            notes.append(dropped)
+        if max(pads) >= max(self.k_eff):
+            notes.append(f"padding {max(pads)} is at least the kernel size: border outputs see only zeros")
+        return notes
+
+    def init_params(self, input_shape: Shape, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        shapes = self.param_shapes(input_shape)
+        f, c, kh, kw = shapes["weight"]
+        params = {"weight": init_weight(shapes["weight"], c * kh * kw, f * kh * kw, self.settings["init"], rng)}
+        if "bias" in shapes:
+            params["bias"] = np.zeros(shapes["bias"], dtype=np.float32)
+        return params
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self.check_input(x)
+        n, c, h, w = x.shape
+        pads = resolve_padding(self.settings["padding"], (h, w), self.k_eff, self.stride)
+        xp = pad_nchw(x, pads)
+        win = windows(xp, self.k_eff, self.stride, self.dilation)
+        oh, ow = win.shape[2], win.shape[3]
+        weight = self.params["weight"]
+        filters = weight.shape[0]
+        # One copy: rows are output positions (n, oh, ow), columns are (c, kh, kw).
+        cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, -1)
+        out = cols @ weight.reshape(filters, -1).T
+        if "bias" in self.params:
+            out += self.params["bias"]
+        self._cache = (cols, (n, c, h, w), pads, xp.shape[2:], (oh, ow))
+        # The result is NCHW-shaped with channel-last memory; the next im2col reads it cheaply.
+        return out.reshape(n, oh, ow, filters).transpose(0, 3, 1, 2)
+
+    def backward(self, dy: np.ndarray) -> np.ndarray | None:
+        cols, (n, c, h, w), pads, padded_hw, (oh, ow) = self._cache
+        weight = self.params["weight"]
+        filters = weight.shape[0]
+        dy_rows = dy.transpose(0, 2, 3, 1).reshape(n * oh * ow, filters)
+        self.grads["weight"][...] = (dy_rows.T @ cols).reshape(weight.shape)
+        if "bias" in self.params:
+            self.grads["bias"][...] = dy_rows.sum(axis=0)
+        if not self.needs_input_grad:
+            return None
+        dcols = dy_rows @ weight.reshape(filters, -1)
+        dwin = dcols.reshape(n, oh, ow, c, self.kernel[0], self.kernel[1])
+        dxp = scatter_windows(dwin, padded_hw, self.stride, self.dilation)
+        return crop(dxp, pads, (h, w))

@@ -1,0 +1,369 @@
+"""Pooling layers: windowed max/min/average/sum/stochastic, global and pyramid pooling."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..fields import Field, as_pair
+from ..functional import crop, output_size, pad_nchw, resolve_padding, scatter_windows, windows
+from ..registry import register
+from .base import Layer, LayerShapeError, Shape
+from .common import check_image_input, dropped_lines_warning, fmt_pair
+
+
+class _WindowPool(Layer):
+    """Shared geometry of the pools that slide a window (stride defaults to pool_size)."""
+
+    group = "Pooling"
+    pad_value = 0.0
+    fields = (
+        Field("pool_size", "pair", 2, "Height and width of the pooling window.", minimum=1, maximum=64,
+              required=True, key=True),
+        Field("stride", "pair", None, "Step between windows; smaller than pool_size gives overlapping pooling.",
+              minimum=1, maximum=64, default_text="= pool_size", key=True),
+        Field("padding", "pair", 0, "Border added on each side (at most half the window).", minimum=0, maximum=32),
+    )
+
+    def check_settings(self) -> None:
+        self.kernel = as_pair(self.settings["pool_size"])
+        stride = self.settings["stride"]
+        self.stride = self.kernel if stride is None else as_pair(stride)
+        self.pad = as_pair(self.settings["padding"])
+        if self.pad[0] > self.kernel[0] // 2 or self.pad[1] > self.kernel[1] // 2:
+            raise ConfigError(
+                f"padding {fmt_pair(self.pad, short=True)} is more than half the {fmt_pair(self.kernel)} window "
+                f"(at most {fmt_pair((self.kernel[0] // 2, self.kernel[1] // 2), short=True)}, as in PyTorch)",
+                layer_type=self.type_name,
+            )
+
+    def describe(self) -> str:
+        text = f"{self.type_name} {fmt_pair(self.kernel)}"
+        if self.stride != self.kernel:
+            text += f" s{fmt_pair(self.stride, short=True)}"
+        if self.pad != (0, 0):
+            text += f" p{fmt_pair(self.pad, short=True)}"
+        return text
+
+    def _geometry(self, input_shape: Shape):
+        c, h, w = check_image_input(self, input_shape)
+        pads = (self.pad[0], self.pad[0], self.pad[1], self.pad[1])
+        hp, wp = h + 2 * self.pad[0], w + 2 * self.pad[1]
+        if self.kernel[0] > hp or self.kernel[1] > wp:
+            raise LayerShapeError(
+                f"window {fmt_pair(self.kernel)} is larger than the {hp}x{wp} input"
+                + (" (after padding)" if self.pad != (0, 0) else "")
+                + "; use a smaller pool_size or remove a pooling layer before it"
+            )
+        oh = output_size(h, 2 * self.pad[0], self.kernel[0], self.stride[0])
+        ow = output_size(w, 2 * self.pad[1], self.kernel[1], self.stride[1])
+        return c, h, w, pads, oh, ow
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        c, _, _, _, oh, ow = self._geometry(input_shape)
+        return (c, oh, ow)
+
+    def macs(self, input_shape: Shape, output_shape: Shape) -> int:
+        return int(math.prod(output_shape) * self.kernel[0] * self.kernel[1])
+
+    def receptive(self, input_shape: Shape):
+        return self.kernel, self.stride
+
+    def warnings(self, input_shape: Shape) -> list[str]:
+        _, h, w, _, _, _ = self._geometry(input_shape)
+        note = dropped_lines_warning(h + 2 * self.pad[0], w + 2 * self.pad[1], self.kernel, self.stride)
+        return [note] if note else []
+
+    def _windows(self, x: np.ndarray) -> tuple[np.ndarray, tuple]:
+        self.check_input(x)
+        pads = (self.pad[0], self.pad[0], self.pad[1], self.pad[1])
+        xp = pad_nchw(x, pads, self.pad_value)
+        return windows(xp, self.kernel, self.stride, (1, 1)), (pads, xp.shape[2:], x.shape[2:])
+
+    def _scatter(self, dwin_nchw: np.ndarray, geometry: tuple) -> np.ndarray:
+        """dwin (N, C, OH, OW, kh, kw) back to the input's gradient."""
+        pads, padded_hw, hw = geometry
+        dxp = scatter_windows(dwin_nchw.transpose(0, 2, 3, 1, 4, 5), padded_hw, self.stride, (1, 1))
+        return crop(dxp, pads, hw)
+
+
+class _ArgPool(_WindowPool):
+    """Max or min pooling: the gradient goes to the first extreme element, as in PyTorch."""
+
+    better = np.greater
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        win, geometry = self._windows(x)
+        kh, kw = self.kernel
+        best = win[..., 0, 0].copy()
+        index = np.zeros(best.shape, dtype=np.int16)
+        for k in range(1, kh * kw):
+            candidate = win[..., k // kw, k % kw]
+            wins = self.better(candidate, best)
+            np.copyto(best, candidate, where=wins)
+            np.copyto(index, k, where=wins)
+        self._cache = (index, geometry)
+        return best
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        index, geometry = self._cache
+        kh, kw = self.kernel
+        taps = np.arange(kh * kw, dtype=np.int16).reshape(kh, kw)
+        dwin = np.where(index[..., None, None] == taps, dy[..., None, None], dy.dtype.type(0))
+        return self._scatter(dwin, geometry)
+
+
+@register
+class MaxPool2D(_ArgPool):
+    type_name = "MaxPool2D"
+    palette_order = 0
+    glyph = "⊞"
+    description = (
+        "Keeps the largest value in each window: shrinks the feature maps and makes them "
+        "tolerant to small shifts of the pattern."
+    )
+    pad_value = -np.inf
+    better = np.greater
+
+
+@register
+class MinPool2D(_ArgPool):
+    type_name = "MinPool2D"
+    palette_order = 2
+    glyph = "⊟"
+    description = "Keeps the smallest value in each window; useful to see what max pooling throws away."
+    pad_value = np.inf
+    better = np.less
+
+
+@register
+class AvgPool2D(_WindowPool):
+    type_name = "AvgPool2D"
+    palette_order = 1
+    glyph = "▣"
+    description = (
+        "Averages each window (zero padding counts in the average, as in PyTorch): a smoother "
+        "down-sampling than max pooling."
+    )
+    scale_by_area = True
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        win, geometry = self._windows(x)
+        kh, kw = self.kernel
+        out = win[..., 0, 0].copy()
+        for k in range(1, kh * kw):
+            out += win[..., k // kw, k % kw]
+        if self.scale_by_area:
+            out *= out.dtype.type(1.0 / (kh * kw))
+        self._cache = (geometry, x.shape)
+        return out
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        geometry, _ = self._cache
+        kh, kw = self.kernel
+        scale = dy.dtype.type(1.0 / (kh * kw)) if self.scale_by_area else dy.dtype.type(1)
+        dwin = np.broadcast_to((dy * scale)[..., None, None], dy.shape + (kh, kw))
+        return self._scatter(dwin, geometry)
+
+
+@register
+class SumPool2D(AvgPool2D):
+    type_name = "SumPool2D"
+    palette_order = 3
+    glyph = "Σ"
+    description = "Adds up each window (average pooling times the window area)."
+    scale_by_area = False
+
+
+@register
+class StochasticPool2D(_WindowPool):
+    type_name = "StochasticPool2D"
+    palette_order = 4
+    glyph = "⚄"
+    has_training_mode = True
+    description = (
+        "In training picks one element per window at random, with probability proportional to its "
+        "activation; in inference takes the probability-weighted average. Expects non-negative "
+        "inputs (put it after ReLU); negative values count as 0."
+    )
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        win, geometry = self._windows(x)
+        n, c, oh, ow, kh, kw = win.shape
+        act = np.maximum(win, 0).reshape(n, c, oh, ow, kh * kw)
+        total = act.sum(axis=-1, keepdims=True)
+        positive = act > 0
+        if training:
+            u = self.rng.random(total.shape, dtype=np.float64) * total
+            index = (np.cumsum(act, axis=-1) < u).sum(axis=-1, keepdims=True)
+            # All-zero windows: any element will do, their value is 0.
+            index = np.minimum(index, kh * kw - 1)
+            out = np.take_along_axis(act, index, axis=-1)[..., 0]
+            self._cache = ("train", index, positive, geometry)
+            return out.astype(x.dtype, copy=False)
+        safe = np.where(total > 0, total, 1)
+        out = ((act * act).sum(axis=-1, keepdims=True) / safe)[..., 0]
+        self._cache = ("eval", (act, safe), positive, geometry)
+        return out.astype(x.dtype, copy=False)
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        mode, state, positive, geometry = self._cache
+        kh, kw = self.kernel
+        if mode == "train":
+            dact = np.zeros(positive.shape, dtype=dy.dtype)
+            np.put_along_axis(dact, state, dy[..., None], axis=-1)
+        else:
+            act, safe = state
+            q = (act * act).sum(axis=-1, keepdims=True)
+            dact = dy[..., None] * (2 * act * safe - q) / (safe * safe)
+        # Only elements that were positive pass gradient (negative values count as 0).
+        dwin = np.where(positive, dact, 0).astype(dy.dtype, copy=False)
+        return self._scatter(dwin.reshape(dwin.shape[:-1] + (kh, kw)), geometry)
+
+
+class _GlobalPool(Layer):
+    group = "Pooling"
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        c, _, _ = check_image_input(self, input_shape)
+        return (c,)
+
+    def receptive(self, input_shape: Shape):
+        return "global"
+
+    def macs(self, input_shape: Shape, output_shape: Shape) -> int:
+        return int(math.prod(input_shape))
+
+
+@register
+class GlobalAvgPool2D(_GlobalPool):
+    type_name = "GlobalAvgPool2D"
+    palette_order = 5
+    glyph = "◎"
+    description = "Averages each whole feature map to one number: C×H×W becomes a vector of C values."
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self.check_input(x)
+        self._cache = x.shape
+        return x.mean(axis=(2, 3), dtype=x.dtype)
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        n, c, h, w = self._cache
+        return np.broadcast_to((dy / (h * w))[:, :, None, None], (n, c, h, w)).copy()
+
+
+@register
+class GlobalMaxPool2D(_GlobalPool):
+    type_name = "GlobalMaxPool2D"
+    palette_order = 6
+    glyph = "◉"
+    description = "Keeps the largest value of each whole feature map: C×H×W becomes a vector of C values."
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self.check_input(x)
+        n, c, h, w = x.shape
+        flat = x.reshape(n, c, h * w)
+        index = flat.argmax(axis=-1)[..., None]
+        self._cache = (index, x.shape)
+        return np.take_along_axis(flat, index, axis=-1)[..., 0]
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        index, (n, c, h, w) = self._cache
+        dx = np.zeros((n, c, h * w), dtype=dy.dtype)
+        np.put_along_axis(dx, index, dy[..., None], axis=-1)
+        return dx.reshape(n, c, h, w)
+
+
+def adaptive_bins(size: int, bins: int) -> list[tuple[int, int]]:
+    """PyTorch's adaptive pooling bins: [floor(i*size/bins), ceil((i+1)*size/bins))."""
+    return [((i * size) // bins, -(-((i + 1) * size) // bins)) for i in range(bins)]
+
+
+@register
+class SpatialPyramidPool2D(Layer):
+    type_name = "SpatialPyramidPool2D"
+    group = "Pooling"
+    palette_order = 7
+    glyph = "△"
+    description = (
+        "Pools each feature map into fixed grids (e.g. 1x1, 2x2 and 4x4) and concatenates them, "
+        "giving a fixed-length vector whatever the input size."
+    )
+    fields = (
+        Field("levels", "int_list", [1, 2, 4], "Grid sizes of the pyramid; output has C×Σ(level²) values.",
+              minimum=1, maximum=32, key=True),
+        Field("mode", "choice", "max", "Pool each grid cell by its maximum or its average.",
+              choices=("max", "avg"), key=True),
+    )
+
+    def describe(self) -> str:
+        return f"SPP {self.settings['mode']} {','.join(str(int(v)) for v in self.settings['levels'])}"
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        c, _, _ = check_image_input(self, input_shape)
+        return (c * sum(int(level) ** 2 for level in self.settings["levels"]),)
+
+    def receptive(self, input_shape: Shape):
+        return "global"
+
+    def macs(self, input_shape: Shape, output_shape: Shape) -> int:
+        return int(math.prod(input_shape) * len(self.settings["levels"]))
+
+    def _cells(self, h: int, w: int):
+        for level in (int(v) for v in self.settings["levels"]):
+            for r0, r1 in adaptive_bins(h, level):
+                for c0, c1 in adaptive_bins(w, level):
+                    yield level, r0, r1, c0, c1
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self.check_input(x)
+        n, c, h, w = x.shape
+        # One column per grid cell (at most a few dozen), each vectorised over batch and channels.
+        cells = list(self._cells(h, w))
+        out = np.empty((n, c, len(cells)), dtype=x.dtype)
+        arg = []
+        for k, (_, r0, r1, c0, c1) in enumerate(cells):
+            region = x[:, :, r0:r1, c0:c1].reshape(n, c, -1)
+            if self.settings["mode"] == "max":
+                index = region.argmax(axis=-1)[..., None]
+                arg.append(index)
+                out[:, :, k] = np.take_along_axis(region, index, axis=-1)[..., 0]
+            else:
+                out[:, :, k] = region.mean(axis=-1)
+        self._cache = (cells, arg, x.shape)
+        # Per level: channel-major (C, level, level) then the next level, as torch.cat of flattened levels.
+        pieces, start = [], 0
+        for level in (int(v) for v in self.settings["levels"]):
+            pieces.append(out[:, :, start : start + level * level].reshape(n, -1))
+            start += level * level
+        return np.concatenate(pieces, axis=1)
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        cells, arg, (n, c, h, w) = self._cache
+        # Undo the per-level channel-major layout into (N, C, cells).
+        parts, start = [], 0
+        for level in (int(v) for v in self.settings["levels"]):
+            size = c * level * level
+            parts.append(dy[:, start : start + size].reshape(n, c, level * level))
+            start += size
+        dcell = np.concatenate(parts, axis=2)
+        dx = np.zeros((n, c, h, w), dtype=dy.dtype)
+        batch_idx, chan_idx = np.meshgrid(np.arange(n), np.arange(c), indexing="ij")
+        for k, (_, r0, r1, c0, c1) in enumerate(cells):
+            if self.settings["mode"] == "max":
+                width = c1 - c0
+                index = arg[k][..., 0]
+                rows, cols = r0 + index // width, c0 + index % width
+                # Each (sample, channel) appears once per cell, so a fancy-index add is exact.
+                dx[batch_idx, chan_idx, rows, cols] += dcell[:, :, k]
+            else:
+                dx[:, :, r0:r1, c0:c1] += (dcell[:, :, k] / ((r1 - r0) * (c1 - c0)))[:, :, None, None]
+        return dx
+
+
+__all__ = [
+    "MaxPool2D", "MinPool2D", "AvgPool2D", "SumPool2D", "StochasticPool2D",
+    "GlobalAvgPool2D", "GlobalMaxPool2D", "SpatialPyramidPool2D",
+]

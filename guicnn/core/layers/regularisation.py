@@ -1,0 +1,132 @@
+"""Dropout (inverted) and BatchNorm (2D on NCHW, 1D on flat input) with running statistics."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import ShapeError
+from ..fields import Field
+from ..registry import register
+from .base import Layer, Shape
+
+
+@register
+class Dropout(Layer):
+    type_name = "Dropout"
+    group = "Regularisation"
+    palette_order = 0
+    glyph = "⋰"
+    has_training_mode = True
+    description = (
+        "In training, zeroes a random fraction of values and scales the rest up (inverted dropout), "
+        "so the network cannot rely on any single unit. Does nothing in inference."
+    )
+    fields = (Field("rate", "float", 0.5, "Fraction of values dropped in training.", minimum=0.0, maximum=1.0,
+                    exclusive_maximum=True, key=True),)
+
+    def describe(self) -> str:
+        return f"Dropout {self.settings['rate']:g}"
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self.check_input(x)
+        rate = float(self.settings["rate"])
+        if not training or rate == 0.0:
+            self._cache = None
+            return x
+        keep = self.rng.random(x.shape, dtype=np.float32) >= rate
+        scale = x.dtype.type(1.0 / (1.0 - rate))
+        self._cache = (keep, scale)
+        return np.where(keep, x * scale, 0).astype(x.dtype, copy=False)
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        if self._cache is None:
+            return dy
+        keep, scale = self._cache
+        return np.where(keep, dy * scale, 0).astype(dy.dtype, copy=False)
+
+
+@register
+class BatchNorm(Layer):
+    type_name = "BatchNorm"
+    group = "Regularisation"
+    palette_order = 1
+    glyph = "β"
+    has_training_mode = True
+    description = (
+        "Normalises each channel to zero mean and unit variance over the batch, then scales and shifts it "
+        "by learned weights; keeps running statistics for inference. Speeds up and stabilises training."
+    )
+    fields = (
+        Field("momentum", "float", 0.1, "Weight of the newest batch in the running statistics (PyTorch's convention).",
+              minimum=0.0, maximum=1.0),
+        Field("eps", "float", 1e-5, "Added to the variance to avoid dividing by zero.", minimum=0.0, maximum=1.0,
+              exclusive_minimum=True),
+    )
+
+    def param_shapes(self, input_shape: Shape) -> dict[str, Shape]:
+        return {"weight": (int(input_shape[0]),), "bias": (int(input_shape[0]),)}
+
+    def buffer_shapes(self, input_shape: Shape) -> dict[str, Shape]:
+        c = int(input_shape[0])
+        return {"running_mean": (c,), "running_var": (c,), "num_batches_tracked": ()}
+
+    def macs(self, input_shape: Shape, output_shape: Shape) -> int:
+        return int(2 * math.prod(input_shape))
+
+    def describe(self) -> str:
+        return "BatchNorm"
+
+    def init_params(self, input_shape: Shape, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        c = int(input_shape[0])
+        return {"weight": np.ones(c, dtype=np.float32), "bias": np.zeros(c, dtype=np.float32)}
+
+    def init_buffers(self, input_shape: Shape) -> dict[str, np.ndarray]:
+        c = int(input_shape[0])
+        return {
+            "running_mean": np.zeros(c, dtype=np.float32),
+            "running_var": np.ones(c, dtype=np.float32),
+            "num_batches_tracked": np.zeros((), dtype=np.int64),
+        }
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self.check_input(x)
+        axes = (0, 2, 3) if x.ndim == 4 else (0,)
+        shape = (1, -1, 1, 1) if x.ndim == 4 else (1, -1)
+        count = x.size // x.shape[1]
+        eps = float(self.settings["eps"])
+        if training:
+            if count < 2:
+                raise ShapeError(
+                    "BatchNorm needs more than one value per channel in training; use a batch size above 1"
+                )
+            mean = x.mean(axis=axes, dtype=x.dtype)
+            centred = x - mean.reshape(shape)
+            var = np.mean(centred * centred, axis=axes, dtype=x.dtype)
+            momentum = float(self.settings["momentum"])
+            b = self.buffers
+            b["running_mean"][...] = (1 - momentum) * b["running_mean"] + momentum * mean
+            b["running_var"][...] = (1 - momentum) * b["running_var"] + momentum * var * (count / (count - 1))
+            b["num_batches_tracked"][...] = b["num_batches_tracked"] + 1
+        else:
+            mean = self.buffers["running_mean"].astype(x.dtype, copy=False)
+            var = self.buffers["running_var"].astype(x.dtype, copy=False)
+            centred = x - mean.reshape(shape)
+        inv_std = (1.0 / np.sqrt(var + eps)).astype(x.dtype, copy=False)
+        x_hat = centred * inv_std.reshape(shape)
+        self._cache = (x_hat, inv_std, training, axes, shape, count)
+        return x_hat * self.params["weight"].reshape(shape) + self.params["bias"].reshape(shape)
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        x_hat, inv_std, training, axes, shape, count = self._cache
+        gamma = self.params["weight"]
+        sum_dy = dy.sum(axis=axes)
+        sum_dy_xhat = (dy * x_hat).sum(axis=axes)
+        self.grads["weight"][...] = sum_dy_xhat
+        self.grads["bias"][...] = sum_dy
+        scale = (gamma * inv_std).reshape(shape)
+        if not training:
+            return dy * scale
+        # d/dx of (x - mean)/std with batch statistics, all channels at once.
+        return scale * (dy - (sum_dy.reshape(shape) + x_hat * sum_dy_xhat.reshape(shape)) / count)
