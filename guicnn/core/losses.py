@@ -19,7 +19,8 @@ class Loss:
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
     """log(softmax(z)) = z - max - log(sum(exp(z - max))): finite for logits of any finite size."""
-    shifted = logits - logits.max(axis=1, keepdims=True)
+    with np.errstate(over="ignore"):
+        shifted = logits - logits.max(axis=1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 

@@ -18,6 +18,10 @@ from .dataset import Dataset
 SHAPE_CLASSES: tuple[str, ...] = ("circle", "square", "triangle", "cross", "line", "ring", "star")
 #: The classes drawn when ``classes`` is not given: clearly distinct, learnt in seconds.
 DEFAULT_SHAPE_CLASSES: tuple[str, ...] = ("circle", "square", "triangle", "cross", "line")
+#: Largest offset of a shape's centre from the picture's centre (pixels at 28x28).
+JITTER = 3.0
+#: Largest tilt (degrees) of every shape but the line, which takes any direction.
+MAX_TILT = 25.0
 
 
 def _signed_distance(kind: str, u: np.ndarray, v: np.ndarray, r: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -30,9 +34,8 @@ def _signed_distance(kind: str, u: np.ndarray, v: np.ndarray, r: np.ndarray, t: 
         return np.hypot(u, v) - r
     if kind == "ring":  # circle outline
         return np.abs(np.hypot(u, v) - (r - t / 2)) - t / 2
-    if kind == "square":  # filled square, corners on the circle of radius r
-        half = r / np.sqrt(2.0)
-        return np.maximum(np.abs(u), np.abs(v)) - half
+    if kind == "square":  # filled square of half-side 0.8 r (tilted <= 25 deg it stays within 1.07 r)
+        return np.maximum(np.abs(u), np.abs(v)) - 0.8 * r
     if kind == "triangle":  # filled equilateral triangle, circumradius r, inradius r/2
         d = None
         for k in range(3):
@@ -91,14 +94,19 @@ def make_shapes(
     k = len(names)
     labels = rng.permutation(np.arange(n) % k).astype(np.int64)  # balanced to within one
     scale = size / 28.0
-    radius = rng.uniform(0.20, 0.38, n) * size  # outer radius: 5.6 .. 10.6 px at 28x28
+    radius = rng.uniform(0.30, 0.42, n) * size  # outer radius: 8.4 .. 11.8 px at 28x28
     thick = rng.uniform(2.2, 3.4, n) * scale
-    angle = rng.uniform(0.0, 2 * np.pi, n)
+    # Tilted by up to MAX_TILT (a line may point anywhere): squares keep straight edges
+    # and crosses stay plus signs, so the classes stay distinct for a small CNN.
+    angle = rng.uniform(-1.0, 1.0, n) * np.deg2rad(MAX_TILT)
+    free_angle = rng.uniform(0.0, np.pi, n)
     bright = rng.uniform(0.65, 1.0, n)
-    lo = radius + 1.0
-    hi = (size - 2.0) - radius
-    cx = lo + rng.random(n) * (hi - lo)
-    cy = lo + rng.random(n) * (hi - lo)
+    # Centred like MNIST digits, jittered by up to `jitter` pixels but kept inside the frame.
+    mid = (size - 1) / 2.0
+    room = np.maximum(mid - radius - 1.0, 0.0)
+    jitter = np.minimum(JITTER * scale, room)
+    cx = mid + rng.uniform(-1.0, 1.0, n) * jitter
+    cy = mid + rng.uniform(-1.0, 1.0, n) * jitter
     noise_field = rng.standard_normal((n, size, size), dtype=np.float32) * np.float32(noise)
 
     grid = np.arange(size, dtype=np.float32)
@@ -113,7 +121,8 @@ def make_shapes(
 
         dx = grid[None, None, :] - col(cx)
         dy = grid[None, :, None] - col(cy)
-        cos, sin = np.cos(col(angle)), np.sin(col(angle))
+        theta = col(free_angle if kind == "line" else angle)
+        cos, sin = np.cos(theta), np.sin(theta)
         u = dx * cos + dy * sin
         v = dy * cos - dx * sin
         d = _signed_distance(kind, u, v, col(radius), col(thick))

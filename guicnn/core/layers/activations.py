@@ -164,7 +164,8 @@ class Tanh(_Activation):
 
 def softmax(x: np.ndarray, axis: int = 1) -> np.ndarray:
     """Numerically stable softmax (the maximum is subtracted first)."""
-    z = x - x.max(axis=axis, keepdims=True)
+    with np.errstate(over="ignore"):  # a difference beyond float range is -inf: exp gives the right 0
+        z = x - x.max(axis=axis, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=axis, keepdims=True)
 
