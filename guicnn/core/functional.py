@@ -1,7 +1,12 @@
 """Vectorised building blocks shared by the convolution and pooling layers.
 
-Windows are taken with ``sliding_window_view`` (no copy); gradients are scattered back
-with one strided add per kernel offset (kh*kw adds over whole batches, never per pixel).
+Arrays are NCHW-shaped everywhere, but convolution and pooling *store* their results in
+memory order C, H, W, N (returned as a transposed view), as cuda-convnet did. In that order
+im2col is one matrix product ``(F, C·kh·kw) @ (C·kh·kw, OH·OW·N)`` whose result needs no
+transpose, and each window offset of a whole batch is a few long contiguous runs
+(OW·N values), so gathering and scattering windows costs little more than a memcpy.
+Gradients are scattered back with one strided add per kernel offset over the whole
+batch, never per pixel.
 """
 
 from __future__ import annotations
@@ -44,15 +49,20 @@ def output_size(size: int, pad_total: int, k_eff: int, stride: int) -> int:
     return (size + pad_total - k_eff) // stride + 1
 
 
+def batch_last(shape: tuple[int, int, int, int], dtype, fill: float | None = None) -> np.ndarray:
+    """A new NCHW-shaped array stored batch-last (memory order C, H, W, N)."""
+    n, c, h, w = shape
+    out = np.empty((c, h, w, n), dtype=dtype) if fill is None else np.full((c, h, w, n), fill, dtype=dtype)
+    return out.transpose(3, 0, 1, 2)
+
+
 def pad_nchw(x: np.ndarray, pads: Pads, value: float = 0.0) -> np.ndarray:
     """Pad H and W of an NCHW array (returns x itself when there is nothing to pad)."""
     top, bottom, left, right = pads
     if not (top or bottom or left or right):
         return x
     n, c, h, w = x.shape
-    # Allocate in x's memory order so channel-last buffers stay channel-last.
-    out = np.empty((n, h + top + bottom, w + left + right, c), dtype=x.dtype).transpose(0, 3, 1, 2)
-    out.fill(value)
+    out = batch_last((n, c, h + top + bottom, w + left + right), x.dtype, fill=value)
     out[:, :, top : top + h, left : left + w] = x
     return out
 
@@ -63,30 +73,35 @@ def windows(xp: np.ndarray, k_eff: tuple[int, int], stride: tuple[int, int], dil
     return view[:, :, :: stride[0], :: stride[1], :: dilation[0], :: dilation[1]]
 
 
-def scatter_windows(
-    dwin: np.ndarray,
-    padded_hw: tuple[int, int],
-    stride: tuple[int, int],
-    dilation: tuple[int, int],
-) -> np.ndarray:
-    """Adjoint of `windows`: add window gradients (N, OH, OW, C, kh, kw) back into a padded input.
+def offset_view(xp: np.ndarray, i: int, j: int, out_hw: tuple[int, int], stride: tuple[int, int],
+                dilation: tuple[int, int] = (1, 1)) -> np.ndarray:
+    """(C, OH, OW, N) view of the input element at kernel offset (i, j) of every window."""
+    rows = slice(i * dilation[0], i * dilation[0] + stride[0] * (out_hw[0] - 1) + 1, stride[0])
+    cols = slice(j * dilation[1], j * dilation[1] + stride[1] * (out_hw[1] - 1) + 1, stride[1])
+    return xp.transpose(1, 2, 3, 0)[:, rows, cols, :]
 
-    Returns an array shaped (N, C, Hp, Wp) whose memory is channel-last.
-    """
-    n, oh, ow, c, kh, kw = dwin.shape
-    sh, sw = stride
-    dh, dw = dilation
-    dxp = np.zeros((n, padded_hw[0], padded_hw[1], c), dtype=dwin.dtype)
-    non_overlapping = sh >= dh * (kh - 1) + 1 and sw >= dw * (kw - 1) + 1
+
+def im2col(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int]) -> np.ndarray:
+    """Columns (C·kh·kw, OH·OW·N) of a padded NCHW input: one copy, rows ordered like conv weights."""
+    win = windows(xp, effective_kernel(kernel, dilation), stride, dilation)
+    n, c, oh, ow, kh, kw = win.shape
+    return np.ascontiguousarray(win.transpose(1, 4, 5, 2, 3, 0)).reshape(c * kh * kw, oh * ow * n)
+
+
+def scatter_windows(dcols: np.ndarray, padded_shape: tuple[int, int, int, int], stride: tuple[int, int],
+                    dilation: tuple[int, int]) -> np.ndarray:
+    """Adjoint of im2col: add window gradients (C, kh, kw, OH, OW, N) into a padded NCHW gradient."""
+    c, kh, kw, oh, ow, n = dcols.shape
+    dxp = batch_last(padded_shape, dcols.dtype, fill=0)
+    non_overlapping = stride[0] >= dilation[0] * (kh - 1) + 1 and stride[1] >= dilation[1] * (kw - 1) + 1
     for i in range(kh):
-        rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
         for j in range(kw):
-            cols = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
+            target = offset_view(dxp, i, j, (oh, ow), stride, dilation)
             if non_overlapping:
-                dxp[:, rows, cols, :] = dwin[:, :, :, :, i, j]
+                target[...] = dcols[:, i, j]
             else:
-                dxp[:, rows, cols, :] += dwin[:, :, :, :, i, j]
-    return dxp.transpose(0, 3, 1, 2)
+                target += dcols[:, i, j]
+    return dxp
 
 
 def crop(xp: np.ndarray, pads: Pads, hw: tuple[int, int]) -> np.ndarray:

@@ -32,7 +32,7 @@ class ReLU(_Activation):
         return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        return np.where(self._cache > 0, dy, 0).astype(dy.dtype, copy=False)
+        return dy * (self._cache > 0)  # a multiply by the mask is ~2x faster than np.where
 
 
 @register

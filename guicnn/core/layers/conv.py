@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..fields import Field, as_pair
-from ..functional import crop, effective_kernel, output_size, pad_nchw, resolve_padding, scatter_windows, windows
+from ..functional import crop, effective_kernel, im2col, output_size, pad_nchw, resolve_padding, scatter_windows
 from ..init import INITIALISERS, init_weight
 from ..registry import register
 from .base import Layer, LayerShapeError, Shape
@@ -107,30 +107,27 @@ class Conv2D(Layer):
         n, c, h, w = x.shape
         pads = resolve_padding(self.settings["padding"], (h, w), self.k_eff, self.stride)
         xp = pad_nchw(x, pads)
-        win = windows(xp, self.k_eff, self.stride, self.dilation)
-        oh, ow = win.shape[2], win.shape[3]
+        oh = output_size(h, pads[0] + pads[1], self.k_eff[0], self.stride[0])
+        ow = output_size(w, pads[2] + pads[3], self.k_eff[1], self.stride[1])
         weight = self.params["weight"]
         filters = weight.shape[0]
-        # One copy: rows are output positions (n, oh, ow), columns are (c, kh, kw).
-        cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, -1)
-        out = cols @ weight.reshape(filters, -1).T
+        cols = im2col(xp, self.kernel, self.stride, self.dilation)
+        out = weight.reshape(filters, -1) @ cols  # (F, OH·OW·N): already batch-last
         if "bias" in self.params:
-            out += self.params["bias"]
-        self._cache = (cols, (n, c, h, w), pads, xp.shape[2:], (oh, ow))
-        # The result is NCHW-shaped with channel-last memory; the next im2col reads it cheaply.
-        return out.reshape(n, oh, ow, filters).transpose(0, 3, 1, 2)
+            out += self.params["bias"][:, None]
+        self._cache = (cols, (n, c, h, w), pads, xp.shape, (oh, ow))
+        return out.reshape(filters, oh, ow, n).transpose(3, 0, 1, 2)
 
     def backward(self, dy: np.ndarray) -> np.ndarray | None:
-        cols, (n, c, h, w), pads, padded_hw, (oh, ow) = self._cache
+        cols, (n, c, h, w), pads, padded_shape, (oh, ow) = self._cache
         weight = self.params["weight"]
         filters = weight.shape[0]
-        dy_rows = dy.transpose(0, 2, 3, 1).reshape(n * oh * ow, filters)
-        self.grads["weight"][...] = (dy_rows.T @ cols).reshape(weight.shape)
+        dy_rows = dy.transpose(1, 2, 3, 0).reshape(filters, oh * ow * n)  # free for batch-last dy
+        self.grads["weight"][...] = (dy_rows @ cols.T).reshape(weight.shape)
         if "bias" in self.params:
-            self.grads["bias"][...] = dy_rows.sum(axis=0)
+            self.grads["bias"][...] = dy_rows.sum(axis=1)
         if not self.needs_input_grad:
             return None
-        dcols = dy_rows @ weight.reshape(filters, -1)
-        dwin = dcols.reshape(n, oh, ow, c, self.kernel[0], self.kernel[1])
-        dxp = scatter_windows(dwin, padded_hw, self.stride, self.dilation)
+        dcols = weight.reshape(filters, -1).T @ dy_rows
+        dxp = scatter_windows(dcols.reshape(c, *self.kernel, oh, ow, n), padded_shape, self.stride, self.dilation)
         return crop(dxp, pads, (h, w))

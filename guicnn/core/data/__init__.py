@@ -1,0 +1,67 @@
+"""Data for guicnn: built-in sets, file loaders, downloads, splitting, normalisation, augmentation.
+
+Pure NumPy (+ Pillow for image folders); no Qt. Every reader raises
+:class:`guicnn.core.errors.DataError` naming the file and what was wrong.
+"""
+
+from __future__ import annotations
+
+from ..errors import DataError
+from .auto import BUILTIN_DATASETS, dataset_names, load_dataset
+from .builtin import load_digits
+from .dataset import Dataset, Normalization, augment_batch, one_hot, train_val_split
+from .download import (
+    DATASETS,
+    DownloadCancelled,
+    RemoteDataset,
+    RemoteFile,
+    cache_dir,
+    dataset_dir,
+    download,
+    is_downloaded,
+    safe_extract_tar,
+    sha256_file,
+)
+from .loaders import (
+    CIFAR10_CLASSES,
+    load_cifar10,
+    load_csv,
+    load_idx,
+    load_image_folder,
+    load_npz,
+    read_idx,
+)
+from .shapes import DEFAULT_SHAPE_CLASSES, SHAPE_CLASSES, make_shapes
+
+__all__ = [
+    "BUILTIN_DATASETS",
+    "CIFAR10_CLASSES",
+    "DATASETS",
+    "DEFAULT_SHAPE_CLASSES",
+    "DataError",
+    "Dataset",
+    "DownloadCancelled",
+    "Normalization",
+    "RemoteDataset",
+    "RemoteFile",
+    "SHAPE_CLASSES",
+    "augment_batch",
+    "cache_dir",
+    "dataset_dir",
+    "dataset_names",
+    "download",
+    "is_downloaded",
+    "load_cifar10",
+    "load_csv",
+    "load_dataset",
+    "load_digits",
+    "load_idx",
+    "load_image_folder",
+    "load_npz",
+    "make_shapes",
+    "one_hot",
+    "read_idx",
+    "safe_extract_tar",
+    "sha256_file",
+    "train_val_split",
+]
