@@ -112,7 +112,7 @@ def _load_file(path: Path, **options: Any) -> Dataset:
 def load_dataset(spec: str | os.PathLike, **options: Any) -> Dataset:
     """Load a data set by name or path.
 
-    Names: "digits", "shapes" (options go to :func:`make_shapes`), and "mnist",
+    Names (strings, case-insensitive): "digits", "shapes" (options go to :func:`make_shapes`), and "mnist",
     "fashion-mnist", "cifar10" from the download cache (options ``split`` = "train"/"test",
     ``download=True`` to fetch a missing set, ``cache``, ``progress``, ``base_url``,
     ``stop_event``). A path is recognised by what it holds: a folder of class subfolders,
@@ -120,15 +120,15 @@ def load_dataset(spec: str | os.PathLike, **options: Any) -> Dataset:
     (``.gz``/plain) file; options go to the matching loader.
     """
     text = os.fspath(spec)
-    key = text.strip().lower()
-    if key == "digits":
-        return load_digits(**options)
-    if key == "shapes":
-        return make_shapes(**options)
-    name = canonical_name(key)
-    if name in DATASETS and not Path(text).exists():
-        download_missing = bool(options.pop("download", False))
-        return _load_downloadable(name, download_missing=download_missing, **options)
+    if isinstance(spec, str):  # a name (a Path object is always a path; use "./mnist" for a folder)
+        key = canonical_name(text)
+        if key == "digits":
+            return load_digits(**options)
+        if key == "shapes":
+            return make_shapes(**options)
+        if key in DATASETS:
+            download_missing = bool(options.pop("download", False))
+            return _load_downloadable(key, download_missing=download_missing, **options)
     path = Path(text).expanduser()
     if not path.exists():
         known = ", ".join(dataset_names())

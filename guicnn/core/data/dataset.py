@@ -214,7 +214,9 @@ class Normalization:
         """Normalised float32 copy of NCHW (or one CHW) ``x``."""
         x = np.asarray(x, dtype=np.float32)
         mean, std = self._stats(x)
-        return ((x - mean) / std).astype(np.float32, copy=False)
+        out = np.subtract(x, mean, dtype=np.float32)
+        out /= std
+        return out
 
     def invert(self, x: np.ndarray) -> np.ndarray:
         """Undo :meth:`apply` (for showing normalised images)."""
