@@ -12,7 +12,6 @@ from typing import Any
 
 from .analysis import analyze, make_layer
 from .errors import ConfigError
-from .fields import as_pair
 from .functional import resolve_padding
 
 # Helper modules, emitted only when a design uses them.
@@ -126,9 +125,10 @@ def _conv(layer: Any, in_shape: tuple[int, ...]) -> tuple[str, str | None]:
     if layer.stride != (1, 1):
         args.append(f"stride={_pair_src(layer.stride)}")
     helper = None
-    if s["padding"] == "same" and layer.stride == (1, 1):
+    symmetric = top == bottom and left == right
+    if s["padding"] == "same" and layer.stride == (1, 1) and symmetric:
         args.append('padding="same"')
-    elif top == bottom and left == right:
+    elif symmetric:
         if top or left:
             args.append(f"padding={_pair_src((top, left))}")
     else:

@@ -79,6 +79,11 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+def _contiguous(value: Any) -> np.ndarray:
+    """A C-ordered array of the same shape (0-d stays 0-d, unlike np.ascontiguousarray)."""
+    return np.array(value, order="C", copy=None)
+
+
 def save_model(path: str | os.PathLike, model: Sequential, *, optimizer: Optimizer | dict | None = None,
                training: dict[str, Any] | None = None, history: dict[str, Any] | None = None,
                dataset: dict[str, Any] | None = None) -> None:
@@ -87,13 +92,13 @@ def save_model(path: str | os.PathLike, model: Sequential, *, optimizer: Optimiz
     ``optimizer`` is an Optimizer (its ``state_dict``; its config is added to ``training``)
     or an already-made state dict.
     """
-    tensors = {name: np.ascontiguousarray(value) for name, value in model.state_dict().items()}
+    tensors = {name: _contiguous(value) for name, value in model.state_dict().items()}
     training = dict(training or {})
     if isinstance(optimizer, Optimizer):
         training.setdefault("optimizer", optimizer.get_config())
         optimizer = optimizer.state_dict()
     for name, value in (optimizer or {}).items():
-        tensors[OPTIMIZER_PREFIX + name] = np.ascontiguousarray(value)
+        tensors[OPTIMIZER_PREFIX + name] = _contiguous(value)
     metadata = {"format": FORMAT}
     for key, value in (("architecture", model.get_config()), ("training", training),
                        ("history", history or {}), ("dataset", dataset or {})):

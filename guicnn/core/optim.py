@@ -60,9 +60,12 @@ class Optimizer:
                 raise ValueError(f"optimizer state has unknown slot {slot!r} for {self.type_name}")
             if value.shape != self.params[name].shape:
                 raise ValueError(f"optimizer state {key}: shape {value.shape} does not match {self.params[name].shape}")
-        self.steps = int(state.get("steps", 0))
-        if "lr" in state:
-            self.lr = float(state["lr"])
+        try:
+            self.steps = int(np.asarray(state.get("steps", 0)).reshape(-1)[0])
+            if "lr" in state:
+                self.lr = float(np.asarray(state["lr"]).reshape(-1)[0])
+        except (IndexError, TypeError, ValueError):
+            raise ValueError("optimizer state has an unreadable step count or learning rate") from None
         self.state = {name: {} for name in self.params}
         for key, value in state.items():
             if key in ("steps", "lr"):

@@ -6,9 +6,10 @@ every epoch, and one :class:`EndReport` last. Reports hold plain numbers and cop
 views into arrays that training keeps changing, so another thread may keep them.
 
 Determinism: the model is built from ``settings.seed``; epoch ``e`` shuffles with
-``default_rng([seed, e])``; batch ``b`` of epoch ``e`` draws its dropout masks, stochastic
-pooling and augmentation from generators seeded ``[seed, e, b, k]``. A trainer saved after
-any batch and loaded again therefore continues exactly as if it had never stopped.
+``default_rng([seed, e])``, and at its start every layer with a training mode (dropout,
+stochastic pooling) and the augmentation get generators seeded ``[seed, e, k]``. A trainer
+saved between two batches stores those generators' states, so loading it continues exactly
+as if it had never stopped.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from .optim import Optimizer, make_optimizer, scheduled_lr
 PAUSE_POLL = 0.05
 #: Stream number of the augmentation generator (layers use their index).
 _AUGMENT_STREAM = 2**31 - 1
+_BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
 
 HISTORY_KEYS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds")
 
@@ -218,9 +220,10 @@ def evaluate(model: Sequential, x: np.ndarray, y: np.ndarray, batch_size: int = 
         xb = x[start:start + batch_size]
         if normalization is not None:
             xb = normalization.apply(xb)
-        out = model.forward(_fit_input(xb, model), training=False, upto=upto).reshape(len(xb), -1)
-        total += loss_fn.forward(out, y[start:start + batch_size]) * len(xb)
-        probs.append(out.astype(np.float32) if outputs_are_probs else softmax(out, axis=1).astype(np.float32))
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a NaN loss is reported as NaN
+            out = model.forward(_fit_input(xb, model), training=False, upto=upto).reshape(len(xb), -1)
+            total += loss_fn.forward(out, y[start:start + batch_size]) * len(xb)
+            probs.append(out.astype(np.float32) if outputs_are_probs else softmax(out, axis=1).astype(np.float32))
     model.clear_caches()
     probabilities = np.concatenate(probs) if probs else np.zeros((0, k), np.float32)
     predictions = probabilities.argmax(axis=1).astype(np.int64)
@@ -240,6 +243,27 @@ def batch_bounds(n: int, batch_size: int) -> list[tuple[int, int]]:
     if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
         bounds[-2:] = [(bounds[-2][0], n)]
     return bounds
+
+
+def check_compatible(model: Sequential, data: Dataset, what: str = "") -> None:
+    """TrainingError saying what to change when ``data`` cannot feed ``model``
+    (image size, or more classes than outputs)."""
+    what = f"{what} " if what else ""
+    model_shape = tuple(model.input_shape)
+    data_shape = tuple(data.input_shape)
+    fits = data_shape == model_shape or (len(model_shape) == 1 and math.prod(data_shape) == model_shape[0])
+    if not fits:
+        raise TrainingError(
+            f"the {what}images are {'x'.join(map(str, data_shape))} but the model expects "
+            f"{'x'.join(map(str, model_shape))}; set the design's input_shape to {list(data_shape)} "
+            "or choose matching data"
+        )
+    outputs = int(np.prod(model.output_shape))
+    if len(data) and int(data.y.max()) >= outputs:
+        raise TrainingError(
+            f"the {what}data has {data.num_classes} classes but the model has {outputs} outputs; "
+            f"set the units of the last Dense layer to {data.num_classes}"
+        )
 
 
 class _Clock:
@@ -262,21 +286,16 @@ class _Clock:
 
 
 class _Snapshot:
-    """Preallocated copy of the model, optimizer and position, for undoing a diverged step."""
+    """Preallocated copy of the weights, buffers and position, for undoing a diverged step."""
 
-    def __init__(self) -> None:
-        self.arrays: dict[str, np.ndarray] = {}
+    def __init__(self, live: dict[str, np.ndarray]) -> None:
+        self.arrays = {key: np.array(value, copy=True) for key, value in live.items()}
+        self._pairs = [(self.arrays[key], value) for key, value in live.items()]
         self.meta: dict[str, Any] | None = None
 
-    def capture(self, sources: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
-        for key, value in sources.items():
-            target = self.arrays.get(key)
-            if target is None or target.shape != value.shape or target.dtype != value.dtype:
-                self.arrays[key] = np.array(value, copy=True)
-            else:
-                np.copyto(target, value)
-        if len(self.arrays) != len(sources):
-            self.arrays = {k: v for k, v in self.arrays.items() if k in sources}
+    def capture(self, meta: dict[str, Any]) -> None:
+        for target, value in self._pairs:
+            np.copyto(target, value)
         self.meta = meta
 
 
@@ -323,6 +342,10 @@ class Trainer:
         self.batch = 0  # completed batches of the current epoch
         self.step = 0  # completed optimizer steps
         self._partial = [0.0, 0, 0]  # loss sum, correct, samples of the current epoch
+        self._rng_epoch: int | None = None  # epoch the random streams below were seeded for
+        self._aug_rng: np.random.Generator | None = None
+        self._pending_rng: dict[str, Any] | None = None  # streams saved mid-epoch in a model file
+        self._norm_stats: tuple[np.ndarray, np.ndarray] | None = None
 
     # ---- construction ---------------------------------------------------------------------
     @classmethod
@@ -345,16 +368,23 @@ class Trainer:
         if loaded.optimizer_state and settings.optimizer.get("type", "adam") == saved_type:
             try:
                 trainer.optimizer.load_state_dict(loaded.optimizer_state)
-            except ValueError as exc:
+            except (ValueError, TypeError) as exc:
                 raise TrainingError(f"the saved optimizer state does not fit the model: {exc}") from None
         history = loaded.history or {}
-        trainer.history = {key: list(history.get(key, [])) for key in HISTORY_KEYS}
-        trainer.epoch = int(training.get("epoch", len(trainer.history["epoch"])))
-        trainer.batch = int(training.get("batch", 0))
-        trainer.step = int(training.get("step", trainer.optimizer.steps))
-        partial = training.get("partial") or {}
-        trainer._partial = [float(partial.get("loss_sum", 0.0)), int(partial.get("correct", 0)),
-                            int(partial.get("seen", 0))]
+        trainer.history = {key: list(v) if isinstance(v := history.get(key), list) else [] for key in HISTORY_KEYS}
+        try:
+            trainer.epoch = int(training.get("epoch", len(trainer.history["epoch"])))
+            trainer.batch = int(training.get("batch", 0))
+            trainer.step = int(training.get("step", trainer.optimizer.steps))
+            partial = training.get("partial") or {}
+            trainer._partial = [float(partial.get("loss_sum", 0.0)), int(partial.get("correct", 0)),
+                                int(partial.get("seen", 0))]
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise TrainingError(f"the saved training position is invalid ({exc})") from None
+        trainer._pending_rng = training.get("rng") if trainer.batch else None
+        saved = training.get("settings")
+        if trainer.batch and isinstance(saved, dict) and _reorders_epoch(saved, settings.to_dict()):
+            trainer._restart_epoch()
         return trainer
 
     def set_settings(self, settings: TrainSettings) -> None:
@@ -368,12 +398,12 @@ class Trainer:
         if state is not None:
             state.pop("lr", None)
             optimizer.load_state_dict(state)
-        if settings.batch_size != self.settings.batch_size and self.batch:
+        if self.batch and _reorders_epoch(self.settings.to_dict(), settings.to_dict()):
             self._restart_epoch()
         self.settings, self.optimizer, self.loss = settings, optimizer, make_loss(settings.loss)
 
     def _restart_epoch(self) -> None:
-        """Batches of a different size cannot continue a half-done epoch: count it from the start."""
+        """Count the current epoch from its start (its batches no longer line up with the new settings)."""
         self.batch = 0
         self._partial = [0.0, 0, 0]
 
@@ -385,7 +415,16 @@ class Trainer:
             "settings": self.settings.to_dict(), "optimizer": self.optimizer.get_config(),
             "epoch": self.epoch, "batch": self.batch, "step": self.step,
             "partial": {"loss_sum": loss_sum, "correct": correct, "seen": seen},
+            "rng": self._rng_states() if self.batch else None,
         }
+
+    def _rng_states(self) -> dict[str, Any] | None:
+        """JSON-able states of the epoch's random streams (needed to resume between batches)."""
+        if self._rng_epoch != self.epoch:
+            return self._pending_rng
+        layers = {str(i): layer.rng.bit_generator.state for i, layer in enumerate(self.model.layers)
+                  if layer.has_training_mode}
+        return {"augment": self._aug_rng.bit_generator.state, "layers": layers}
 
     def dataset_metadata(self) -> dict[str, Any]:
         """The model file's ``dataset`` metadata: name, input shape, class names, normalisation."""
@@ -421,23 +460,6 @@ class Trainer:
             return Dataset(x, np.asarray(y), names, name=self.dataset_info.get("name", "arrays"))
         raise TypeError(f"training data must be a Dataset or an (x, y) pair, got {type(data).__name__}")
 
-    def _check_data(self, ds: Dataset, what: str) -> None:
-        model_shape = tuple(self.model.input_shape)
-        data_shape = tuple(ds.input_shape)
-        fits = data_shape == model_shape or (len(model_shape) == 1 and math.prod(data_shape) == model_shape[0])
-        if not fits:
-            raise TrainingError(
-                f"the {what} images are {'x'.join(map(str, data_shape))} but the model expects "
-                f"{'x'.join(map(str, model_shape))}; set the design's input_shape to {list(data_shape)} "
-                "or choose matching data"
-            )
-        outputs = int(np.prod(self.model.output_shape))
-        if len(ds) and int(ds.y.max()) >= outputs:
-            raise TrainingError(
-                f"the {what} data has {ds.num_classes} classes but the model has {outputs} outputs; "
-                f"set the units of the last Dense layer to {ds.num_classes}"
-            )
-
     def _prepare(self, train: Dataset | tuple, val: Dataset | tuple | None) -> tuple[Dataset, Dataset | None]:
         if val is None:
             train, val = self.split_data(train)
@@ -445,34 +467,58 @@ class Trainer:
             train, val = self._as_dataset(train), self._as_dataset(val)
         if len(train) == 0:
             raise TrainingError("there are no training samples")
-        self._check_data(train, "training")
+        check_compatible(self.model, train, "training")
         if val is not None and len(val):
-            self._check_data(val, "validation")
+            check_compatible(self.model, val, "validation")
         else:
             val = None
         if self.settings.normalize and self.normalization is None:
             self.normalization = Normalization.fit(train.x)
+        self._norm_stats = None
+        if self.normalization is not None:
+            channels = (-1, 1, 1)
+            self._norm_stats = (np.asarray(self.normalization.mean, np.float32).reshape(channels),
+                                np.asarray(self.normalization.std, np.float32).reshape(channels))
         if not self.dataset_info:
-            self.dataset_info = {"name": train.name, "input_shape": list(train.input_shape),
+            self.dataset_info = {"name": train.name, "source": train.source, "input_shape": list(train.input_shape),
                                  "class_names": list(train.class_names)}
         return train, val
 
-    def _batch_x(self, x: np.ndarray, index: np.ndarray, epoch: int, batch: int) -> np.ndarray:
-        """Gather, augment (seeded per batch) and normalise one batch; always a fresh array."""
+    def _batch_x(self, x: np.ndarray, index: np.ndarray) -> np.ndarray:
+        """Gather, augment and normalise one batch; always a fresh array."""
         xb = x[index]
         aug = self.settings.augment
         if aug.get("shift", 0) or aug.get("flip", False):
-            rng = np.random.default_rng([self.settings.seed, epoch, batch, _AUGMENT_STREAM])
-            xb = augment_batch(xb, rng, shift=int(aug.get("shift", 0)), flip=bool(aug.get("flip", False)))
-        if self.normalization is not None:
-            xb = self.normalization.apply(xb)
+            xb = augment_batch(xb, self._aug_rng, shift=int(aug.get("shift", 0)), flip=bool(aug.get("flip", False)))
+        if self._norm_stats is not None:  # same arithmetic as Normalization.apply, in place on the copy
+            mean, std = self._norm_stats
+            xb -= mean
+            xb /= std
         return _fit_input(xb, self.model)
 
-    def _reseed_layers(self, epoch: int, batch: int) -> None:
-        """Dropout masks and stochastic pooling depend only on (seed, epoch, batch, layer)."""
+    def _seed_epoch(self, epoch: int) -> None:
+        """Dropout masks, stochastic pooling and augmentation depend only on (seed, epoch, stream)."""
+        seed = self.settings.seed
         for index, layer in enumerate(self.model.layers):
             if layer.has_training_mode:
-                layer.rng = np.random.default_rng([self.settings.seed, epoch, batch, index])
+                layer.rng = np.random.default_rng([seed, epoch, index])
+        self._aug_rng = np.random.default_rng([seed, epoch, _AUGMENT_STREAM])
+        self._rng_epoch = epoch
+
+    def _prepare_streams(self, epoch: int) -> None:
+        """Seed a new epoch; continue (or load) the streams of a half-done one."""
+        pending, self._pending_rng = self._pending_rng, None
+        if self.batch and pending:
+            try:
+                for index, state in pending["layers"].items():
+                    self.model.layers[int(index)].rng = _generator(state)
+                self._aug_rng = _generator(pending["augment"])
+                self._rng_epoch = epoch
+                return
+            except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+                pass  # unusable saved states: fall back to a fresh seed (training still works)
+        if not self.batch or self._rng_epoch != epoch:
+            self._seed_epoch(epoch)
 
     # ---- the loop -------------------------------------------------------------------------
     def train_step(self, xb: np.ndarray, yb: np.ndarray, upto: int | None,
@@ -481,41 +527,33 @@ class Trainer:
 
         Returns (loss, correct predictions); a non-finite loss returns before changing anything.
         """
-        out = self.model.forward(xb, training=True, upto=upto)
-        loss = self.loss.forward(out, yb)
-        if not math.isfinite(loss):
-            return loss, 0
-        correct = int((out.reshape(len(out), -1).argmax(axis=1) == yb).sum())
-        self.model.backward(self.loss.backward().reshape(out.shape), start=upto)
-        self.optimizer.step(grads)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is caught below
+            out = self.model.forward(xb, training=True, upto=upto)
+            loss = self.loss.forward(out, yb)
+            if not math.isfinite(loss):
+                return loss, 0
+            correct = int((out.reshape(len(out), -1).argmax(axis=1) == yb).sum())
+            self.model.backward(self.loss.backward().reshape(out.shape), start=upto)
+            self.optimizer.step(grads)
         return loss, correct
 
     def _state_arrays(self) -> dict[str, np.ndarray]:
-        arrays = {f"p:{k}": v for k, v in self.model.named_parameters().items()}
-        arrays.update({f"b:{k}": v for k, v in self.model.named_buffers().items()})
-        for name, slots in self.optimizer.state.items():
-            arrays.update({f"o:{name}\0{slot}": v for slot, v in slots.items()})
-        return arrays
+        return {**self.model.named_parameters(), **self.model.named_buffers()}
 
     def _capture(self, snapshot: _Snapshot) -> None:
-        snapshot.capture(self._state_arrays(), {
+        snapshot.capture({
             "epoch": self.epoch, "batch": self.batch, "step": self.step, "partial": list(self._partial),
-            "optimizer_steps": self.optimizer.steps,
         })
 
     def _restore(self, snapshot: _Snapshot) -> None:
-        live = {**{f"p:{k}": v for k, v in self.model.named_parameters().items()},
-                **{f"b:{k}": v for k, v in self.model.named_buffers().items()}}
-        state: dict[str, dict[str, np.ndarray]] = {name: {} for name in self.optimizer.params}
+        """Put back the snapshot's weights and position; the optimizer starts afresh, since its
+        running averages come from the diverging steps."""
+        live = self._state_arrays()
         for key, saved in snapshot.arrays.items():
-            if key in live:
-                np.copyto(live[key], saved)
-            elif key.startswith("o:"):
-                name, slot = key[2:].split("\0")
-                state[name][slot] = saved.copy()
-        self.optimizer.state = state
+            np.copyto(live[key], saved)
+        self.optimizer.state = {name: {} for name in self.optimizer.params}
+        self.optimizer.steps = 0
         meta = snapshot.meta
-        self.optimizer.steps = meta["optimizer_steps"]
         self.epoch, self.batch, self.step = meta["epoch"], meta["batch"], meta["step"]
         self._partial = list(meta["partial"])
         self.model.clear_caches()
@@ -547,11 +585,13 @@ class Trainer:
             self._restart_epoch()
         upto = _logit_end(self.model, self.loss)
         grads = self.model.named_gradients()
-        snapshots = (_Snapshot(), _Snapshot())
+        live = self._state_arrays()
+        snapshots = (_Snapshot(live), _Snapshot(live))
         while self.epoch < s.epochs:
             epoch = self.epoch
             self.optimizer.lr = scheduled_lr(self.optimizer.base_lr, epoch, s.schedule, s.epochs)
             order = np.random.default_rng([s.seed, epoch]).permutation(len(train))
+            self._prepare_streams(epoch)
             began, trained_before = clock.now(), self._partial[2]
             for batch in range(self.batch, len(bounds)):
                 clock.wait_while_paused(pause, stop)
@@ -562,8 +602,7 @@ class Trainer:
                 self._capture(current)
                 index = order[bounds[batch][0]:bounds[batch][1]]
                 yb = train.y[index]
-                self._reseed_layers(epoch, batch)
-                loss, correct = self.train_step(self._batch_x(train.x, index, epoch, batch), yb, upto, grads)
+                loss, correct = self.train_step(self._batch_x(train.x, index), yb, upto, grads)
                 if not math.isfinite(loss):
                     yield self._diverged(loss, batch, len(bounds), current, snapshots[(self.step + 1) % 2])
                     return
@@ -648,6 +687,21 @@ class Trainer:
         return evaluate(self.model, _as_images(x), y, batch_size, self.loss, self.normalization)
 
 
+def _reorders_epoch(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether a half-done epoch cannot continue: its batches or split would differ."""
+    return any(old.get(key) != new.get(key) for key in ("batch_size", "seed", "val_fraction"))
+
+
+def _generator(state: dict[str, Any]) -> np.random.Generator:
+    """A generator continuing from a saved ``bit_generator.state``."""
+    kind = state["bit_generator"]
+    if kind not in _BIT_GENERATORS:
+        raise ValueError(f"unknown bit generator {kind!r}")
+    bit_generator = getattr(np.random, kind)()
+    bit_generator.state = state
+    return np.random.Generator(bit_generator)
+
+
 def _as_images(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     return x.reshape(len(x), 1, 1, -1) if x.ndim == 2 else x
@@ -655,5 +709,5 @@ def _as_images(x: np.ndarray) -> np.ndarray:
 
 __all__ = [
     "TrainSettings", "StepReport", "EpochReport", "EndReport", "Report", "EvalResult", "Trainer",
-    "evaluate", "batch_bounds", "best_epoch", "HISTORY_KEYS",
+    "evaluate", "check_compatible", "batch_bounds", "best_epoch", "HISTORY_KEYS",
 ]

@@ -1,0 +1,569 @@
+"""The ``guicnn`` command line: summary, train, evaluate, predict, data, layers, export.
+
+Core only (no Qt). Every error prints one line to stderr and exits non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from . import __version__ as VERSION
+from .core.analysis import analyze
+from .core.designfile import atomic_write, load_design, load_preset, preset_names
+from .core.errors import ConfigError, GuicnnError
+from .core.model import format_summary
+
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130
+
+
+# ---- output helpers ------------------------------------------------------------------------
+
+def _out() -> TextIO:
+    return sys.stdout
+
+
+def _err() -> TextIO:
+    return sys.stderr
+
+
+def _say(text: str = "") -> None:
+    print(text, file=_out(), flush=True)
+
+
+def _note(text: str) -> None:
+    print(text, file=_err(), flush=True)
+
+
+def format_duration(seconds: float) -> str:
+    """0:07, 12:34 or 1:02:03."""
+    seconds = max(int(round(seconds)), 0)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def progress_line(report: Any, batch_size: int, width: int = 12) -> str:
+    """``epoch 2/5 [#######.....] 312/469 loss 0.214 acc 93.1% 1,850 samples/s ETA 0:07``."""
+    done = report.batch / max(report.batches_per_epoch, 1)
+    filled = int(done * width)
+    remaining = (report.batches_per_epoch - report.batch) * batch_size
+    eta = remaining / report.samples_per_sec if report.samples_per_sec > 0 else 0.0
+    return (
+        f"epoch {report.epoch}/{report.epochs} [{'#' * filled}{'.' * (width - filled)}] "
+        f"{report.batch}/{report.batches_per_epoch} loss {report.running_loss:.3f} "
+        f"acc {100 * report.running_accuracy:.1f}% {report.samples_per_sec:,.0f} samples/s "
+        f"ETA {format_duration(eta)}"
+    )
+
+
+def epoch_line(report: Any) -> str:
+    """One summary line per finished epoch."""
+    text = (f"epoch {report.epoch}/{report.epochs}  loss {report.train_loss:.4f}  "
+            f"acc {100 * report.train_accuracy:.1f}%")
+    if report.val_loss is not None:
+        text += f"  val_loss {report.val_loss:.4f}  val_acc {100 * report.val_accuracy:.1f}%"
+    return text + f"  {report.samples_per_sec:,.0f} samples/s  lr {report.lr:g}"
+
+
+class ProgressBar:
+    """A one-line progress bar redrawn in place on a terminal (at most ``rate`` times a second)."""
+
+    def __init__(self, stream: TextIO, enabled: bool, rate: float = 10.0) -> None:
+        self.stream, self.enabled, self.interval = stream, enabled, 1.0 / rate
+        self.last = 0.0
+        self.width = 0
+
+    def show(self, text: str, force: bool = False) -> None:
+        now = time.monotonic()
+        if not self.enabled or (not force and now - self.last < self.interval):
+            return
+        self.last = now
+        pad = max(self.width - len(text), 0)
+        self.stream.write("\r" + text + " " * pad)
+        self.stream.flush()
+        self.width = max(self.width, len(text))
+
+    def clear(self) -> None:
+        if self.enabled and self.width:
+            self.stream.write("\r" + " " * self.width + "\r")
+            self.stream.flush()
+            self.width = 0
+
+
+def _is_tty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+# ---- resolving inputs ----------------------------------------------------------------------
+
+def _looks_like_model(path: Path) -> bool:
+    """A file that is not JSON text is treated as a model file (its reader gives the errors)."""
+    if path.suffix.lower() == ".safetensors":
+        return True
+    if path.suffix.lower() == ".json":
+        return False
+    with open(path, "rb") as handle:
+        head = handle.read(64).lstrip()
+    return not head.startswith(b"{")
+
+
+def resolve_target(target: str) -> tuple[dict[str, Any], Any]:
+    """(design config, LoadedModel or None) for a design file, a model file or a preset name."""
+    from .core.modelfile import load_model
+
+    path = Path(target).expanduser()
+    if path.is_file():
+        if _looks_like_model(path):
+            loaded = load_model(path)
+            return loaded.config, loaded
+        return load_design(path), None
+    if path.exists():
+        raise ConfigError(f"{target}: is a folder; give a design (.json) or model (.safetensors) file")
+    names = preset_names()
+    stem = target.lower().replace("-", "_")
+    if stem in names or not target.endswith((".json", ".safetensors")):
+        try:
+            return load_preset(stem if stem in names else target), None
+        except ConfigError:
+            pass
+    raise ConfigError(f"{target}: no such file, and not a preset ({', '.join(names)})")
+
+
+def _load_model(target: str):
+    from .core.modelfile import load_model
+
+    path = Path(target).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"{target}: no such model file")
+    return load_model(path)
+
+
+def _data_spec(spec: str) -> str:
+    """What to store so that the same data can be found again: a name, or an absolute path."""
+    path = Path(spec).expanduser()
+    return str(path.resolve()) if path.exists() else spec
+
+
+def _saved_data_spec(loaded: Any) -> str | None:
+    """The data a model file was trained on, as --data would name it."""
+    return loaded.dataset.get("spec") or loaded.dataset.get("name")
+
+
+def _load_data(spec: str | None, fallback: str | None, what: str):
+    from .core.data import DATASETS, is_downloaded, load_dataset
+    from .core.data.download import canonical_name
+
+    spec = spec or fallback
+    if not spec:
+        raise ConfigError(f"say which data to {what} with --data (digits, shapes, mnist, ... or a path)")
+    name = canonical_name(spec.strip().lower())
+    if name in DATASETS and not Path(spec).exists() and not is_downloaded(name):
+        raise ConfigError(f"{name} is not downloaded yet; get it with: guicnn data download {name}")
+    return load_dataset(spec)
+
+
+# ---- commands ------------------------------------------------------------------------------
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    config, loaded = resolve_target(args.target)
+    analysis = analyze(config)
+    _say(format_summary(analysis, title=config.get("name")))
+    if loaded is not None:
+        _say(_trained_text(loaded))
+    if not analysis.valid:
+        for line in analysis.errors:
+            _note(f"guicnn: error: {line}")
+        return EXIT_ERROR
+    return 0
+
+
+def _trained_text(loaded: Any) -> str:
+    history, training, data = loaded.history, loaded.training, loaded.dataset
+    epochs = training.get("epoch", len(history.get("epoch", [])))
+    text = f"Trained: {epochs} epoch{'s' if epochs != 1 else ''}, {training.get('step', 0)} steps"
+    val = [v for v in history.get("val_accuracy", []) if v is not None]
+    if val:
+        text += f"; last validation accuracy {100 * val[-1]:.1f}%"
+    if data.get("name"):
+        names = data.get("class_names") or []
+        text += f"\nData: {data['name']} ({len(names)} classes: {', '.join(map(str, names[:10]))}"
+        text += ", ...)" if len(names) > 10 else ")"
+    return text
+
+
+def _train_settings(args: argparse.Namespace, base: Any) -> Any:
+    """Settings with the options given on the command line applied over ``base``."""
+    from .core.training import TrainSettings
+
+    data = base.to_dict()
+    optimizer = dict(data["optimizer"])
+    if args.optimizer is not None and args.optimizer != optimizer.get("type"):
+        optimizer = {"type": args.optimizer}  # its own default learning rate unless --lr is given
+    if args.lr is not None:
+        optimizer["lr"] = args.lr
+    data["optimizer"] = optimizer
+    for key in ("batch_size", "seed", "val_fraction", "loss"):
+        if getattr(args, key) is not None:
+            data[key] = getattr(args, key)
+    if args.shift is not None or args.flip:
+        data["augment"] = {"shift": args.shift if args.shift is not None else data["augment"].get("shift", 0),
+                           "flip": bool(args.flip or data["augment"].get("flip", False))}
+    return TrainSettings.from_dict(data)
+
+
+class _StopOnInterrupt:
+    """First Ctrl+C asks training to stop after the current batch; a second one interrupts."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop = stop
+        self.previous: Any = None
+
+    def __enter__(self) -> _StopOnInterrupt:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.stop.is_set():
+            raise KeyboardInterrupt
+        self.stop.set()
+        _note("\nstopping after this batch (press Ctrl+C again to abort without saving)")
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .core.training import EndReport, EpochReport, StepReport, Trainer, TrainSettings
+
+    config, loaded = resolve_target(args.design)
+    if loaded is not None:
+        trainer = Trainer.from_loaded(loaded)
+        trainer.set_settings(_train_settings(args, trainer.settings))
+        if args.epochs is not None:
+            total = trainer.epoch + args.epochs
+        elif trainer.epoch < trainer.settings.epochs:
+            total = trainer.settings.epochs
+        else:
+            raise ConfigError(f"{args.design}: already trained {trainer.epoch} epochs; "
+                              "use --epochs N to train N more")
+        out = args.out or args.design
+        fallback = _saved_data_spec(loaded)
+    else:
+        analysis = analyze(config)
+        if not analysis.valid:
+            raise ConfigError(f"{args.design}: the design is invalid: {'; '.join(analysis.errors)}")
+        settings = _train_settings(args, TrainSettings())
+        total = args.epochs if args.epochs is not None else settings.epochs
+        trainer = Trainer.from_config(config, settings)
+        out = args.out
+        fallback = config.get("dataset")
+    data = _load_data(args.data, fallback, "train on")
+    if loaded is None:
+        trainer.dataset_info = {"name": data.name, "source": data.source, "spec": _data_spec(args.data or fallback),
+                                "input_shape": list(data.input_shape), "class_names": list(data.class_names)}
+    _say(f"training {config.get('name') or args.design} on {data.name}: {len(data):,} samples, "
+         f"{data.num_classes} classes, input {'x'.join(map(str, data.input_shape))}")
+    stop = threading.Event()
+    bar = ProgressBar(_err(), enabled=_is_tty(_err()) and not args.quiet)
+    end = None
+    with _StopOnInterrupt(stop):
+        for report in trainer.fit_iter(data, epochs=total, stop=stop):
+            if isinstance(report, StepReport):
+                bar.show(progress_line(report, trainer.settings.batch_size),
+                         force=report.batch == report.batches_per_epoch)
+            elif isinstance(report, EpochReport):
+                bar.clear()
+                _say(epoch_line(report))
+            elif isinstance(report, EndReport):
+                bar.clear()
+                end = report
+    return _finish_training(trainer, end, out)
+
+
+def _finish_training(trainer: Any, end: Any, out: str | None) -> int:
+    from .core.training import best_epoch
+
+    if end.reason == "diverged":
+        _note(f"guicnn: error: {end.message}")
+    else:
+        _say(end.message)
+    best = best_epoch(trainer.history)
+    if best:
+        val = trainer.history["val_accuracy"][best - 1]
+        if val is not None:
+            _say(f"best epoch {best}: validation accuracy {100 * val:.1f}%")
+    if out:
+        trainer.save(out)
+        _say(f"saved to {out}")
+        if end.reason == "stopped":
+            _say(f"continue with: guicnn train {out}")
+    else:
+        _note("not saved (add --out model.safetensors to keep the trained model)")
+    return EXIT_ERROR if end.reason == "diverged" else 0
+
+
+def confusion_table(confusion: np.ndarray, names: list[str]) -> str:
+    """Rows are true classes, columns predicted; a last column with each class's accuracy."""
+    k = confusion.shape[0]
+    names = [str(n) for n in names[:k]] + [str(i) for i in range(len(names), k)]
+    short = [n if len(n) <= 8 else n[:7] + "…" for n in names]
+    cell = max([len(s) for s in short] + [len(f"{int(confusion.max()) if confusion.size else 0:,}"), 3])
+    corner = "true \\ predicted"
+    label = max(len(n) for n in names + [corner])
+    rows = [f"{corner:<{label}}  " + " ".join(f"{s:>{cell}}" for s in short) + "  accuracy"]
+    for i, name in enumerate(names):
+        total = int(confusion[i].sum())
+        acc = f"{100 * confusion[i, i] / total:.1f}%" if total else "-"
+        rows.append(f"{name:<{label}}  " + " ".join(f"{int(v):>{cell},}" for v in confusion[i]) + f"  {acc:>8}")
+    return "\n".join(rows)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .core.training import Trainer, check_compatible, evaluate
+
+    loaded = _load_model(args.model)
+    data = _load_data(args.data, _saved_data_spec(loaded), "evaluate on")
+    if args.split != "all":
+        train, val = Trainer.from_loaded(loaded).split_data(data)
+        data = train if args.split == "train" else val
+        if data is None:
+            raise ConfigError("the model was trained without a validation split; use --split all")
+    check_compatible(loaded.model, data)
+    loss = (loaded.training.get("settings") or {}).get("loss", "cross_entropy")
+    result = evaluate(loaded.model, data.x, data.y, batch_size=args.batch_size, loss=loss,
+                      normalization=loaded.normalization)
+    saved_names = loaded.class_names
+    if saved_names and saved_names[:data.num_classes] != list(data.class_names):
+        _note(f"note: the model was trained on classes {', '.join(saved_names)}")
+    _say(f"{data.name} ({args.split}, {len(data):,} samples): loss {result.loss:.4f}, "
+         f"accuracy {100 * result.accuracy:.2f}%")
+    _say(confusion_table(result.confusion, list(data.class_names)))
+    return 0
+
+
+def load_image(path: Path, shape: tuple[int, int, int], invert: bool = False) -> np.ndarray:
+    """One image file as float32 C×H×W in [0, 1], converted and resized to ``shape``."""
+    from PIL import Image, UnidentifiedImageError
+
+    channels, height, width = shape
+    if channels not in (1, 3):
+        raise ConfigError(f"cannot read images for a model with {channels} input channels (only 1 or 3)")
+    try:
+        with Image.open(path) as image:
+            image = image.convert("L" if channels == 1 else "RGB")
+            image = image.resize((width, height), Image.Resampling.LANCZOS)
+            array = np.asarray(image, dtype=np.float32) / 255.0
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such image file") from None
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise ConfigError(f"{path.name}: cannot read the image ({exc})") from None
+    array = array[None] if channels == 1 else array.transpose(2, 0, 1)
+    return 1.0 - array if invert else array
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    loaded = _load_model(args.model)
+    model = loaded.model
+    shape = tuple(model.input_shape)
+    if len(shape) == 1:
+        shape = tuple(loaded.dataset.get("input_shape") or ())
+        if len(shape) != 3 or math.prod(shape) != model.input_shape[0]:
+            raise ConfigError(f"{args.model}: the model takes flat input and its image size is unknown")
+    images = np.stack([load_image(Path(p), shape, args.invert) for p in args.images])
+    norm = loaded.normalization
+    x = norm.apply(images) if norm else images
+    if len(model.input_shape) == 1:
+        x = x.reshape(len(x), -1)
+    probs = model.predict_proba(x)
+    names = loaded.class_names or [str(i) for i in range(probs.shape[1])]
+    k = max(1, min(args.top_k, probs.shape[1]))
+    for path, p in zip(args.images, probs):
+        top = np.argsort(-p, kind="stable")[:k]
+        label = lambda i: names[i] if i < len(names) else str(i)  # noqa: E731
+        _say(f"{path}: " + ", ".join(f"{label(i)} ({100 * p[i]:.1f}%)" for i in top))
+    return 0
+
+
+def cmd_data_download(args: argparse.Namespace) -> int:
+    from .core.data import download
+
+    bar = ProgressBar(_err(), enabled=_is_tty(_err()))
+
+    def progress(done: int, total: int, filename: str) -> None:
+        frac = done / total if total else 1.0
+        filled = int(frac * 20)
+        bar.show(f"{filename} [{'#' * filled}{'.' * (20 - filled)}] {done / 1e6:,.1f}/{total / 1e6:,.1f} MB",
+                 force=done >= total)
+
+    stop = threading.Event()
+    with _StopOnInterrupt(stop):
+        folder = download(args.name, base_url=args.base_url, progress=progress, cache=args.cache, stop_event=stop)
+    bar.clear()
+    _say(f"{args.name}: ready in {folder}")
+    return 0
+
+
+def cmd_data_list(args: argparse.Namespace) -> int:
+    from .core.data import BUILTIN_DATASETS, dataset_names, is_downloaded
+
+    for name in dataset_names():
+        state = "built in" if name in BUILTIN_DATASETS else (
+            "downloaded" if is_downloaded(name) else "not downloaded (guicnn data download " + name + ")")
+        _say(f"{name:<15} {state}")
+    return 0
+
+
+def cmd_layers(args: argparse.Namespace) -> int:
+    from .core.registry import layer_classes
+
+    for cls in layer_classes():
+        _say(f"{cls.type_name} ({cls.group})")
+        _say(f"    {cls.description}")
+        for f in cls.fields:
+            default = f.default_text or repr(f.default)
+            extra = f"one of {', '.join(map(repr, f.choices))}" if f.choices and f.kind == "choice" else f.range_text()
+            required = ", required" if f.required else ""
+            _say(f"    {f.name:<15} {f.kind:<8} default {default}{required}; {extra}. {f.help}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .core.export import torch_code
+
+    config, loaded = resolve_target(args.target)
+    weights = Path(args.target).name if loaded is not None else "model.safetensors"
+    code = torch_code(config, weights_file=weights)
+    if args.output in (None, "-"):
+        _out().write(code)
+        return 0
+    atomic_write(args.output, lambda tmp: tmp.write_text(code, encoding="utf-8"))
+    _note(f"wrote {args.output}")
+    return 0
+
+
+# ---- parser --------------------------------------------------------------------------------
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser of every command."""
+    parser = argparse.ArgumentParser(prog="guicnn", description="Build, train and inspect small CNNs (NumPy).")
+    parser.add_argument("--version", action="version", version=f"guicnn {VERSION}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("summary", help="layer table of a design, model file or preset")
+    p.add_argument("target", metavar="DESIGN", help="design .json, model .safetensors or preset name (e.g. lenet5)")
+    p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser("train", help="train a design (or continue a model file)")
+    p.add_argument("design", metavar="DESIGN", help="design .json, preset name, or a model file to continue")
+    p.add_argument("--data", help="digits, shapes, mnist, fashion-mnist, cifar10 or a path "
+                                  "(default: the design's dataset)")
+    p.add_argument("--epochs", type=_positive_int, help="epochs to train in this run (default 10)")
+    p.add_argument("--batch-size", type=_positive_int)
+    p.add_argument("--lr", type=_positive_float, help="learning rate")
+    p.add_argument("--optimizer", choices=("adam", "sgd", "rmsprop"))
+    p.add_argument("--loss", choices=("cross_entropy", "mse"))
+    p.add_argument("--seed", type=int)
+    p.add_argument("--val-fraction", type=float)
+    p.add_argument("--shift", type=int, help="augment: random shift up to this many pixels")
+    p.add_argument("--flip", action="store_true", help="augment: random left-right flips")
+    p.add_argument("--out", "-o", help="model file to write (default when continuing: the same file)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="loss, accuracy and confusion matrix of a model file")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("--data", help="default: the data the model was trained on")
+    p.add_argument("--split", choices=("all", "val", "train"), default="all",
+                   help="which part: all, or the model's own validation/training split")
+    p.add_argument("--batch-size", type=_positive_int, default=256)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="top classes for image files")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("images", metavar="IMAGE", nargs="+")
+    p.add_argument("--top-k", type=_positive_int, default=3)
+    p.add_argument("--invert", action="store_true", help="invert the images (dark ink on light paper)")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("data", help="standard data sets")
+    data_sub = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    d = data_sub.add_parser("download", help="download mnist, fashion-mnist or cifar10 into the cache")
+    d.add_argument("name", metavar="NAME")
+    d.add_argument("--base-url", help="mirror to download from (file names are appended)")
+    d.add_argument("--cache", help="cache folder (default: the per-user cache)")
+    d.set_defaults(func=cmd_data_download)
+    d = data_sub.add_parser("list", help="data set names and whether they are available")
+    d.set_defaults(func=cmd_data_list)
+
+    p = sub.add_parser("layers", help="layer types and their settings")
+    p.set_defaults(func=cmd_layers)
+
+    p = sub.add_parser("export", help="write a design or model as PyTorch code")
+    p.add_argument("target", metavar="MODEL_OR_DESIGN")
+    p.add_argument("--format", choices=("pytorch",), default="pytorch")
+    p.add_argument("-o", "--output", help="file to write (default: standard output)")
+    p.set_defaults(func=cmd_export)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns the exit status (0 on success)."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        _note("guicnn: interrupted")
+        return EXIT_INTERRUPTED
+    except (GuicnnError, ValueError, OSError) as exc:
+        _note(f"guicnn: error: {_one_line(exc)}")
+        return EXIT_ERROR
+    except Exception as exc:  # noqa: BLE001 - one line, not a traceback, for anything unforeseen
+        if os.environ.get("GUICNN_DEBUG"):
+            raise
+        _note(f"guicnn: internal error: {type(exc).__name__}: {_one_line(exc)} (set GUICNN_DEBUG=1 for details)")
+        return EXIT_ERROR
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return " ".join(text.split())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
