@@ -332,7 +332,7 @@ class Trainer:
     def __init__(self, model: Sequential, settings: TrainSettings | None = None, *,
                  normalization: Normalization | None = None) -> None:
         self.model = model
-        self.settings = (settings or TrainSettings()).validate()
+        self.settings = TrainSettings.from_dict((settings or TrainSettings()).to_dict())  # own copy
         self.loss: Loss = make_loss(self.settings.loss)
         self.optimizer: Optimizer = make_optimizer(model.named_parameters(), self.settings.optimizer)
         self.normalization = normalization
@@ -392,7 +392,7 @@ class Trainer:
 
         The optimizer keeps its state when its type is unchanged, and starts fresh otherwise.
         """
-        settings = settings.validate()
+        settings = TrainSettings.from_dict(settings.to_dict())  # own copy: fit_iter changes epochs
         state = self.optimizer.state_dict() if settings.optimizer.get("type", "adam") == self.optimizer.type_name else None
         optimizer = make_optimizer(self.model.named_parameters(), settings.optimizer)
         if state is not None:

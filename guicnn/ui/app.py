@@ -1,16 +1,109 @@
-"""Application entry point."""
+"""Application entry point: ``python run_gui.py [options] [design.json | model.safetensors]``."""
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
+import time
+
+_STARTED = time.perf_counter()
+
+EPILOG = """examples:
+  python run_gui.py                               an empty design
+  python run_gui.py my_net.json                   open a design (or a trained .safetensors model)
+  python run_gui.py --preset lenet5 --select 3    LeNet-5 with layer 3 (the second Conv2D) selected
+
+environment:
+  GUICNN_NO_SETTINGS=1    keep recent files and window layout in memory only
+  GUICNN_STARTUP_PROBE=1  print the time until the window is shown, then quit (benchmarks)
+"""
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="run_gui.py", description="guicnn: build a CNN by point and click and see what every setting does.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("file", nargs="?", help="a design .json or a trained .safetensors model to open")
+    parser.add_argument("--preset", metavar="NAME",
+                        help="start from a shipped preset by file stem or name (lenet5, digits_small, "
+                             "shapes_cnn, tiny_vgg)")
+    parser.add_argument("--select", metavar="INDEX", type=int,
+                        help="select layer INDEX (0-based, as on the cards) in the inspector")
+    parser.add_argument("--size", metavar="WxH", help="window size, e.g. 1280x800 (default: fit the screen)")
+    return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from PySide6.QtWidgets import QApplication, QMainWindow
+    """Start the builder window; returns the process exit status."""
+    args = parse_args(sys.argv[1:] if argv is None else list(argv))
+    preset = _read_preset(args.preset) if args.preset else None
+    if args.preset and preset is None:
+        return 2
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from .style import apply_style
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    window = QMainWindow()
-    window.setWindowTitle("guicnn")
-    window.resize(1280, 800)
+    app.setApplicationName("guicnn")
+    app.setOrganizationName("guicnn")
+    apply_style(app)
+    window = build_window(args, preset)
     window.show()
+    if os.environ.get("GUICNN_STARTUP_PROBE") == "1":
+        QTimer.singleShot(0, lambda: _report_startup(app))
     return app.exec()
+
+
+def _read_preset(name: str) -> dict | None:
+    """A shipped preset, or None after saying on stderr which ones exist."""
+    from guicnn.core import GuicnnError
+    from guicnn.core.designfile import load_preset
+
+    try:
+        return load_preset(name)
+    except GuicnnError as exc:
+        print(f"run_gui.py: {exc}", file=sys.stderr)
+        return None
+
+
+def build_window(args: argparse.Namespace, preset: dict | None = None):
+    """The main window with the preset or file of the command line opened."""
+    from PySide6.QtWidgets import QApplication
+
+    from .main_window import MainWindow
+
+    window = MainWindow()
+    if args.size:
+        width, height = _parse_size(args.size)
+        window.resize(width, height)
+    else:
+        screen = QApplication.primaryScreen().availableGeometry()
+        # At least 1280x800 (or the whole screen if smaller), 90% of a larger screen.
+        window.resize(min(screen.width(), max(1280, int(screen.width() * 0.9))),
+                      min(screen.height(), max(800, int(screen.height() * 0.9))))
+        window.restore_layout()
+    if preset is None and args.preset:
+        preset = _read_preset(args.preset)
+    if preset is not None:
+        window.document.load(preset)
+    if args.file:
+        window.open_file(args.file)
+    if args.select is not None:
+        window.document.set_current(args.select)
+    return window
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+        return width, height
+    except ValueError:
+        raise SystemExit(f"run_gui.py: --size must look like 1280x800, got {text!r}") from None
+
+
+def _report_startup(app) -> None:
+    print(f"GUICNN_SHOWN epoch={time.time():.6f} in_process={time.perf_counter() - _STARTED:.3f}", flush=True)
+    app.quit()

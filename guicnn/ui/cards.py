@@ -1,0 +1,59 @@
+"""What a layer card says, computed from the document's analysis (no widgets here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from guicnn.core import Analysis, ConfigError, layer_class
+from guicnn.core.layers.common import fmt_shape
+
+from .style import fmt_count
+
+
+@dataclass(frozen=True)
+class Card:
+    """The text and state of one layer card in the stack."""
+
+    index: int
+    type_name: str
+    glyph: str
+    group: str
+    title: str
+    subtitle: str
+    shape: str
+    params: str
+    error: str | None = None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def tooltip(self) -> str:
+        lines = [f"{self.title}", f"output {self.shape or '—'} · {self.params}"]
+        if self.error:
+            lines.append(f"Error: {self.error}")
+        lines += [f"Warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+def make_cards(analysis: Analysis) -> list[Card]:
+    """One card per analysed layer: glyph and group from the registry, text from ``describe()``."""
+    return [_card(info) for info in analysis.layers]
+
+
+def _card(info) -> Card:
+    try:
+        cls = layer_class(info.type)
+        glyph, group = cls.glyph, cls.group
+    except ConfigError:
+        glyph, group = "?", ""
+    title = info.description or info.type
+    if info.name:
+        title = f"{info.name} · {title}"
+    if info.output_shape is None:
+        # An error here or above: shapes and counts are unknown until it is fixed.
+        shape, params = ("error", "") if info.error else ("?", "waits for the error above")
+    else:
+        shape = fmt_shape(info.output_shape)
+        params = f"{fmt_count(info.params)} params" if info.params else "no params"
+    subtitle = f"#{info.index} · {group or 'unknown type'}"
+    return Card(info.index, info.type, glyph, group, title, subtitle, shape, params,
+                info.error, tuple(info.warnings))

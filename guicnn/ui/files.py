@@ -1,0 +1,77 @@
+"""Reading and writing what the File menu opens and saves: design JSON or trained .safetensors models."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from guicnn.core import GuicnnError, ModelFileError
+from guicnn.core.designfile import load_design, save_design
+
+MODEL_SUFFIX = ".safetensors"
+DESIGN_SUFFIX = ".json"
+OPEN_FILTER = "Designs and models (*.json *.safetensors);;Designs (*.json);;Trained models (*.safetensors)"
+DESIGN_FILTER = "Design (*.json)"
+MODEL_FILTER = "Trained model (*.safetensors)"
+
+
+@dataclass
+class OpenedFile:
+    """A design read from disk, with trained weights when it was a model file."""
+
+    config: dict[str, Any]
+    weights: dict[str, np.ndarray] | None = None
+    model_info: dict[str, Any] = field(default_factory=dict)
+
+
+def is_model_path(path: str | Path) -> bool:
+    return Path(path).suffix.lower() == MODEL_SUFFIX
+
+
+def read_file(path: str | Path) -> OpenedFile:
+    """Read a design or model; GuicnnError (or OSError) with the loader's message on failure."""
+    if not is_model_path(path):
+        return OpenedFile(load_design(path))
+    modelfile = _modelfile(Path(path).name)
+    loaded = modelfile.load_model(path)
+    info = {
+        "training": loaded.training, "history": loaded.history,
+        "dataset": loaded.dataset, "optimizer_state": loaded.optimizer_state,
+    }
+    return OpenedFile(loaded.config, loaded.model.state_dict(), info)
+
+
+def write_file(path: str | Path, config: dict[str, Any], weights: dict[str, np.ndarray] | None = None,
+               model_info: dict[str, Any] | None = None) -> None:
+    """Save a model when the path is .safetensors and there are weights, else the design JSON."""
+    if not is_model_path(path):
+        save_design(path, config)
+        return
+    if weights is None:
+        raise ModelFileError(f"{Path(path).name}: there are no trained weights to save; save the design as .json")
+    from guicnn.core import Sequential
+
+    modelfile = _modelfile(Path(path).name)
+    model = Sequential.from_config(config)
+    model.load_state_dict(weights)
+    info = model_info or {}
+    modelfile.save_model(path, model, optimizer=info.get("optimizer_state") or None,
+                         training=info.get("training"), history=info.get("history"), dataset=info.get("dataset"))
+
+
+def _modelfile(name: str):
+    try:
+        from guicnn.core import modelfile
+    except ImportError:
+        raise GuicnnError(f"{name}: this build of guicnn cannot read or write trained models yet") from None
+    return modelfile
+
+
+def open_error_text(exc: BaseException) -> str:
+    """The loader's message for a failed open (OSError has no guicnn wording of its own)."""
+    if isinstance(exc, OSError):
+        return f"{exc.filename or 'file'}: {exc.strerror or exc}"
+    return str(exc)

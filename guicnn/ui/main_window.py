@@ -1,0 +1,392 @@
+"""The main window: docks around the layer stack, menus, files and the status bar."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QByteArray, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMenu, QMessageBox, QWidget,
+)
+
+from guicnn.core import GuicnnError
+from guicnn.core.designfile import load_design
+from guicnn.resources import resource_dir
+
+from . import files, style
+from .document import NO_LAYER, DesignDocument, empty_design
+from .elided_label import ElidedLabel
+from .inspector import QtInspector
+from .layer_stack import QtLayerStack
+from .palette import QtLayerPalette, add_type_menu
+from .settings import SettingsStore
+from .summary import QtSummary
+
+MESSAGE_MS = 8000
+
+
+def preset_files() -> list[tuple[str, Path]]:
+    """(display name, path) of every shipped preset, in file-name order."""
+    presets = []
+    for path in sorted((resource_dir() / "presets").glob("*.json")):
+        try:
+            presets.append((str(load_design(path).get("name") or path.stem), path))
+        except GuicnnError:
+            continue  # a broken preset must not stop the window from opening
+    return presets
+
+
+class DesignStatus(QWidget):
+    """Status-bar summary: '61,706 parameters · valid' or '2 errors — layer 6 Dense: ...'."""
+
+    def __init__(self, document: DesignDocument) -> None:
+        super().__init__()
+        self.document = document
+        self.dot = QLabel("●")
+        self.label = ElidedLabel(auto_tooltip=False)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 0, 0, 0)
+        layout.setSpacing(6)
+        layout.addWidget(self.dot)
+        layout.addWidget(self.label, 1)
+        self._colour = ""
+        document.changed.connect(self.refresh)
+        self.refresh()
+
+    def text(self) -> str:
+        return self.label.text()
+
+    def refresh(self) -> None:
+        analysis = self.document.analysis
+        self.label.setText(status_text(analysis))
+        self.setToolTip("\n".join(analysis.errors + analysis.warnings))
+        colour = style.ERROR if analysis.errors else (style.WARNING if analysis.warnings else style.OK)
+        if colour != self._colour:
+            self._colour = colour
+            self.dot.setStyleSheet(f"color: {colour};")
+
+
+def status_text(analysis) -> str:
+    """The plain-text status line for an analysis."""
+    errors, warnings = analysis.errors, analysis.warnings
+    if not analysis.layers and not errors:
+        return "Empty design — drag layers from the palette onto the stack"
+    if errors:
+        count = f"{len(errors)} error{'s' if len(errors) > 1 else ''}"
+        return f"{count} — {errors[0]}"
+    text = f"{style.fmt_count(analysis.total_params)} parameters · valid"
+    if warnings:
+        text += f" · {len(warnings)} warning{'s' if len(warnings) > 1 else ''}"
+    return text
+
+
+class MainWindow(QMainWindow):
+    """Palette (left), layer stack (centre), inspector (right), summary (below the stack).
+
+    Later panels (data, training, plots) join through `add_dock`, which also lists them in
+    the View menu.
+    """
+
+    def __init__(self, document: DesignDocument | None = None, settings: SettingsStore | None = None) -> None:
+        super().__init__()
+        self.document = document or DesignDocument(empty_design())
+        self.settings = settings or SettingsStore()
+        self.docks: dict[str, QDockWidget] = {}
+        self.setDockNestingEnabled(True)
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._build_menus()
+        self.stack = QtLayerStack(self.document)
+        self.setCentralWidget(self.stack)
+        self.palette = QtLayerPalette(self.document)
+        self.inspector = QtInspector(self.document)
+        self.summary = QtSummary(self.document)
+        self.add_dock("palette", "Layers", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.add_dock("inspector", "Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.add_dock("summary", "Summary", self.summary, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self._build_status_bar()
+        self._connect_document()
+        self.resize(1280, 800)
+        self._size_docks()
+        self._update_title()
+        self._update_edit_actions()
+
+    # ---- layout ----------------------------------------------------------------------------
+    def add_dock(self, name: str, title: str, widget: QWidget, area: Qt.DockWidgetArea,
+                 tabify_with: str | None = None) -> QDockWidget:
+        """Add a panel as a dock (optionally tabbed with another) and a toggle for it in View."""
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock_{name}")
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetClosable
+                         | QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(area, dock)
+        if tabify_with in self.docks:
+            self.tabifyDockWidget(self.docks[tabify_with], dock)
+        self.docks[name] = dock
+        self.view_menu.addAction(dock.toggleViewAction())
+        return dock
+
+    def _size_docks(self) -> None:
+        width = self.fontMetrics().horizontalAdvance("0")
+        self.resizeDocks([self.docks["palette"], self.docks["inspector"]], [width * 26, width * 40],
+                         Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["summary"]], [self.fontMetrics().height() * 14], Qt.Orientation.Vertical)
+
+    def _build_status_bar(self) -> None:
+        self.design_status = DesignStatus(self.document)
+        self.message_label = ElidedLabel(fit_text=True, max_width=520)
+        self.message_label.setStyleSheet(f"color: {style.MUTED};")
+        self.statusBar().addWidget(self.design_status, 1)
+        self.statusBar().addPermanentWidget(self.message_label)
+        self._message_timer = QTimer(self, singleShot=True, interval=MESSAGE_MS)
+        self._message_timer.timeout.connect(self.message_label.clear)
+
+    def show_message(self, text: str) -> None:
+        """A passing note in the status bar (refused edit, saved file, dropped weights)."""
+        self.message_label.setText(text)
+        self.message_label.setToolTip(text)
+        self._message_timer.start()
+
+    # ---- menus -----------------------------------------------------------------------------
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        self._action(file_menu, "&New", self.new_design, QKeySequence.StandardKey.New)
+        self.preset_menu = file_menu.addMenu("New from &preset")
+        self.preset_menu.aboutToShow.connect(self._fill_preset_menu)
+        self._action(file_menu, "&Open…", lambda: self.open_file(), QKeySequence.StandardKey.Open)
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file_menu.addSeparator()
+        self._action(file_menu, "&Save", self.save, QKeySequence.StandardKey.Save)
+        self._action(file_menu, "Save &as…", lambda: self.save_as(), QKeySequence.StandardKey.SaveAs)
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        edit = bar.addMenu("&Edit")
+        self.undo_action = self._action(edit, "&Undo", self.document_undo, QKeySequence.StandardKey.Undo)
+        self.redo_action = self._action(edit, "&Redo", self.document_redo, QKeySequence("Ctrl+Shift+Z"))
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        edit.addSeparator()
+        self.delete_action = self._action(edit, "&Delete layer", self.delete_selected, QKeySequence.StandardKey.Delete)
+        self.duplicate_action = self._action(edit, "D&uplicate layer", self.duplicate_selected, QKeySequence("Ctrl+D"))
+        self.move_up_action = self._action(edit, "Move layer &up", lambda: self.move_selected(-1), QKeySequence("Alt+Up"))
+        self.move_down_action = self._action(edit, "Move layer dow&n", lambda: self.move_selected(1),
+                                             QKeySequence("Alt+Down"))
+        edit.addSeparator()
+        add_type_menu(edit, "&Add layer", lambda type_name: self.document.add_after_current(type_name))
+
+        self.view_menu = bar.addMenu("&View")
+        help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "&About guicnn", self.show_about)
+
+    def _action(self, menu: QMenu, text: str, slot, shortcut: Any = None) -> QAction:
+        action = menu.addAction(text)
+        action.triggered.connect(lambda _checked=False: slot())
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        return action
+
+    def _fill_preset_menu(self) -> None:
+        self.preset_menu.clear()
+        for name, path in preset_files():
+            action = self.preset_menu.addAction(name)
+            action.triggered.connect(lambda _checked=False, p=path: self.new_from_preset(p))
+        self.preset_menu.addSeparator()
+        self.preset_menu.addAction("Empty design", self.new_design)
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = self.settings.recent_files()
+        for path in recent:
+            action = self.recent_menu.addAction(Path(path).name)
+            action.setToolTip(path)
+            action.setStatusTip(path)
+            action.triggered.connect(lambda _checked=False, p=path: self.open_file(p))
+        if not recent:
+            self.recent_menu.addAction("(none yet)").setEnabled(False)
+        else:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear list", self.settings.clear_recent_files)
+
+    # ---- document wiring ----------------------------------------------------------------------
+    def _connect_document(self) -> None:
+        document = self.document
+        # Bound methods, not lambdas: Qt drops them when either side is destroyed.
+        document.file_changed.connect(self._update_title)
+        document.modified_changed.connect(self._update_title)
+        document.changed.connect(self._update_title)
+        document.current_changed.connect(self._update_edit_actions)
+        document.changed.connect(self._update_edit_actions)
+        document.read_only_changed.connect(self._update_edit_actions)
+        document.history_changed.connect(self._update_edit_actions)
+        document.refused.connect(self.show_message)
+        document.message.connect(self.show_message)
+
+    def _update_title(self, *_ignored: object) -> None:
+        path = self.document.path
+        self.setWindowTitle(f"{self.document.name} — {path.name if path else 'unsaved'}[*]")
+        self.setWindowModified(self.document.modified)
+
+    def _update_edit_actions(self, *_ignored: object) -> None:
+        stack, editable = self.document.undo_stack, not self.document.read_only
+        self.undo_action.setText(f"&Undo {stack.undoText()}" if stack.canUndo() else "&Undo")
+        self.redo_action.setText(f"&Redo {stack.redoText()}" if stack.canRedo() else "&Redo")
+        self.undo_action.setEnabled(editable and stack.canUndo())
+        self.redo_action.setEnabled(editable and stack.canRedo())
+        current, count = self.document.current, len(self.document.layers)
+        selected = editable and current != NO_LAYER
+        self.delete_action.setEnabled(selected)
+        self.duplicate_action.setEnabled(selected)
+        self.move_up_action.setEnabled(selected and current > 0)
+        self.move_down_action.setEnabled(selected and current < count - 1)
+
+    # ---- edit actions ---------------------------------------------------------------------------
+    def document_undo(self) -> None:
+        self.document.undo()
+
+    def document_redo(self) -> None:
+        self.document.redo()
+
+    def delete_selected(self) -> None:
+        if self.document.current != NO_LAYER:
+            self.document.remove_layer(self.document.current)
+
+    def duplicate_selected(self) -> None:
+        if self.document.current != NO_LAYER:
+            self.document.duplicate_layer(self.document.current)
+
+    def move_selected(self, step: int) -> None:
+        current = self.document.current
+        if current != NO_LAYER and 0 <= current + step < len(self.document.layers):
+            self.document.move_layer(current, current + step)
+
+    # ---- files ----------------------------------------------------------------------------------
+    def new_design(self) -> bool:
+        if not self.maybe_save_changes():
+            return False
+        self.document.load(empty_design())
+        return True
+
+    def new_from_preset(self, path: str | Path) -> bool:
+        """Start a new, unsaved design from a shipped preset."""
+        try:
+            config = load_design(path)
+        except GuicnnError as exc:
+            QMessageBox.critical(self, "Cannot load preset", str(exc))
+            return False
+        if not self.maybe_save_changes():
+            return False
+        self.document.load(config)
+        self.show_message(f"New design from the preset “{self.document.name}”.")
+        return True
+
+    def open_file(self, path: str | Path | None = None) -> bool:
+        """Open a design or model; on failure show the loader's message and change nothing."""
+        if path is None:
+            start = str(self.document.path.parent) if self.document.path else ""
+            path, _ = QFileDialog.getOpenFileName(self, "Open design or model", start, files.OPEN_FILTER)
+            if not path:
+                return False
+        try:
+            opened = files.read_file(path)
+        except (GuicnnError, OSError, ValueError) as exc:
+            QMessageBox.critical(self, "Cannot open file", files.open_error_text(exc))
+            if not Path(path).exists():
+                self.settings.remove_recent_file(str(Path(path).resolve()))
+            return False
+        if not self.maybe_save_changes():
+            return False
+        self.document.load(opened.config, path, opened.weights, opened.model_info)
+        self.settings.add_recent_file(str(path))
+        kept = " with its trained weights" if opened.weights is not None else ""
+        self.show_message(f"Opened {Path(path).name}{kept}.")
+        return True
+
+    def save(self) -> bool:
+        path = self.document.path
+        wants_model = self.document.weights is not None
+        if path is None or wants_model != files.is_model_path(path):
+            return self.save_as()
+        return self._write(path)
+
+    def save_as(self, path: str | Path | None = None) -> bool:
+        if path is None:
+            path = self._ask_save_path()
+            if not path:
+                return False
+        return self._write(Path(path))
+
+    def _ask_save_path(self) -> str:
+        model = self.document.weights is not None
+        suffix = files.MODEL_SUFFIX if model else files.DESIGN_SUFFIX
+        folder = self.document.path.parent if self.document.path else Path.cwd()
+        stem = self.document.path.stem if self.document.path else safe_stem(self.document.name)
+        filters = f"{files.MODEL_FILTER};;{files.DESIGN_FILTER}" if model else files.DESIGN_FILTER
+        path, chosen = QFileDialog.getSaveFileName(self, "Save as", str(folder / f"{stem}{suffix}"), filters)
+        if path and not Path(path).suffix:
+            path += files.MODEL_SUFFIX if chosen == files.MODEL_FILTER else files.DESIGN_SUFFIX
+        return path
+
+    def _write(self, path: Path) -> bool:
+        document = self.document
+        try:
+            files.write_file(path, document.config, document.weights, document.model_info)
+        except (GuicnnError, OSError, ValueError) as exc:
+            QMessageBox.critical(self, "Cannot save", files.open_error_text(exc))
+            return False
+        document.mark_saved(path)
+        self.settings.add_recent_file(str(path))
+        design_only = document.weights is not None and not files.is_model_path(path)
+        self.show_message(f"Saved {path.name}" + (" (the design only; weights go into .safetensors)."
+                                                  if design_only else "."))
+        return True
+
+    def maybe_save_changes(self) -> bool:
+        """Ask Save/Discard/Cancel when there are unsaved changes; True when it is fine to go on."""
+        if not self.document.modified:
+            return True
+        buttons = QMessageBox.StandardButton
+        answer = QMessageBox.warning(
+            self, "Unsaved changes",
+            f"“{self.document.name}” has changes that are not saved.\nSave them first?",
+            buttons.Save | buttons.Discard | buttons.Cancel, buttons.Save,
+        )
+        if answer == buttons.Save:
+            return self.save()
+        return answer == buttons.Discard
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.maybe_save_changes():
+            self.settings.set_value("window/state", self.saveState())
+            self.settings.set_value("window/geometry", self.saveGeometry())
+            event.accept()
+        else:
+            event.ignore()
+
+    def restore_layout(self) -> None:
+        """Put back the window size and dock layout of the last session."""
+        geometry, state = self.settings.value("window/geometry"), self.settings.value("window/state")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+
+    def show_about(self) -> None:
+        QMessageBox.about(
+            self, "About guicnn",
+            "<h3>guicnn</h3><p>Build a convolutional neural network by point and click, "
+            "train it with a NumPy core and watch it learn.</p>"
+            "<p>Drag layers from the palette onto the stack; the summary and the cards show "
+            "shapes, parameters and problems as you edit.</p>",
+        )
+
+
+def safe_stem(name: str) -> str:
+    """A file name from a design name: 'LeNet-5' -> 'LeNet-5', 'a/b' -> 'a_b'."""
+    stem = "".join(c if c.isalnum() or c in "-_ ." else "_" for c in name).strip() or "design"
+    return stem.replace(" ", "_")

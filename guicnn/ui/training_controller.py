@@ -1,0 +1,263 @@
+"""TrainingController: joins the design document, the data, the core Trainer and the worker thread.
+
+It owns the one Trainer of the open document. Everything the views show during training
+comes from *snapshots* computed in the worker thread between batches (probe feature maps,
+weight copies, gradients), so the GUI thread never reads arrays the optimizer is writing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from guicnn.core import GuicnnError, Sequential
+from guicnn.core.data import Dataset
+from guicnn.core.training import Trainer, TrainSettings, check_compatible, evaluate
+
+from .training_worker import TrainingThread, TrainingWorker
+
+MAX_GALLERY_SAMPLES = 2000  # validation images scored after each epoch for the galleries
+DEAD_RELU_PROBES = 64  # images used to find ReLU units that never fire
+
+
+def _copy(array: np.ndarray) -> np.ndarray:
+    return np.array(array, dtype=np.float32, copy=True)
+
+
+class TrainingController(QObject):
+    """Starts, pauses, stops and finishes training runs of the open design."""
+
+    started = Signal(object)  # {"first_epoch", "epochs", "batches_per_epoch", "continued"}
+    step = Signal(object)  # StepReport (throttled)
+    epoch = Signal(object)  # EpochReport
+    snapshot = Signal(object)  # dict of copies, see _snapshot
+    finished = Signal(object)  # EndReport
+    failed = Signal(str)  # a message for the user
+    stateChanged = Signal(str)  # "idle", "running", "paused"
+
+    def __init__(self, document, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self.trainer: Trainer | None = None
+        self._thread: TrainingThread | None = None
+        self._state = "idle"
+        self._val: Dataset | None = None
+        self._probe: np.ndarray | None = None  # (C, H, W) raw image in [0, 1]
+        self._class_names: list[str] = []
+        document.file_changed.connect(self._document_replaced)
+
+    # ---- state -------------------------------------------------------------------------
+    @property
+    def state(self) -> str:
+        return self._state
+
+    def is_running(self) -> bool:
+        return self._thread is not None and self._thread.is_running()
+
+    def _set_state(self, state: str) -> None:
+        if state != self._state:
+            self._state = state
+            self.stateChanged.emit(state)
+
+    def has_progress(self) -> bool:
+        """Whether there are trained weights to continue from (this session's or an opened model's)."""
+        return (self.trainer is not None and self.trainer.step > 0) or self.document.weights is not None
+
+    def set_probe(self, image: np.ndarray | None) -> None:
+        """The image whose feature maps are shown (raw, (C, H, W) in [0, 1]); thread-safe swap."""
+        self._probe = None if image is None else np.array(image, dtype=np.float32, copy=True)
+
+    # ---- starting ----------------------------------------------------------------------
+    def start(self, settings: TrainSettings, train: Dataset, val: Dataset | None, *, continue_training: bool) -> bool:
+        """Start a run in the worker thread; returns False (after emitting ``failed``) if it cannot."""
+        if self.is_running():
+            self.failed.emit("Training is already running.")
+            return False
+        analysis = self.document.analysis
+        if not analysis.valid:
+            self.failed.emit("The design has errors; fix them first: " + "; ".join(analysis.errors[:3]))
+            return False
+        try:
+            trainer = self._trainer_for(settings, continue_training)
+            check_compatible(trainer.model, train, "training")
+        except (GuicnnError, ValueError) as exc:
+            self.failed.emit(str(exc))
+            return False
+        self.trainer = trainer
+        self._val = val
+        self._class_names = list(train.class_names)
+        first_epoch = trainer.epoch
+        total = first_epoch + settings.epochs
+        batches = max(1, -(-len(train) // settings.batch_size))
+        worker = TrainingWorker(
+            lambda stop, pause: trainer.fit_iter(train, val, epochs=total, stop=stop, pause=pause),
+            snapshot_fn=self._snapshot,
+        )
+        worker.step.connect(self.step)
+        worker.epoch.connect(self._on_epoch)
+        worker.snapshot.connect(self.snapshot)
+        worker.finished.connect(self._on_finished)
+        worker.failed.connect(self._on_failed)
+        self._thread = TrainingThread(worker)
+        self.document.set_read_only(True)
+        self._set_state("running")
+        self.started.emit({"first_epoch": first_epoch, "epochs": total, "batches_per_epoch": batches,
+                           "continued": continue_training and first_epoch > 0})
+        self._thread.start()
+        return True
+
+    def _trainer_for(self, settings: TrainSettings, continue_training: bool) -> Trainer:
+        config = self.document.config
+        if continue_training and self.trainer is not None and self.trainer.model.get_config() == config:
+            self.trainer.set_settings(settings)
+            return self.trainer
+        if continue_training and self.document.weights is not None:
+            return self._trainer_from_document(settings)
+        return Trainer.from_config(config, settings)
+
+    def _trainer_from_document(self, settings: TrainSettings) -> Trainer:
+        """Continue from weights that came with an opened model file."""
+        from guicnn.core.modelfile import LoadedModel
+
+        model = Sequential.from_config(self.document.config, seed=settings.seed)
+        model.load_state_dict(self.document.weights)
+        info = self.document.model_info or {}
+        loaded = LoadedModel(path=self.document.path, model=model, config=self.document.config,
+                             training=info.get("training") or {}, history=info.get("history") or {},
+                             dataset=info.get("dataset") or {}, optimizer_state=info.get("optimizer_state") or {})
+        return Trainer.from_loaded(loaded, settings)
+
+    # ---- controlling -------------------------------------------------------------------
+    def set_paused(self, paused: bool) -> None:
+        if self._thread is None or self._state == "idle":
+            return
+        self._thread.worker.set_paused(paused)
+        self._set_state("paused" if paused else "running")
+
+    def stop(self) -> None:
+        """Ask the run to stop after the current batch (the finished signal follows)."""
+        if self._thread is not None:
+            self._thread.worker.request_stop()
+
+    def shutdown(self) -> None:
+        """Stop and join the worker thread (window closing); safe to call at any time."""
+        if self._thread is not None:
+            self._thread.shutdown()
+            self._thread = None
+        if self._state != "idle":
+            self.document.set_read_only(False)
+            self._set_state("idle")
+
+    # ---- worker callbacks (GUI thread) ----------------------------------------------------
+    def _on_epoch(self, report: Any) -> None:
+        self.epoch.emit(report)
+
+    def _on_finished(self, report: Any) -> None:
+        self._join()
+        self._store_weights()
+        self.finished.emit(report)
+
+    def _on_failed(self, message: str, details: str) -> None:
+        self._join()
+        self.failed.emit(f"Training stopped with an internal error: {message}")
+
+    def _join(self) -> None:
+        if self._thread is not None:
+            self._thread.thread.quit()
+            self._thread.thread.wait()
+            self._thread = None
+        self.document.set_read_only(False)
+        self._set_state("idle")
+
+    def _store_weights(self) -> None:
+        """The trained weights belong to the open document (saved with it as a model file)."""
+        trainer = self.trainer
+        if trainer is None or trainer.step == 0:
+            return
+        info = {"training": trainer.training_state(), "history": trainer.history,
+                "dataset": trainer.dataset_metadata(), "optimizer_state": trainer.optimizer.state_dict()}
+        self.document.set_trained_weights(trainer.model.state_dict(), info)
+
+    def _document_replaced(self) -> None:
+        # A new or opened document: its weights (if any) are the starting point, not ours.
+        if not self.is_running() and self.trainer is not None:
+            if self.document.weights is None or self.trainer.model.get_config() != self.document.config:
+                self.trainer = None
+
+    # ---- snapshots (worker thread, between batches) ------------------------------------------
+    def _snapshot(self, epoch_end: bool) -> dict[str, Any]:
+        trainer = self.trainer
+        model = trainer.model
+        result: dict[str, Any] = {"epoch_end": epoch_end, "step": trainer.step}
+        with np.errstate(all="ignore"):  # a diverging model may overflow; the trainer reports that
+            probe = self._probe
+            if probe is not None and probe.shape == model.input_shape:
+                model.forward(self._normalise(probe[None]), training=False, keep=True)
+                result["probe"] = probe
+                result["activations"] = [a[0] for a in model.activations]
+            result["conv_weights"] = [
+                (index, f"{index} · {layer.describe()}", _copy(layer.params["weight"]))
+                for index, layer in enumerate(model.layers) if layer.type_name == "Conv2D"
+            ]
+            result["params"] = {k: _copy(v) for k, v in model.named_parameters().items()}
+            result["grads"] = {k: _copy(v) for k, v in model.named_gradients().items()}
+            if epoch_end and self._val is not None and len(self._val):
+                result.update(self._epoch_details(model, trainer))
+        return result
+
+    def _normalise(self, x: np.ndarray) -> np.ndarray:
+        norm = self.trainer.normalization if self.trainer is not None else None
+        return norm.apply(x) if norm is not None else np.asarray(x, np.float32)
+
+    def _epoch_details(self, model: Sequential, trainer: Trainer) -> dict[str, Any]:
+        """Scores for the confusion gallery and the dead-ReLU fractions, on validation images."""
+        val = self._val
+        count = min(len(val), MAX_GALLERY_SAMPLES)
+        x, y = val.x[:count], val.y[:count]
+        scored = evaluate(model, x, y, loss=trainer.settings.loss, normalization=trainer.normalization)
+        model.forward(self._normalise(x[:DEAD_RELU_PROBES]), training=False, keep=True)
+        dead = {
+            index: float(np.mean(np.all(model.activations[index] <= 0, axis=0)))
+            for index, layer in enumerate(model.layers) if layer.type_name == "ReLU"
+        }
+        confidence = scored.probabilities[np.arange(count), scored.predictions]
+        return {"images": np.array(x, copy=True), "labels": np.array(y, copy=True),
+                "predictions": scored.predictions.copy(), "confidence": confidence.astype(np.float32),
+                "dead_relu": dead, "class_names": list(self._class_names)}
+
+    # ---- prediction (GUI thread, only while idle) ----------------------------------------
+    def predict(self, image: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]] | None:
+        """Class probabilities and every layer's activation for one raw image, or None if no model."""
+        model = self._model_for_prediction()
+        if model is None or tuple(image.shape) != model.input_shape:
+            return None
+        with np.errstate(all="ignore"):
+            x = self._normalise(image[None])
+            activations = model.feature_maps(x)
+            probabilities = model.predict_proba(x)[0]
+        if not np.all(np.isfinite(probabilities)):
+            return None
+        return probabilities, [a[0] for a in activations]
+
+    def _model_for_prediction(self) -> Sequential | None:
+        if self.is_running():
+            return None
+        if self.trainer is not None and self.trainer.model.get_config() == self.document.config:
+            return self.trainer.model
+        if self.document.weights is not None and self.document.analysis.valid:
+            # An opened model: its trainer also brings the saved normalisation for predictions.
+            try:
+                self.trainer = self._trainer_from_document(self._saved_settings())
+            except (GuicnnError, ValueError):
+                return None
+            return self.trainer.model
+        return None
+
+    def _saved_settings(self) -> TrainSettings:
+        saved = (self.document.model_info.get("training") or {}).get("settings")
+        try:
+            return TrainSettings.from_dict(saved) if isinstance(saved, dict) else TrainSettings()
+        except ValueError:
+            return TrainSettings()

@@ -1,0 +1,205 @@
+"""Training in the GUI: worker thread, signal order, pause/stop, divergence, shutdown, snapshots."""
+
+import time
+
+import numpy as np
+import pytest
+
+from guicnn.core.data import load_digits, train_val_split
+from guicnn.core.designfile import load_preset
+from guicnn.core.training import TrainSettings
+from guicnn.ui.document import DesignDocument
+from guicnn.ui.training_controller import TrainingController
+from guicnn.ui.training_panel import TrainingPanel
+
+
+@pytest.fixture
+def digits():
+    return train_val_split(load_digits(), 0.2, seed=0)
+
+
+@pytest.fixture
+def controller(qtbot):
+    document = DesignDocument(load_preset("digits_small"))
+    controller = TrainingController(document)
+    yield controller
+    controller.shutdown()  # never leave a QThread running: it would abort the test process
+
+
+def _record(controller):
+    events = []
+    controller.step.connect(lambda r: events.append(("step", r)))
+    controller.epoch.connect(lambda r: events.append(("epoch", r)))
+    controller.finished.connect(lambda r: events.append(("finished", r)))
+    controller.failed.connect(lambda m: events.append(("failed", m)))
+    return events
+
+
+def test_run_reports_in_order_and_trained_weights_belong_to_the_document(qtbot, controller, digits):
+    train, val = digits
+    events = _record(controller)
+    snapshots = []
+    controller.snapshot.connect(snapshots.append)
+    controller.set_probe(val.x[0])
+    settings = TrainSettings(optimizer={"type": "adam", "lr": 0.003}, batch_size=32, epochs=3)
+    with qtbot.waitSignal(controller.finished, timeout=60_000):
+        assert controller.start(settings, train, val, continue_training=False)
+        assert controller.document.read_only
+    kinds = [kind for kind, _ in events]
+    assert kinds[-1] == "finished" and kinds.count("epoch") == 3 and "failed" not in kinds
+    steps = [r.step for kind, r in events if kind == "step"]
+    assert steps == sorted(steps) and len(steps) >= 3
+    epochs = [r.epoch for kind, r in events if kind == "epoch"]
+    assert epochs == [1, 2, 3]
+    # an epoch report comes after every step report of its epoch
+    last_epoch_index = max(i for i, (k, _) in enumerate(events) if k == "epoch")
+    assert all(r.epoch <= 3 for k, r in events[:last_epoch_index] if k == "step")
+    assert events[-1][1].reason == "finished"
+    assert events[-2][0] == "epoch" and events[-2][1].val_accuracy > 0.8
+    assert not controller.document.read_only and controller.state == "idle"
+    weights = controller.document.weights
+    assert weights is not None and set(weights) == set(controller.trainer.model.state_dict())
+    assert controller.document.modified
+    # snapshots: one activation per layer, shaped like the layer's output, copies of live arrays
+    with_maps = [s for s in snapshots if "activations" in s]
+    assert with_maps
+    activations = with_maps[-1]["activations"]
+    model = controller.trainer.model
+    assert [a.shape for a in activations] == [layer.output_shape for layer in model.layers]
+    assert activations[0].shape[0] == 16  # one image per channel of the first Conv2D
+    conv = with_maps[-1]["conv_weights"][0][2]
+    assert conv.shape == (16, 1, 3, 3) and not np.shares_memory(conv, model.layers[0].params["weight"])
+    final = [s for s in snapshots if s["epoch_end"]][-1]
+    assert final["confidence"].shape == final["predictions"].shape == (len(val),)
+    assert set(final["dead_relu"]) == {1, 4, 8}
+
+
+def test_step_signals_are_throttled(qtbot, controller, digits):
+    train, val = digits
+    events = _record(controller)
+    settings = TrainSettings(batch_size=8, epochs=2)
+    started = time.monotonic()
+    with qtbot.waitSignal(controller.finished, timeout=60_000):
+        controller.start(settings, train, val, continue_training=False)
+    seconds = time.monotonic() - started
+    steps = sum(1 for kind, _ in events if kind == "step")
+    batches = 2 * -(-len(train) // 8)
+    assert steps < batches  # throttled: far fewer signals than batches
+    assert steps <= 20 * seconds + 2 * 2 + 2  # ≤ 20/s, plus the flush before each epoch report
+
+
+def test_pause_resume_and_stop(qtbot, controller, digits):
+    train, val = digits
+    events = _record(controller)
+    settings = TrainSettings(batch_size=4, epochs=50)
+    with qtbot.waitSignal(controller.step, timeout=30_000):
+        controller.start(settings, train, val, continue_training=False)
+    controller.set_paused(True)
+    assert controller.state == "paused"
+    qtbot.wait(300)  # let a batch in flight finish
+    frozen = controller.trainer.step
+    qtbot.wait(400)
+    assert controller.trainer.step == frozen  # nothing trains while paused
+    controller.set_paused(False)
+    qtbot.waitUntil(lambda: controller.trainer.step > frozen, timeout=10_000)
+    with qtbot.waitSignal(controller.finished, timeout=30_000) as blocker:
+        controller.stop()
+    assert blocker.args[0].reason == "stopped"
+    assert controller.state == "idle" and not controller.document.read_only
+    assert controller.document.weights is not None  # partial results stay
+
+
+def test_continue_keeps_progress_and_restart_starts_over(qtbot, controller, digits):
+    train, val = digits
+    settings = TrainSettings(batch_size=64, epochs=1)
+    with qtbot.waitSignal(controller.finished, timeout=30_000):
+        controller.start(settings, train, val, continue_training=False)
+    first = controller.trainer
+    assert first.epoch == 1 and controller.has_progress()
+    with qtbot.waitSignal(controller.finished, timeout=30_000):
+        controller.start(settings, train, val, continue_training=True)
+    assert controller.trainer is first and first.epoch == 2
+    with qtbot.waitSignal(controller.finished, timeout=30_000):
+        controller.start(settings, train, val, continue_training=False)
+    assert controller.trainer is not first and controller.trainer.epoch == 1
+
+
+def test_divergence_stops_with_the_core_message(qtbot, controller, digits):
+    train, val = digits
+    settings = TrainSettings(optimizer={"type": "sgd", "lr": 1e6}, batch_size=32, epochs=2, normalize=False)
+    with qtbot.waitSignal(controller.finished, timeout=30_000) as blocker:
+        controller.start(settings, train, val, continue_training=False)
+    report = blocker.args[0]
+    assert report.reason == "diverged"
+    assert "NaN" in report.message or "inf" in report.message.lower()
+    assert "lower learning rate" in report.message
+    weights = controller.document.weights
+    assert all(np.all(np.isfinite(v)) for v in weights.values())
+
+
+def test_nan_learning_rate_is_refused_with_a_message(qtbot, controller, digits):
+    train, val = digits
+    with pytest.raises(ValueError, match="learning rate must be a positive number, got nan"):
+        TrainSettings(optimizer={"type": "adam", "lr": float("nan")}).validate()
+    messages = []
+    controller.failed.connect(messages.append)
+    settings = TrainSettings()
+    settings.optimizer = {"type": "adam", "lr": float("nan")}  # bypasses validate(), as a bad file could
+    assert not controller.start(settings, train, val, continue_training=False)
+    assert messages and "learning rate must be a positive number, got nan" in messages[0]
+    assert controller.state == "idle" and not controller.document.read_only
+
+
+def test_invalid_design_or_mismatched_data_is_refused(qtbot, digits):
+    train, val = digits
+    document = DesignDocument(load_preset("lenet5"))  # 1x28x28 design, 1x8x8 data
+    controller = TrainingController(document)
+    messages = []
+    controller.failed.connect(messages.append)
+    assert not controller.start(TrainSettings(), train, val, continue_training=False)
+    assert "28" in messages[0] and "8" in messages[0]
+    controller.shutdown()
+
+
+def test_shutdown_while_training_joins_the_thread(qtbot, controller, digits):
+    train, val = digits
+    with qtbot.waitSignal(controller.step, timeout=30_000):
+        controller.start(TrainSettings(batch_size=4, epochs=100), train, val, continue_training=False)
+    thread = controller._thread.thread
+    controller.shutdown()
+    assert not thread.isRunning()
+    assert controller.state == "idle" and not controller.document.read_only
+
+
+def test_prediction_uses_the_trained_model_and_its_normalisation(qtbot, controller, digits):
+    train, val = digits
+    with qtbot.waitSignal(controller.finished, timeout=30_000):
+        controller.start(TrainSettings(batch_size=32, epochs=3, optimizer={"type": "adam", "lr": 0.003}),
+                         train, val, continue_training=False)
+    probabilities, activations = controller.predict(val.x[1])
+    assert probabilities.shape == (10,) and probabilities.sum() == pytest.approx(1, abs=1e-5)
+    correct = sum(int(np.argmax(controller.predict(img)[0]) == label) for img, label in zip(val.x[:50], val.y[:50]))
+    assert correct >= 40
+    assert len(activations) == len(controller.trainer.model.layers)
+
+
+def test_panel_settings_round_trip_and_state(qtbot):
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    settings = TrainSettings(optimizer={"type": "sgd", "lr": 0.05, "momentum": 0.9, "nesterov": True},
+                             batch_size=16, epochs=7, seed=3, schedule={"type": "step", "step_size": 2, "gamma": 0.5},
+                             augment={"shift": 2, "flip": True})
+    panel.set_settings(settings)
+    assert panel.settings().to_dict() == settings.to_dict()
+    starts = []
+    panel.startRequested.connect(starts.append)
+    panel.start_button.click()
+    assert starts == [False]
+    panel.set_has_progress(True)
+    panel.mode.setCurrentIndex(0)
+    panel.start_button.click()
+    assert starts == [False, True]
+    panel.set_state("running")
+    assert not panel.start_button.isEnabled() and panel.stop_button.isEnabled() and not panel.lr.isEnabled()
+    panel.set_state("paused")
+    assert panel.pause_button.text().endswith("Resume")
