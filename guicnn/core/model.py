@@ -229,7 +229,7 @@ def format_summary(analysis: Analysis, title: str | None = None) -> str:
     out += [rule, line, rule]
     out += ["  ".join(f"{v:{a}{w}}" for v, a, w in zip(r, align, widths)) for r in rows]
     out.append(rule)
-    out.append(f"Total params: {analysis.total_params:,} ({_bytes(4 * analysis.total_params)})")
+    out.append(f"Total params: {analysis.total_params:,} ({format_bytes(4 * analysis.total_params)})")
     out.append(f"Mult-adds per sample: {analysis.total_macs:,}")
     out.append("Design: valid" if analysis.valid else f"Design: {len(analysis.errors)} error(s)")
     if analysis.input_error:
@@ -238,7 +238,8 @@ def format_summary(analysis: Analysis, title: str | None = None) -> str:
     return "\n".join(out)
 
 
-def _bytes(n: int) -> str:
+def format_bytes(n: int) -> str:
+    """1.2 KB, 3.4 MB: memory sizes for people."""
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
@@ -246,4 +247,4 @@ def _bytes(n: int) -> str:
     return f"{n} B"
 
 
-__all__ = ["Sequential", "format_summary"]
+__all__ = ["Sequential", "format_summary", "format_bytes"]

@@ -39,7 +39,7 @@ class ReLU(_Activation):
 class LeakyReLU(_Activation):
     type_name = "LeakyReLU"
     palette_order = 1
-    glyph = "⟋"
+    glyph = "╱"
     description = "Like ReLU, but negative inputs keep a small slope so units never die completely."
     fields = (Field("negative_slope", "float", 0.01, "Slope for negative inputs.", minimum=0.0, maximum=1.0,
                     key=True),)
@@ -60,7 +60,7 @@ class LeakyReLU(_Activation):
 class PReLU(_Activation):
     type_name = "PReLU"
     palette_order = 2
-    glyph = "⟋"
+    glyph = "∠"
     description = "Leaky ReLU whose negative slope is learned (one slope, or one per channel)."
     fields = (
         Field("init", "float", 0.25, "Initial negative slope.", minimum=0.0, maximum=1.0, key=True),

@@ -47,7 +47,9 @@ class Conv2D(Layer):
 
     def describe(self) -> str:
         s = self.settings
-        text = f"Conv2D {s['filters']}@{fmt_pair(self.kernel)} s{fmt_pair(self.stride, short=True)} p{fmt_padding(s['padding'])}"
+        padding = s["padding"]
+        padding_text = f" {padding}" if isinstance(padding, str) else f" p{fmt_padding(padding)}"
+        text = f"Conv2D {s['filters']}@{fmt_pair(self.kernel)} s{fmt_pair(self.stride, short=True)}{padding_text}"
         if self.dilation != (1, 1):
             text += f" d{fmt_pair(self.dilation, short=True)}"
         return text
