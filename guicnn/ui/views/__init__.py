@@ -1,0 +1,35 @@
+"""Inspection views drawn with pyqtgraph: curves, feature maps, filters, histograms, confusion, predict.
+
+Each view is a self-contained ``QWidget`` fed with NumPy arrays (copies, never live
+training buffers); none of them computes anything the core should compute. Importing
+this package sets pyqtgraph's global options once: row-major images (``image[row, col]``,
+as NumPy prints them) on a light background that matches the Fusion light theme.
+"""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+
+pg.setConfigOptions(imageAxisOrder="row-major", background="w", foreground="#333a40", antialias=False)
+
+from .common import layer_labels  # noqa: E402  (after the global options)
+from .confusion import ConfusionView, MisclassifiedView  # noqa: E402
+from .curves import CurvesView  # noqa: E402
+from .feature_maps import FeatureMapsView  # noqa: E402
+from .filters import FiltersView  # noqa: E402
+from .gallery import ImageGallery  # noqa: E402
+from .histograms import HistogramsView  # noqa: E402
+from .predict import DrawingCanvas, PredictView  # noqa: E402
+
+__all__ = [
+    "ConfusionView",
+    "CurvesView",
+    "DrawingCanvas",
+    "FeatureMapsView",
+    "FiltersView",
+    "HistogramsView",
+    "ImageGallery",
+    "MisclassifiedView",
+    "PredictView",
+    "layer_labels",
+]
