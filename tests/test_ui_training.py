@@ -67,11 +67,13 @@ def test_run_reports_in_order_and_trained_weights_belong_to_the_document(qtbot, 
     model = controller.trainer.model
     assert [a.shape for a in activations] == [layer.output_shape for layer in model.layers]
     assert activations[0].shape[0] == 16  # one image per channel of the first Conv2D
-    conv = with_maps[-1]["conv_weights"][0][2]
+    conv = with_maps[-1]["model"].layers[0].params["weight"]
     assert conv.shape == (16, 1, 3, 3) and not np.shares_memory(conv, model.layers[0].params["weight"])
+    assert with_maps[-1]["probabilities"].shape == (10,)
+    assert with_maps[-1]["probabilities"].sum() == pytest.approx(1, abs=1e-5)
     final = [s for s in snapshots if s["epoch_end"]][-1]
     assert final["confidence"].shape == final["predictions"].shape == (len(val),)
-    assert set(final["dead_relu"]) == {1, 4, 8}
+    assert [a.shape[1:] for a in final["probe_batch"]] == [layer.output_shape for layer in model.layers]
 
 
 def test_step_signals_are_throttled(qtbot, controller, digits):

@@ -13,6 +13,7 @@ EPILOG = """examples:
   python run_gui.py                               an empty design
   python run_gui.py my_net.json                   open a design (or a trained .safetensors model)
   python run_gui.py --preset lenet5 --select 3    LeNet-5 with layer 3 (the second Conv2D) selected
+  python run_gui.py --preset shapes_cnn --train   train the shapes CNN on the built-in shapes at once
 
 environment:
   GUICNN_NO_SETTINGS=1    keep recent files and window layout in memory only
@@ -32,6 +33,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--select", metavar="INDEX", type=int,
                         help="select layer INDEX (0-based, as on the cards) in the inspector")
     parser.add_argument("--size", metavar="WxH", help="window size, e.g. 1280x800 (default: fit the screen)")
+    parser.add_argument("--data", metavar="NAME", choices=("digits", "shapes"),
+                        help="built-in data set to load at start (default: digits for 8x8 designs, else shapes)")
+    parser.add_argument("--tab", metavar="TITLE", choices=("Design", "Training", "Filters", "Weights", "Confusion",
+                                                             "Misclassified", "Predict"),
+                        help="centre tab to show at start")
+    parser.add_argument("--train", action="store_true", help="start training as soon as the data has loaded")
+    parser.add_argument("--epochs", metavar="N", type=int, help="epochs for --train (default: the panel's)")
     return parser.parse_args(argv)
 
 
@@ -75,7 +83,10 @@ def build_window(args: argparse.Namespace, preset: dict | None = None):
 
     from .main_window import MainWindow
 
+    from .workbench import install_workbench
+
     window = MainWindow()
+    workbench = install_workbench(window, initial_data=args.data or "auto")
     if args.size:
         width, height = _parse_size(args.size)
         window.resize(width, height)
@@ -93,7 +104,24 @@ def build_window(args: argparse.Namespace, preset: dict | None = None):
         window.open_file(args.file)
     if args.select is not None:
         window.document.set_current(args.select)
+    if args.tab:
+        workbench.show_tab(args.tab)
+    if args.train:
+        _train_when_data_is_ready(workbench, args.epochs)
     return window
+
+
+def _train_when_data_is_ready(workbench, epochs: int | None) -> None:
+    """--train: press Train as soon as the data set has loaded (demos and screenshots)."""
+    if epochs:
+        workbench.training_panel.epochs.setValue(epochs)
+    panel = workbench.data_panel
+
+    def start(*_args) -> None:
+        panel.datasetChanged.disconnect(start)
+        workbench.start_training(False)
+
+    panel.datasetChanged.connect(start)
 
 
 def _parse_size(text: str) -> tuple[int, int]:

@@ -134,7 +134,8 @@ class MainWindow(QMainWindow):
         width = self.fontMetrics().horizontalAdvance("0")
         self.resizeDocks([self.docks["palette"], self.docks["inspector"]], [width * 26, width * 40],
                          Qt.Orientation.Horizontal)
-        self.resizeDocks([self.docks["summary"]], [self.fontMetrics().height() * 14], Qt.Orientation.Vertical)
+        if "summary" in self.docks:
+            self.resizeDocks([self.docks["summary"]], [self.fontMetrics().height() * 14], Qt.Orientation.Vertical)
 
     def _build_status_bar(self) -> None:
         self.design_status = DesignStatus(self.document)
@@ -267,13 +268,15 @@ class MainWindow(QMainWindow):
 
     # ---- files ----------------------------------------------------------------------------------
     def new_design(self) -> bool:
-        if not self.maybe_save_changes():
+        if self._refuse_while_training() or not self.maybe_save_changes():
             return False
         self.document.load(empty_design())
         return True
 
     def new_from_preset(self, path: str | Path) -> bool:
         """Start a new, unsaved design from a shipped preset."""
+        if self._refuse_while_training():
+            return False
         try:
             config = load_design(path)
         except GuicnnError as exc:
@@ -287,6 +290,8 @@ class MainWindow(QMainWindow):
 
     def open_file(self, path: str | Path | None = None) -> bool:
         """Open a design or model; on failure show the loader's message and change nothing."""
+        if self._refuse_while_training():
+            return False
         if path is None:
             start = str(self.document.path.parent) if self.document.path else ""
             path, _ = QFileDialog.getOpenFileName(self, "Open design or model", start, files.OPEN_FILTER)
@@ -361,12 +366,25 @@ class MainWindow(QMainWindow):
         return answer == buttons.Discard
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        workbench = getattr(self, "workbench", None)
+        if workbench is not None and not workbench.confirm_close():
+            event.ignore()
+            return
         if self.maybe_save_changes():
             self.settings.set_value("window/state", self.saveState())
             self.settings.set_value("window/geometry", self.saveGeometry())
+            if workbench is not None:
+                workbench.shutdown()  # join every worker thread before the window goes
             event.accept()
         else:
             event.ignore()
+
+    def _refuse_while_training(self) -> bool:
+        """True (after saying why) when the document is locked by a training run."""
+        if self.document.read_only:
+            self.show_message("Stop training before starting another design.")
+            return True
+        return False
 
     def restore_layout(self) -> None:
         """Put back the window size and dock layout of the last session."""

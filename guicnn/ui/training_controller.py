@@ -26,6 +26,28 @@ def _copy(array: np.ndarray) -> np.ndarray:
     return np.array(array, dtype=np.float32, copy=True)
 
 
+class FrozenLayer:
+    """A layer's type, card text, parameters and gradients, copied for the GUI thread."""
+
+    def __init__(self, layer) -> None:
+        self.type_name = layer.type_name
+        self.output_shape = layer.output_shape
+        self._text = layer.describe()
+        self.params = {k: _copy(v) for k, v in layer.params.items()}
+        self.grads = {k: _copy(v) for k, v in layer.grads.items()}
+
+    def describe(self) -> str:
+        return self._text
+
+
+class FrozenModel:
+    """What the weight views read of a model (``layers`` with params/grads), frozen in time."""
+
+    def __init__(self, model: Sequential) -> None:
+        self.layers = [FrozenLayer(layer) for layer in model.layers]
+        self.input_shape = model.input_shape
+
+
 class TrainingController(QObject):
     """Starts, pauses, stops and finishes training runs of the open design."""
 
@@ -34,7 +56,8 @@ class TrainingController(QObject):
     epoch = Signal(object)  # EpochReport
     snapshot = Signal(object)  # dict of copies, see _snapshot
     finished = Signal(object)  # EndReport
-    failed = Signal(str)  # a message for the user
+    failed = Signal(str)  # a message for the user (a refused start, an error)
+    crashed = Signal(str, str)  # an unexpected exception in the worker: message, traceback
     stateChanged = Signal(str)  # "idle", "running", "paused"
 
     def __init__(self, document, parent: QObject | None = None) -> None:
@@ -141,11 +164,17 @@ class TrainingController(QObject):
         if self._thread is not None:
             self._thread.worker.request_stop()
 
-    def shutdown(self) -> None:
-        """Stop and join the worker thread (window closing); safe to call at any time."""
+    def shutdown(self, keep_weights: bool = False) -> None:
+        """Stop and join the worker thread (window closing); safe to call at any time.
+
+        With ``keep_weights`` the weights trained so far go to the document, as after Stop.
+        """
         if self._thread is not None:
+            self._thread.worker.blockSignals(True)  # its queued reports are moot now
             self._thread.shutdown()
             self._thread = None
+            if keep_weights:
+                self._store_weights()
         if self._state != "idle":
             self.document.set_read_only(False)
             self._set_state("idle")
@@ -161,7 +190,9 @@ class TrainingController(QObject):
 
     def _on_failed(self, message: str, details: str) -> None:
         self._join()
+        self._store_weights()
         self.failed.emit(f"Training stopped with an internal error: {message}")
+        self.crashed.emit(message, details)
 
     def _join(self) -> None:
         if self._thread is not None:
@@ -194,20 +225,19 @@ class TrainingController(QObject):
         with np.errstate(all="ignore"):  # a diverging model may overflow; the trainer reports that
             probe = self._probe
             if probe is not None and probe.shape == model.input_shape:
-                model.forward(self._normalise(probe[None]), training=False, keep=True)
+                upto = len(model.layers) - 1 if model.ends_with_softmax else None
+                logits = model.forward(self._normalise(probe[None]), training=False, keep=True)
+                activations = [a[0] for a in model.activations]
                 result["probe"] = probe
-                result["activations"] = [a[0] for a in model.activations]
-            result["conv_weights"] = [
-                (index, f"{index} · {layer.describe()}", _copy(layer.params["weight"]))
-                for index, layer in enumerate(model.layers) if layer.type_name == "Conv2D"
-            ]
-            result["params"] = {k: _copy(v) for k, v in model.named_parameters().items()}
-            result["grads"] = {k: _copy(v) for k, v in model.named_gradients().items()}
+                result["activations"] = activations
+                result["probabilities"] = _probabilities(activations[upto - 1] if upto else logits[0])
+            result["model"] = FrozenModel(model)
             if epoch_end and self._val is not None and len(self._val):
                 result.update(self._epoch_details(model, trainer))
         return result
 
     def _normalise(self, x: np.ndarray) -> np.ndarray:
+        """The trainer's input normalisation (the probe is kept raw for display)."""
         norm = self.trainer.normalization if self.trainer is not None else None
         return norm.apply(x) if norm is not None else np.asarray(x, np.float32)
 
@@ -218,19 +248,15 @@ class TrainingController(QObject):
         x, y = val.x[:count], val.y[:count]
         scored = evaluate(model, x, y, loss=trainer.settings.loss, normalization=trainer.normalization)
         model.forward(self._normalise(x[:DEAD_RELU_PROBES]), training=False, keep=True)
-        dead = {
-            index: float(np.mean(np.all(model.activations[index] <= 0, axis=0)))
-            for index, layer in enumerate(model.layers) if layer.type_name == "ReLU"
-        }
         confidence = scored.probabilities[np.arange(count), scored.predictions]
         return {"images": np.array(x, copy=True), "labels": np.array(y, copy=True),
                 "predictions": scored.predictions.copy(), "confidence": confidence.astype(np.float32),
-                "dead_relu": dead, "class_names": list(self._class_names)}
+                "probe_batch": list(model.activations or []), "class_names": list(self._class_names)}
 
     # ---- prediction (GUI thread, only while idle) ----------------------------------------
     def predict(self, image: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]] | None:
         """Class probabilities and every layer's activation for one raw image, or None if no model."""
-        model = self._model_for_prediction()
+        model = self.predict_model()
         if model is None or tuple(image.shape) != model.input_shape:
             return None
         with np.errstate(all="ignore"):
@@ -241,7 +267,8 @@ class TrainingController(QObject):
             return None
         return probabilities, [a[0] for a in activations]
 
-    def _model_for_prediction(self) -> Sequential | None:
+    def predict_model(self) -> Sequential | None:
+        """The trained model of the document (None while training or before any training)."""
         if self.is_running():
             return None
         if self.trainer is not None and self.trainer.model.get_config() == self.document.config:
@@ -261,3 +288,11 @@ class TrainingController(QObject):
             return TrainSettings.from_dict(saved) if isinstance(saved, dict) else TrainSettings()
         except ValueError:
             return TrainSettings()
+
+
+def _probabilities(scores: np.ndarray) -> np.ndarray:
+    """Softmax of a flat score vector (the model's logits)."""
+    from guicnn.core.layers import softmax
+
+    flat = np.asarray(scores, np.float64).reshape(1, -1)
+    return softmax(flat, axis=1)[0].astype(np.float32)

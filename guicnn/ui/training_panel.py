@@ -28,7 +28,7 @@ from guicnn.core.training import TrainSettings
 
 OPTIMIZERS = (("Adam", "adam"), ("SGD", "sgd"), ("RMSprop", "rmsprop"))
 SCHEDULES = (("Constant", None), ("Step decay", "step"), ("Cosine annealing", "cosine"))
-LOSSES = (("Cross-entropy (softmax)", "cross_entropy"), ("Mean squared error", "mse"))
+LOSSES = (("Cross-entropy", "cross_entropy"), ("Mean squared error", "mse"))
 DEFAULT_LR = {"adam": 0.001, "sgd": 0.05, "rmsprop": 0.001}
 
 
@@ -77,6 +77,7 @@ class TrainingPanel(QWidget):
         self._epoch_started = 0.0
         self._run_total_steps = 0
         self._run_first_step = 0
+        self._log_header_due = True
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self._build_settings())
@@ -107,10 +108,13 @@ class TrainingPanel(QWidget):
         self.weight_decay = QDoubleSpinBox(decimals=5, minimum=0.0, maximum=1.0, singleStep=0.0001, value=0.0)
         self.weight_decay.setToolTip("L2 penalty added to every gradient: pulls weights towards zero.")
         self.schedule = QComboBox()
+        self.schedule.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.schedule.setMinimumContentsLength(8)
         for text, key in SCHEDULES:
             self.schedule.addItem(text, key)
         self.schedule.setToolTip("How the learning rate changes from epoch to epoch.")
-        self.step_size = QSpinBox(minimum=1, maximum=1000, value=5, prefix="every ", suffix=" epochs")
+        self.step_size = QSpinBox(minimum=1, maximum=1000, value=5, prefix="every ")
+        self.step_size.setToolTip("Multiply the learning rate by the factor every this many epochs.")
         self.gamma = QDoubleSpinBox(decimals=2, minimum=0.01, maximum=0.99, singleStep=0.05, value=0.5, prefix="× ")
         schedule_row = QHBoxLayout()
         schedule_row.addWidget(self.schedule, 1)
@@ -118,6 +122,8 @@ class TrainingPanel(QWidget):
         schedule_row.addWidget(self.gamma)
         self.schedule.currentIndexChanged.connect(self._schedule_changed)
         self.loss = QComboBox()
+        self.loss.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.loss.setMinimumContentsLength(12)
         for text, key in LOSSES:
             self.loss.addItem(text, key)
         self.batch_size = QSpinBox(minimum=1, maximum=4096, value=32)
@@ -127,11 +133,14 @@ class TrainingPanel(QWidget):
         self.seed.setToolTip("Same seed, same data order and same starting weights: runs are reproducible.")
         self.shift = QSpinBox(minimum=0, maximum=8, value=0, suffix=" px")
         self.shift.setToolTip("Random shift of each training image by up to this many pixels (augmentation).")
-        self.flip = QCheckBox("flip left-right")
+        self.flip = QCheckBox("flip")
+        self.flip.setToolTip("Mirror training images left-right at random (augmentation).")
         augment_row = QHBoxLayout()
         augment_row.addWidget(self.shift, 1)
         augment_row.addWidget(self.flip)
-        self.normalize = QCheckBox("normalise inputs (per-channel mean/std)")
+        self.normalize = QCheckBox("normalise inputs")
+        self.normalize.setToolTip("Subtract each channel's mean and divide by its standard deviation "
+                                  "(measured on the training split and saved with the model).")
         self.normalize.setChecked(True)
         form.addRow("Optimizer", self.optimizer)
         form.addRow("Learning rate", self.lr)
@@ -192,6 +201,7 @@ class TrainingPanel(QWidget):
         self.log_view = QPlainTextEdit()
         self.log_view.setReadOnly(True)
         self.log_view.setMaximumBlockCount(2000)
+        self.log_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         font = QFont("monospace")
         font.setStyleHint(QFont.StyleHint.Monospace)
         self.log_view.setFont(font)
@@ -296,6 +306,7 @@ class TrainingPanel(QWidget):
         self._run_total_steps = max(1, total_epochs * batches_per_epoch)
         self._run_started = time.monotonic()
         self._run_step0: int | None = None
+        self._log_header_due = True
         self.progress.setValue(int(1000 * self._run_first_step / self._run_total_steps))
         self.progress.setFormat("starting…")
 
@@ -319,13 +330,16 @@ class TrainingPanel(QWidget):
         )
 
     def show_epoch(self, report: Any) -> None:
-        val = ""
-        if report.val_loss is not None and not (isinstance(report.val_loss, float) and math.isnan(report.val_loss)):
-            val = f"  val loss {report.val_loss:.4f}  val acc {100 * report.val_accuracy:5.1f}%"
-        best = "  ★ best" if report.best_epoch == report.epoch else ""
-        self.log(f"epoch {report.epoch:3d}/{report.epochs}  loss {report.train_loss:.4f}  "
-                 f"acc {100 * report.train_accuracy:5.1f}%{val}  lr {report.lr:.2g}  "
-                 f"{report.samples_per_sec:,.0f}/s  {format_duration(report.elapsed)}{best}")
+        """One compact log line: loss and accuracy as training/validation."""
+        if self._log_header_due:
+            self.log("epoch      loss train/val    accuracy train/val")
+            self._log_header_due = False
+        has_val = report.val_loss is not None and math.isfinite(report.val_loss)
+        loss = f"{report.train_loss:.4f}/{report.val_loss:.4f}" if has_val else f"{report.train_loss:.4f}"
+        accuracy = (f"{100 * report.train_accuracy:5.1f}/{100 * report.val_accuracy:5.1f}%" if has_val
+                    else f"{100 * report.train_accuracy:5.1f}%")
+        best = " ★" if report.best_epoch == report.epoch else ""
+        self.log(f"{report.epoch:>3}/{report.epochs:<4} {loss:<17} {accuracy}{best}")
 
     def show_end(self, report: Any) -> None:
         if report is None:

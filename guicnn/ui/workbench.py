@@ -1,0 +1,350 @@
+"""The training workbench: data and training panels, the inspection views, and their wiring.
+
+``install_workbench(window)`` turns the builder window into the whole application: the
+layer stack becomes the "Design" tab of the centre, next to "Training" (curves and feature
+maps), "Filters", "Weights", "Confusion", "Misclassified" and "Predict"; the Data and Train
+panels join the Inspector on the right. Views subscribe to the controller's signals and
+never talk to each other.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtWidgets import QMessageBox, QSplitter, QTabWidget
+
+from guicnn.core import Sequential
+from guicnn.core.layers.common import fmt_shape
+from guicnn.core.training import TrainSettings
+
+from .data_panel import DataPanel
+from .training_controller import FrozenModel, TrainingController
+from .training_panel import TrainingPanel
+from .views.confusion import ConfusionView, MisclassifiedView
+from .views.curves import CurvesView
+from .views.feature_maps import FeatureMapsView
+from .views.filters import FiltersView
+from .views.histograms import HistogramsView
+from .views.predict import PredictView
+
+TABS = ("Design", "Training", "Filters", "Weights", "Confusion", "Misclassified", "Predict")
+
+
+class Workbench(QObject):
+    """Owns the training-related panels and views of one main window."""
+
+    def __init__(self, window, *, initial_data: str | None = "auto") -> None:
+        super().__init__(window)
+        self.window = window
+        self.document = window.document
+        self.controller = TrainingController(self.document, self)
+        self.data_panel = DataPanel()
+        self.training_panel = TrainingPanel()
+        self._build_views()
+        self._build_docks()
+        self._untrained: tuple[dict, Sequential] | None = None  # design -> random-weight model for previews
+        self._class_names: list[str] = []
+        self._probe_from_predict = False
+        self._example_images: np.ndarray | None = None
+        self._connect()
+        self._design_changed()
+        self._document_replaced()
+        if initial_data:
+            QTimer.singleShot(0, lambda: self._load_initial_data(initial_data))
+
+    # ---- layout ------------------------------------------------------------------------
+    def _build_views(self) -> None:
+        window = self.window
+        self.curves = CurvesView()
+        self.feature_maps = FeatureMapsView()
+        self.filters = FiltersView()
+        self.histograms = HistogramsView()
+        self.confusion = ConfusionView()
+        self.misclassified = MisclassifiedView()
+        self.predict = PredictView()
+        training = QSplitter(Qt.Orientation.Vertical)
+        training.addWidget(self.curves)
+        training.addWidget(self.feature_maps)
+        training.setStretchFactor(0, 2)
+        training.setStretchFactor(1, 3)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        design = self._design_tab(window)
+        for title, widget in zip(TABS, (design, training, self.filters, self.histograms, self.confusion,
+                                        self.misclassified, self.predict)):
+            self.tabs.addTab(widget, title)
+        self.tabs.setTabToolTip(1, "Loss and accuracy curves, and the feature maps of the probe image, live")
+        self.tabs.setTabToolTip(4, "Which classes are confused with which, after each epoch")
+        window.setCentralWidget(self.tabs)
+
+    @staticmethod
+    def _design_tab(window) -> QSplitter:
+        """The layer stack above the summary table: the summary is about the design, so it lives
+        in the Design tab and the other tabs get the window's full height."""
+        stack = window.takeCentralWidget()
+        dock = window.docks.pop("summary")
+        window.view_menu.removeAction(dock.toggleViewAction())
+        window.removeDockWidget(dock)
+        summary = dock.widget()
+        dock.setWidget(None)
+        dock.deleteLater()
+        design = QSplitter(Qt.Orientation.Vertical)
+        design.addWidget(stack)
+        design.addWidget(summary)
+        design.setStretchFactor(0, 3)
+        design.setStretchFactor(1, 2)
+        return design
+
+    def _build_docks(self) -> None:
+        window = self.window
+        right = Qt.DockWidgetArea.RightDockWidgetArea
+        window.add_dock("data", "Data", self.data_panel, right, tabify_with="inspector")
+        window.add_dock("training", "Train", self.training_panel, right, tabify_with="data")
+        window.docks["inspector"].raise_()
+        char = window.fontMetrics().horizontalAdvance("0")
+        window.resizeDocks([window.docks["palette"], window.docks["inspector"]], [char * 30, char * 48],
+                           Qt.Orientation.Horizontal)
+
+    def show_tab(self, title: str) -> None:
+        self.tabs.setCurrentIndex(TABS.index(title))
+
+    # ---- wiring ------------------------------------------------------------------------
+    def _connect(self) -> None:
+        doc, data, panel, ctl = self.document, self.data_panel, self.training_panel, self.controller
+        doc.changed.connect(self._design_changed)
+        doc.file_changed.connect(self._document_replaced)
+        data.datasetChanged.connect(self._dataset_changed)
+        data.probeChanged.connect(self._probe_changed)
+        data.fixInputShape.connect(lambda shape: doc.set_input_shape(list(shape)))
+        data.fixOutputUnits.connect(self._fix_output_units)
+        panel.startRequested.connect(self.start_training)
+        panel.pauseRequested.connect(ctl.set_paused)
+        panel.stopRequested.connect(ctl.stop)
+        ctl.started.connect(self._run_started)
+        ctl.stateChanged.connect(self._state_changed)
+        ctl.step.connect(self._step)
+        ctl.epoch.connect(self._epoch)
+        ctl.snapshot.connect(self._snapshot)
+        ctl.finished.connect(self._finished)
+        ctl.failed.connect(self._failed)
+        ctl.crashed.connect(self._crashed)
+        self.predict.imageReady.connect(self._predict_image)
+        self.confusion.exampleActivated.connect(self._use_example_as_probe)
+        self.misclassified.exampleActivated.connect(self._use_example_as_probe)
+
+    def _load_initial_data(self, which: str) -> None:
+        if self.data_panel.dataset() is not None or self.data_panel.is_busy():
+            return
+        if which == "auto":
+            shape = self.document.analysis.input_shape
+            which = "digits" if shape == (1, 8, 8) else "shapes"
+        self.data_panel.load_builtin(which)
+
+    # ---- design and data ------------------------------------------------------------------
+    def _design_changed(self) -> None:
+        analysis = self.document.analysis
+        output = analysis.output_shape
+        units = int(np.prod(output)) if output is not None else None
+        self.data_panel.set_design(analysis.input_shape, units)
+        labels = ["?" if info.output_shape is None else f"{info.index} · {info.description} → "
+                  f"{fmt_shape(info.output_shape)}" for info in analysis.layers]
+        self.feature_maps.set_layers(labels)
+        if analysis.input_shape is not None and len(analysis.input_shape) == 3:
+            self.predict.set_input_shape(analysis.input_shape)
+        self._refresh_idle_views()
+
+    def _document_replaced(self) -> None:
+        info = self.document.model_info or {}
+        history = info.get("history")
+        self.curves.clear()
+        if history:
+            self.curves.set_history(history)
+        saved = (info.get("training") or {}).get("settings")
+        if isinstance(saved, dict):
+            try:
+                self.training_panel.set_settings(TrainSettings.from_dict(saved))
+            except ValueError:
+                pass
+        self.training_panel.set_has_progress(self.controller.has_progress())
+        self._refresh_idle_views()
+
+    def _dataset_changed(self, dataset) -> None:
+        self._class_names = list(dataset.class_names)
+        self.predict.set_class_names(self._class_names)
+        self.confusion.clear()
+        self.misclassified.clear()
+
+    def _probe_changed(self, _index: int) -> None:
+        self._probe_from_predict = False
+        self.controller.set_probe(self.data_panel.probe_image())
+        self._refresh_idle_views()
+
+    def _fix_output_units(self, units: int) -> None:
+        for index in range(len(self.document.layers) - 1, -1, -1):
+            if self.document.layers[index].get("type") == "Dense":
+                self.document.set_field(index, "units", int(units))
+                return
+        self.window.show_message("Add a Dense layer at the end: its units are the class scores.")
+
+    # ---- training ------------------------------------------------------------------------
+    def start_training(self, continue_training: bool) -> bool:
+        try:
+            settings = self.training_panel.settings()
+        except ValueError as exc:
+            self.training_panel.show_error(str(exc))
+            return False
+        if self.data_panel.dataset() is None:
+            self.training_panel.show_error("Load a data set first (the Data panel).")
+            self.window.docks["data"].raise_()
+            return False
+        train, val = self.data_panel.train_val()
+        self.controller.set_probe(self._current_probe())
+        return self.controller.start(settings, train, val, continue_training=continue_training)
+
+    def _run_started(self, info: dict[str, Any]) -> None:
+        if not info["continued"]:
+            self.curves.clear()
+        self.training_panel.run_started(info["first_epoch"], info["epochs"], info["batches_per_epoch"])
+        self.show_tab("Training")
+        self.window.docks["training"].raise_()
+        self.window.show_message("Training… the design is locked until it stops.")
+
+    def _state_changed(self, state: str) -> None:
+        self.training_panel.set_state(state)
+        self.data_panel.set_read_only(state != "idle")
+        if state == "idle":
+            self.training_panel.set_has_progress(self.controller.has_progress())
+
+    def _step(self, report) -> None:
+        self.training_panel.show_step(report)
+        position = report.epoch - 1 + report.batch / report.batches_per_epoch
+        self.curves.add_step(position, report.loss, report.accuracy)
+
+    def _epoch(self, report) -> None:
+        self.training_panel.show_epoch(report)
+        self.curves.add_epoch(report.epoch, report.val_loss, report.val_accuracy,
+                              report.train_loss, report.train_accuracy)
+        if report.confusion is not None:
+            self.confusion.set_confusion(report.confusion, self._class_names,
+                                         subtitle=f"validation set after epoch {report.epoch}")
+
+    def _snapshot(self, snap: dict[str, Any]) -> None:
+        if "activations" in snap:
+            self.feature_maps.set_activations(snap["probe"], snap["activations"], self._class_names)
+            if self._probe_from_predict:
+                self.predict.show_probabilities(snap["probabilities"])
+        model = snap["model"]
+        self.filters.set_model(model)
+        self.histograms.update_from_model(model, snap.get("probe_batch"))
+        if snap.get("epoch_end") and "images" in snap:
+            self._example_images = snap["images"]
+            args = (snap["images"], snap["labels"], snap["predictions"], snap["confidence"])
+            self.confusion.set_examples(*args)
+            self.misclassified.set_examples(*args, class_names=self._class_names)
+
+    def _finished(self, report) -> None:
+        self.training_panel.show_end(report)
+        if report is not None and report.reason == "diverged":
+            QMessageBox.warning(self.window, "Training diverged", report.message)
+        self.window.show_message(report.message if report is not None else "Training ended.")
+        self._refresh_idle_views()
+
+    def _failed(self, message: str) -> None:
+        self.training_panel.show_error(message)
+        self.window.show_message(message)
+
+    def _crashed(self, message: str, details: str) -> None:
+        box = QMessageBox(QMessageBox.Icon.Critical, "Training failed", message, parent=self.window)
+        box.setDetailedText(details)
+        box.exec()
+
+    # ---- probe, prediction and idle views ---------------------------------------------------
+    def _current_probe(self) -> np.ndarray | None:
+        if self._probe_from_predict:
+            image = self.predict.current_image()
+            if image is not None:
+                return image
+        return self.data_panel.probe_image()
+
+    def _predict_image(self, image: np.ndarray) -> None:
+        self._probe_from_predict = True
+        self.controller.set_probe(image)
+        self._refresh_idle_views()
+
+    def _use_example_as_probe(self, index: int) -> None:
+        """A double-clicked validation image becomes the Predict pane's input (and the probe)."""
+        images = self._example_images
+        if images is not None and 0 <= index < len(images):
+            self.predict.set_image(images[index])
+            self.show_tab("Predict")
+
+    def _preview_model(self) -> tuple[Sequential | None, bool]:
+        """The trained model, or (for a fresh design) the design with random weights."""
+        result = self.controller.predict_model()
+        if result is not None:
+            return result, True
+        analysis = self.document.analysis
+        if not analysis.valid or not analysis.layers:
+            return None, False
+        config = self.document.config
+        if self._untrained is None or self._untrained[0] != config:
+            self._untrained = (config, Sequential.from_config(config, seed=0))
+        return self._untrained[1], False
+
+    def _refresh_idle_views(self) -> None:
+        """Feature maps, filters and weights of the current model for the current probe."""
+        if self.controller.is_running():
+            return
+        model, trained = self._preview_model()
+        if model is None:
+            self.filters.clear()
+            self.histograms.clear()
+            self.feature_maps.clear()
+            return
+        probe = self._current_probe()
+        frozen = FrozenModel(model)
+        self.filters.set_model(frozen)
+        self.histograms.update_from_model(frozen)
+        if probe is None or tuple(probe.shape) != model.input_shape:
+            self.feature_maps.clear()
+            return
+        result = self.controller.predict(probe) if trained else None
+        if result is None:
+            with np.errstate(all="ignore"):
+                activations = [a[0] for a in model.feature_maps(probe[None])]
+            probabilities = None
+        else:
+            probabilities, activations = result
+        caption = None if trained else "untrained: random weights"
+        self.feature_maps.set_activations(probe, activations, self._class_names, probe_caption=caption)
+        if probabilities is not None and self._probe_from_predict:
+            self.predict.show_probabilities(probabilities)
+
+    # ---- closing -------------------------------------------------------------------------
+    def confirm_close(self) -> bool:
+        """Before the window closes: stop training (asking first) and keep its weights."""
+        if not self.controller.is_running():
+            return True
+        answer = QMessageBox.question(
+            self.window, "Training is running",
+            "Training is still running. Stop it and close?\nThe weights trained so far are kept "
+            "for saving.", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return False
+        self.controller.shutdown(keep_weights=True)
+        return True
+
+    def shutdown(self) -> None:
+        """Stop and join every background thread (training and data loading)."""
+        self.controller.shutdown(keep_weights=True)
+        self.data_panel.shutdown()
+
+
+def install_workbench(window, **options: Any) -> Workbench:
+    """Add the data, training and inspection parts to a builder MainWindow."""
+    workbench = Workbench(window, **options)
+    window.workbench = workbench
+    return workbench

@@ -1,0 +1,123 @@
+"""The whole application: data → train → watch → save, and the CLI reads what the GUI saved."""
+
+import re
+
+import numpy as np
+import pytest
+from PySide6.QtWidgets import QMessageBox
+
+from guicnn import cli
+from guicnn.core.data import load_digits
+from guicnn.core.training import evaluate
+from guicnn.ui.app import build_window, parse_args
+
+
+@pytest.fixture
+def window(qtbot, monkeypatch):
+    window = build_window(parse_args(["--preset", "digits_small", "--data", "digits", "--size", "1280x800"]))
+    window.show()
+    qtbot.waitUntil(lambda: window.workbench.data_panel.dataset() is not None, timeout=20_000)
+    yield window
+    # Close it here, answering its questions, rather than block on a dialog in qtbot's teardown.
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: QMessageBox.StandardButton.Discard)
+    window.close()
+    window.workbench.shutdown()
+    window.deleteLater()
+
+
+def _train(qtbot, window, epochs=3):
+    workbench = window.workbench
+    workbench.training_panel.epochs.setValue(epochs)
+    workbench.training_panel.lr.setValue(0.003)
+    with qtbot.waitSignal(workbench.controller.finished, timeout=60_000) as blocker:
+        workbench.training_panel.start_button.click()
+        assert window.document.read_only
+    return blocker.args[0]
+
+
+def test_train_in_the_gui_then_the_cli_evaluates_the_saved_model_identically(qtbot, window, tmp_path, capsys):
+    workbench = window.workbench
+    report = _train(qtbot, window)
+    assert report.reason == "finished"
+    assert workbench.tabs.tabText(workbench.tabs.currentIndex()) == "Training"
+    assert workbench.curves.best_epoch() in (1, 2, 3)
+    assert window.isWindowModified()  # trained weights are unsaved changes of the document
+    # after training, the design is editable again and the weights belong to it
+    assert not window.document.read_only and window.document.weights is not None
+    path = tmp_path / "digits.safetensors"
+    assert window.save_as(path)
+    assert not window.isWindowModified()
+
+    trainer = workbench.controller.trainer
+    digits = load_digits()
+    expected = evaluate(trainer.model, digits.x, digits.y, normalization=trainer.normalization)
+    assert cli.main(["evaluate", str(path), "--data", "digits", "--split", "all"]) == 0
+    printed = capsys.readouterr().out
+    accuracy = float(re.search(r"accuracy (\d+\.\d+)%", printed).group(1))
+    assert accuracy == pytest.approx(100 * expected.accuracy, abs=0.005)
+    assert accuracy > 80
+
+
+def test_feature_maps_show_one_tile_per_channel_after_training(qtbot, window):
+    _train(qtbot, window, epochs=1)
+    view = window.workbench.feature_maps
+    view.set_selected_layer(0)
+    assert len(view.tile_rects()) == 16  # Conv2D with 16 filters
+
+
+def test_design_is_read_only_while_training_and_edits_are_refused(qtbot, window):
+    workbench = window.workbench
+    workbench.training_panel.epochs.setValue(200)
+    workbench.training_panel.batch_size.setValue(4)
+    before = window.document.config
+    with qtbot.waitSignal(workbench.controller.step, timeout=30_000):
+        workbench.training_panel.start_button.click()
+    refusal = window.document.add_layer("ReLU")
+    assert refusal and "training" in refusal.lower()
+    assert window.document.config == before
+    assert not window.new_design()  # New is refused too, nothing lost
+    with qtbot.waitSignal(workbench.controller.finished, timeout=30_000) as blocker:
+        workbench.training_panel.stop_button.click()
+    assert blocker.args[0].reason == "stopped"
+    assert window.document.add_layer("ReLU") is None  # editable again
+
+
+def test_closing_while_training_stops_and_joins_the_thread(qtbot, window, monkeypatch):
+    workbench = window.workbench
+    workbench.training_panel.epochs.setValue(500)
+    workbench.training_panel.batch_size.setValue(4)
+    with qtbot.waitSignal(workbench.controller.step, timeout=30_000):
+        workbench.training_panel.start_button.click()
+    thread = workbench.controller._thread.thread
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append("stop?") or QMessageBox.StandardButton.Yes)
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: asked.append("save?") or QMessageBox.StandardButton.Discard)
+    assert window.close()
+    assert asked == ["stop?", "save?"]  # the partial weights are offered for saving
+    assert not thread.isRunning()
+    assert workbench.controller.state == "idle"
+
+
+def test_data_mismatch_is_fixed_with_one_click(qtbot, window):
+    workbench = window.workbench
+    window.document.set_input_shape([1, 28, 28])
+    panel = workbench.data_panel
+    assert "1×8×8" in panel.design_message()
+    assert panel.input_problem.button.text() == "Set input shape to 1×8×8"
+    with qtbot.waitSignal(panel.fixInputShape, timeout=2000):
+        panel.input_problem.button.click()
+    assert window.document.config["input_shape"] == [1, 8, 8]
+
+
+def test_drawing_in_the_predict_pane_gives_probabilities(qtbot, window):
+    _train(qtbot, window, epochs=2)
+    predict = window.workbench.predict
+    image = np.zeros((1, 8, 8), np.float32)
+    image[0, 1:7, 3:5] = 1.0  # a "1"
+    predict.set_image(image)
+    qtbot.waitUntil(lambda: len(predict.top_classes()) > 0, timeout=5000)
+    top = predict.top_classes()
+    probabilities = [p for _, p in top]
+    assert all(0 <= p <= 100 for p in probabilities) and probabilities == sorted(probabilities, reverse=True)
+    assert 0 < sum(probabilities) <= 100.01  # percentages of the top classes
