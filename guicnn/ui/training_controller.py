@@ -20,6 +20,7 @@ from .training_worker import TrainingThread, TrainingWorker
 
 MAX_GALLERY_SAMPLES = 2000  # validation images scored after each epoch for the galleries
 DEAD_RELU_PROBES = 64  # images used to find ReLU units that never fire
+SNAPSHOT_RATE = 2.5  # feature-map refreshes per second while training
 
 
 def _copy(array: np.ndarray) -> np.ndarray:
@@ -116,7 +117,7 @@ class TrainingController(QObject):
         batches = max(1, -(-len(train) // settings.batch_size))
         worker = TrainingWorker(
             lambda stop, pause: trainer.fit_iter(train, val, epochs=total, stop=stop, pause=pause),
-            snapshot_fn=self._snapshot,
+            snapshot_fn=self._snapshot, snapshot_rate=SNAPSHOT_RATE,
         )
         worker.step.connect(self.step)
         worker.epoch.connect(self._on_epoch)

@@ -9,6 +9,7 @@ never talk to each other.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,9 @@ from .views.histograms import HistogramsView
 from .views.predict import PredictView
 
 TABS = ("Design", "Training", "Filters", "Weights", "Confusion", "Misclassified", "Predict")
+# The training thread holds the GIL between NumPy calls; a shorter switch interval lets the
+# GUI thread in sooner (the default 5 ms is felt as lag on every repaint).
+GIL_SWITCH_INTERVAL = 0.002
 
 
 class Workbench(QObject):
@@ -48,6 +52,8 @@ class Workbench(QObject):
         self._class_names: list[str] = []
         self._probe_from_predict = False
         self._example_images: np.ndarray | None = None
+        self._last_snapshot: dict[str, Any] | None = None
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL)
         self._connect()
         self._design_changed()
         self._document_replaced()
@@ -131,6 +137,7 @@ class Workbench(QObject):
         ctl.failed.connect(self._failed)
         ctl.crashed.connect(self._crashed)
         self.predict.imageReady.connect(self._predict_image)
+        self.tabs.currentChanged.connect(self._tab_changed)
         self.confusion.exampleActivated.connect(self._use_example_as_probe)
         self.misclassified.exampleActivated.connect(self._use_example_as_probe)
 
@@ -231,18 +238,28 @@ class Workbench(QObject):
                                          subtitle=f"validation set after epoch {report.epoch}")
 
     def _snapshot(self, snap: dict[str, Any]) -> None:
-        if "activations" in snap:
-            self.feature_maps.set_activations(snap["probe"], snap["activations"], self._class_names)
-            if self._probe_from_predict:
-                self.predict.show_probabilities(snap["probabilities"])
-        model = snap["model"]
-        self.filters.set_model(model)
-        self.histograms.update_from_model(model, snap.get("probe_batch"))
+        """Show a training snapshot; only the visible tab is drawn (the others on showing)."""
+        self._last_snapshot = snap
         if snap.get("epoch_end") and "images" in snap:
             self._example_images = snap["images"]
             args = (snap["images"], snap["labels"], snap["predictions"], snap["confidence"])
             self.confusion.set_examples(*args)
             self.misclassified.set_examples(*args, class_names=self._class_names)
+        self._draw_snapshot(snap, self.tabs.tabText(self.tabs.currentIndex()))
+
+    def _draw_snapshot(self, snap: dict[str, Any], tab: str) -> None:
+        if tab == "Training" and "activations" in snap:
+            self.feature_maps.set_activations(snap["probe"], snap["activations"], self._class_names)
+        elif tab == "Predict" and "probabilities" in snap and self._probe_from_predict:
+            self.predict.show_probabilities(snap["probabilities"])
+        elif tab == "Filters":
+            self.filters.set_model(snap["model"])
+        elif tab == "Weights":
+            self.histograms.update_from_model(snap["model"], snap.get("probe_batch"))
+
+    def _tab_changed(self, index: int) -> None:
+        if self.controller.is_running() and self._last_snapshot is not None:
+            self._draw_snapshot(self._last_snapshot, self.tabs.tabText(index))
 
     def _finished(self, report) -> None:
         self.training_panel.show_end(report)

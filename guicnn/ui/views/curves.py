@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayo
 
 from .common import BEST_COLOUR, TRAIN_COLOUR, VAL_COLOUR, HintStack, caption_label, fmt_percent, fmt_value, style_plot
 
-MIN_REDRAW_MS = 50  # at most 20 redraws a second, however often steps arrive
+MIN_REDRAW_MS = 200  # at most 5 redraws a second: each costs ~15 ms of software painting
 EMPTY_HINT = ("No training yet.\n\nPress Train: the training loss and accuracy appear here after every "
               "batch, the validation loss and accuracy after every epoch.")
 
