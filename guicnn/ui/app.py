@@ -37,7 +37,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="built-in data set to load at start (default: digits for 8x8 designs, else shapes)")
     parser.add_argument("--tab", metavar="TITLE", choices=("Design", "Training", "Filters", "Weights", "Confusion",
                                                              "Misclassified", "Predict"),
-                        help="centre tab to show at start")
+                        help="centre tab to show at start (with --train: when training ends)")
     parser.add_argument("--train", action="store_true", help="start training as soon as the data has loaded")
     parser.add_argument("--epochs", metavar="N", type=int, help="epochs for --train (default: the panel's)")
     return parser.parse_args(argv)
@@ -107,14 +107,16 @@ def build_window(args: argparse.Namespace, preset: dict | None = None):
     if args.tab:
         workbench.show_tab(args.tab)
     if args.train:
-        _train_when_data_is_ready(workbench, args.epochs)
+        _train_when_data_is_ready(workbench, args.epochs, args.tab)
     return window
 
 
-def _train_when_data_is_ready(workbench, epochs: int | None) -> None:
-    """--train: press Train as soon as the data set has loaded (demos and screenshots)."""
+def _train_when_data_is_ready(workbench, epochs: int | None, tab: str | None) -> None:
+    """--train: press Train as soon as the data set has loaded, show ``tab`` when it ends."""
     if epochs:
         workbench.training_panel.epochs.setValue(epochs)
+    if tab:
+        workbench.controller.finished.connect(lambda _report: workbench.show_tab(tab))
     panel = workbench.data_panel
 
     def start(*_args) -> None:

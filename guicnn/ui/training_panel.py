@@ -332,14 +332,14 @@ class TrainingPanel(QWidget):
     def show_epoch(self, report: Any) -> None:
         """One compact log line: loss and accuracy as training/validation."""
         if self._log_header_due:
-            self.log("epoch      loss train/val    accuracy train/val")
+            self.log("epoch   loss tr/val   acc% tr/val")
             self._log_header_due = False
         has_val = report.val_loss is not None and math.isfinite(report.val_loss)
-        loss = f"{report.train_loss:.4f}/{report.val_loss:.4f}" if has_val else f"{report.train_loss:.4f}"
-        accuracy = (f"{100 * report.train_accuracy:5.1f}/{100 * report.val_accuracy:5.1f}%" if has_val
-                    else f"{100 * report.train_accuracy:5.1f}%")
+        loss = f"{report.train_loss:.3f}/{report.val_loss:.3f}" if has_val else f"{report.train_loss:.3f}"
+        accuracy = (f"{100 * report.train_accuracy:.1f}/{100 * report.val_accuracy:.1f}" if has_val
+                    else f"{100 * report.train_accuracy:.1f}")
         best = " ★" if report.best_epoch == report.epoch else ""
-        self.log(f"{report.epoch:>3}/{report.epochs:<4} {loss:<17} {accuracy}{best}")
+        self.log(f"{report.epoch:>3}/{report.epochs:<4}{loss:<14}{accuracy}{best}")
 
     def show_end(self, report: Any) -> None:
         if report is None:

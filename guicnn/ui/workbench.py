@@ -53,6 +53,8 @@ class Workbench(QObject):
         self._probe_from_predict = False
         self._example_images: np.ndarray | None = None
         self._last_snapshot: dict[str, Any] | None = None
+        self._user_picked_cell = False
+        self._auto_selecting = False
         sys.setswitchinterval(GIL_SWITCH_INTERVAL)
         self._connect()
         self._design_changed()
@@ -138,6 +140,7 @@ class Workbench(QObject):
         ctl.crashed.connect(self._crashed)
         self.predict.imageReady.connect(self._predict_image)
         self.tabs.currentChanged.connect(self._tab_changed)
+        self.confusion.cellClicked.connect(self._cell_clicked)
         self.confusion.exampleActivated.connect(self._use_example_as_probe)
         self.misclassified.exampleActivated.connect(self._use_example_as_probe)
 
@@ -213,6 +216,7 @@ class Workbench(QObject):
     def _run_started(self, info: dict[str, Any]) -> None:
         if not info["continued"]:
             self.curves.clear()
+            self._user_picked_cell = False
         self.training_panel.run_started(info["first_epoch"], info["epochs"], info["batches_per_epoch"])
         self.show_tab("Training")
         self.window.docks["training"].raise_()
@@ -236,6 +240,25 @@ class Workbench(QObject):
         if report.confusion is not None:
             self.confusion.set_confusion(report.confusion, self._class_names,
                                          subtitle=f"validation set after epoch {report.epoch}")
+            self._show_commonest_mistake(report.confusion)
+
+    def _show_commonest_mistake(self, confusion: np.ndarray) -> None:
+        """Until the user picks a cell, the gallery shows the most frequent confusion."""
+        if self._user_picked_cell:
+            return
+        mistakes = np.array(confusion, copy=True)
+        np.fill_diagonal(mistakes, 0)
+        if mistakes.max() > 0:
+            true_class, predicted = np.unravel_index(int(np.argmax(mistakes)), mistakes.shape)
+            self._auto_selecting = True
+            try:
+                self.confusion.select_cell(int(true_class), int(predicted))
+            finally:
+                self._auto_selecting = False
+
+    def _cell_clicked(self, _true_class: int, _predicted: int) -> None:
+        if not self._auto_selecting:
+            self._user_picked_cell = True
 
     def _snapshot(self, snap: dict[str, Any]) -> None:
         """Show a training snapshot; only the visible tab is drawn (the others on showing)."""
