@@ -346,6 +346,7 @@ class Trainer:
         self._aug_rng: np.random.Generator | None = None
         self._pending_rng: dict[str, Any] | None = None  # streams saved mid-epoch in a model file
         self._norm_stats: tuple[np.ndarray, np.ndarray] | None = None
+        self.last_evaluation: EvalResult | None = None  # the validation pass of the last epoch
 
     # ---- construction ---------------------------------------------------------------------
     @classmethod
@@ -629,6 +630,7 @@ class Trainer:
         result = None
         if val is not None:
             result = evaluate(self.model, val.x, val.y, loss=self.loss, normalization=self.normalization)
+        self.last_evaluation = result  # per-image predictions of this epoch, for galleries
         h = self.history
         h["epoch"].append(self.epoch + 1)
         h["train_loss"].append(_mean(loss_sum, seen))

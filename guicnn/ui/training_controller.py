@@ -18,7 +18,6 @@ from guicnn.core.training import Trainer, TrainSettings, check_compatible, evalu
 
 from .training_worker import TrainingThread, TrainingWorker
 
-MAX_GALLERY_SAMPLES = 2000  # validation images scored after each epoch for the galleries
 DEAD_RELU_PROBES = 64  # images used to find ReLU units that never fire
 SNAPSHOT_RATE = 2.5  # feature-map refreshes per second while training
 
@@ -243,14 +242,16 @@ class TrainingController(QObject):
         return norm.apply(x) if norm is not None else np.asarray(x, np.float32)
 
     def _epoch_details(self, model: Sequential, trainer: Trainer) -> dict[str, Any]:
-        """Scores for the confusion gallery and the dead-ReLU fractions, on validation images."""
+        """Per-image results for the confusion gallery (from the trainer's own validation pass)
+        and the activations of a probe batch for the dead-ReLU count."""
         val = self._val
-        count = min(len(val), MAX_GALLERY_SAMPLES)
-        x, y = val.x[:count], val.y[:count]
-        scored = evaluate(model, x, y, loss=trainer.settings.loss, normalization=trainer.normalization)
-        model.forward(self._normalise(x[:DEAD_RELU_PROBES]), training=False, keep=True)
-        confidence = scored.probabilities[np.arange(count), scored.predictions]
-        return {"images": np.array(x, copy=True), "labels": np.array(y, copy=True),
+        scored = trainer.last_evaluation
+        if scored is None or len(scored.predictions) != len(val):
+            scored = evaluate(model, val.x, val.y, loss=trainer.settings.loss, normalization=trainer.normalization)
+        model.forward(self._normalise(val.x[:DEAD_RELU_PROBES]), training=False, keep=True)
+        confidence = scored.probabilities[np.arange(len(val)), scored.predictions]
+        # The validation arrays are never written during training: shared, not copied.
+        return {"images": val.x, "labels": val.y,
                 "predictions": scored.predictions.copy(), "confidence": confidence.astype(np.float32),
                 "probe_batch": list(model.activations or []), "class_names": list(self._class_names)}
 

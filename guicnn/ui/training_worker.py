@@ -8,6 +8,7 @@ import traceback
 from typing import Any, Callable, Iterator
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
+from threadpoolctl import threadpool_limits
 
 # Called in the worker thread between batches with epoch_end=True after each epoch;
 # returns copies (never views of live buffers).
@@ -53,6 +54,12 @@ class TrainingWorker(QObject):
 
     @Slot()
     def run(self) -> None:
+        # One BLAS thread: the GUI thread needs the second core; measured faster *and* smoother
+        # than letting BLAS and painting fight over two cores (benchmarks/bench_gui_training.py).
+        with threadpool_limits(limits=1, user_api="blas"):
+            self._run()
+
+    def _run(self) -> None:
         last_step = last_snapshot = 0.0
         pending = None
         end = None

@@ -9,7 +9,6 @@ never talk to each other.
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import numpy as np
@@ -31,9 +30,6 @@ from .views.histograms import HistogramsView
 from .views.predict import PredictView
 
 TABS = ("Design", "Training", "Filters", "Weights", "Confusion", "Misclassified", "Predict")
-# The training thread holds the GIL between NumPy calls; a shorter switch interval lets the
-# GUI thread in sooner (the default 5 ms is felt as lag on every repaint).
-GIL_SWITCH_INTERVAL = 0.002
 
 
 class Workbench(QObject):
@@ -55,7 +51,6 @@ class Workbench(QObject):
         self._last_snapshot: dict[str, Any] | None = None
         self._user_picked_cell = False
         self._auto_selecting = False
-        sys.setswitchinterval(GIL_SWITCH_INTERVAL)
         self._connect()
         self._design_changed()
         self._document_replaced()
