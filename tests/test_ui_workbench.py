@@ -121,3 +121,41 @@ def test_drawing_in_the_predict_pane_gives_probabilities(qtbot, window):
     probabilities = [p for _, p in top]
     assert all(0 <= p <= 100 for p in probabilities) and probabilities == sorted(probabilities, reverse=True)
     assert 0 < sum(probabilities) <= 100.01  # percentages of the top classes
+
+
+def test_export_pytorch_code_builds_the_same_network(qtbot, window, tmp_path):
+    torch = pytest.importorskip("torch")
+    path = tmp_path / "net.py"
+    assert window.export_pytorch(path)
+    namespace = {}
+    exec(compile(path.read_text(), str(path), "exec"), namespace)
+    net = namespace["build_model"]()
+    from guicnn.core import Sequential
+
+    model = Sequential.from_config(window.document.config, seed=0)
+    net.load_state_dict({k: torch.tensor(v) for k, v in model.state_dict().items()}, strict=True)
+    x = np.random.default_rng(0).random((2, 1, 8, 8), dtype=np.float32)
+    net.eval()
+    with torch.no_grad():
+        expected = net(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(model.forward(x), expected, atol=1e-5)
+
+
+def test_an_exception_in_the_worker_becomes_a_dialog_and_a_log_line(qtbot, window, monkeypatch):
+    workbench = window.workbench
+    shown = []
+    monkeypatch.setattr(QMessageBox, "exec", lambda box: shown.append((box.text(), box.detailedText())) or 0)
+
+    def broken_fit_iter(*args, **kwargs):
+        raise MemoryError("cannot allocate 12 GB for a batch")
+        yield  # a generator, like the real fit_iter
+
+    from guicnn.core.training import Trainer
+
+    monkeypatch.setattr(Trainer, "fit_iter", broken_fit_iter)
+    with qtbot.waitSignal(workbench.controller.crashed, timeout=10_000):
+        workbench.training_panel.start_button.click()
+    qtbot.waitUntil(lambda: bool(shown), timeout=5000)
+    assert "cannot allocate 12 GB" in shown[0][0] and "MemoryError" in shown[0][1]
+    assert "internal error" in workbench.training_panel.log_view.toPlainText()
+    assert workbench.controller.state == "idle" and not window.document.read_only

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (
 )
 
 from guicnn.core import GuicnnError
-from guicnn.core.designfile import load_design
+from guicnn.core.designfile import atomic_write, load_design
 from guicnn.resources import resource_dir
 
 from . import files, style
@@ -165,6 +165,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         self._action(file_menu, "&Save", self.save, QKeySequence.StandardKey.Save)
         self._action(file_menu, "Save &as…", lambda: self.save_as(), QKeySequence.StandardKey.SaveAs)
+        self._action(file_menu, "&Export PyTorch code…", lambda: self.export_pytorch())
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
@@ -349,6 +350,28 @@ class MainWindow(QMainWindow):
         design_only = document.weights is not None and not files.is_model_path(path)
         self.show_message(f"Saved {path.name}" + (" (the design only; weights go into .safetensors)."
                                                   if design_only else "."))
+        return True
+
+    def export_pytorch(self, path: str | Path | None = None) -> bool:
+        """Write Python source that builds the design as a ``torch.nn.Sequential`` (same layer indices,
+        so a saved model's weights load with ``load_state_dict(strict=True)``)."""
+        from guicnn.core.export import torch_code
+
+        if path is None:
+            start = str(self.document.path.with_suffix(".py")) if self.document.path else f"{safe_stem(self.document.name)}.py"
+            path, _ = QFileDialog.getSaveFileName(self, "Export PyTorch code", start, "Python (*.py)")
+            if not path:
+                return False
+        path = Path(path)
+        weights = self.document.path.name if self.document.path and files.is_model_path(self.document.path) \
+            else f"{path.stem}.safetensors"
+        try:
+            code = torch_code(self.document.config, weights_file=weights)
+            atomic_write(path, lambda tmp: tmp.write_text(code, encoding="utf-8"))
+        except (GuicnnError, OSError) as exc:
+            QMessageBox.critical(self, "Cannot export", files.open_error_text(exc))
+            return False
+        self.show_message(f"Exported {path.name}: build_model() gives the PyTorch version of this design.")
         return True
 
     def maybe_save_changes(self) -> bool:
