@@ -159,3 +159,12 @@ def test_an_exception_in_the_worker_becomes_a_dialog_and_a_log_line(qtbot, windo
     assert "cannot allocate 12 GB" in shown[0][0] and "MemoryError" in shown[0][1]
     assert "internal error" in workbench.training_panel.log_view.toPlainText()
     assert workbench.controller.state == "idle" and not window.document.read_only
+
+
+def test_design_tab_shows_the_stack_above_the_summary(qtbot, window):
+    workbench = window.workbench
+    workbench.show_tab("Design")
+    qtbot.waitUntil(lambda: window.summary.isVisible(), timeout=2000)
+    assert window.stack.isVisible()
+    assert window.summary.table.model().rowCount() >= len(window.document.layers)
+    assert "summary" not in window.docks  # no empty dock left behind

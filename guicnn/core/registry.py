@@ -58,3 +58,12 @@ def layer_types() -> list[str]:
 def layer_classes() -> list[type[Layer]]:
     """All registered layer classes in palette order."""
     return [_REGISTRY[name] for name in layer_types()]
+
+
+def registered_layers() -> dict[str, type[Layer]]:
+    """A copy of the registry: type name -> layer class."""
+    _ensure_loaded()
+    return dict(_REGISTRY)
+
+
+get_layer_class = layer_class  # the name some tools expect

@@ -103,7 +103,11 @@ def build_window(args: argparse.Namespace, preset: dict | None = None):
     if args.file:
         window.open_file(args.file)
     if args.select is not None:
+        from PySide6.QtCore import QTimer
+
         window.document.set_current(args.select)
+        # Again once the window is laid out, so the stack scrolls the card into view.
+        QTimer.singleShot(100, lambda: (window.document.set_current(-1), window.document.set_current(args.select)))
     if args.tab:
         workbench.show_tab(args.tab)
     if args.train:

@@ -51,6 +51,11 @@ class Workbench(QObject):
         self._last_snapshot: dict[str, Any] | None = None
         self._user_picked_cell = False
         self._auto_selecting = False
+        # Edits come in bursts (typing, undo): redraw the model views once the burst is over.
+        self._idle_refresh = QTimer(self)
+        self._idle_refresh.setSingleShot(True)
+        self._idle_refresh.setInterval(150)
+        self._idle_refresh.timeout.connect(self._refresh_idle_views)
         self._connect()
         self._design_changed()
         self._document_replaced()
@@ -91,11 +96,11 @@ class Workbench(QObject):
         window.view_menu.removeAction(dock.toggleViewAction())
         window.removeDockWidget(dock)
         summary = dock.widget()
-        dock.setWidget(None)
-        dock.deleteLater()
         design = QSplitter(Qt.Orientation.Vertical)
         design.addWidget(stack)
-        design.addWidget(summary)
+        design.addWidget(summary)  # reparents it out of the dock before the dock goes
+        summary.show()  # the removed dock had hidden it
+        dock.deleteLater()
         design.setStretchFactor(0, 3)
         design.setStretchFactor(1, 2)
         return design
@@ -158,7 +163,7 @@ class Workbench(QObject):
         self.feature_maps.set_layers(labels)
         if analysis.input_shape is not None and len(analysis.input_shape) == 3:
             self.predict.set_input_shape(analysis.input_shape)
-        self._refresh_idle_views()
+        self._idle_refresh.start()
 
     def _document_replaced(self) -> None:
         info = self.document.model_info or {}
@@ -276,8 +281,11 @@ class Workbench(QObject):
             self.histograms.update_from_model(snap["model"], snap.get("probe_batch"))
 
     def _tab_changed(self, index: int) -> None:
-        if self.controller.is_running() and self._last_snapshot is not None:
-            self._draw_snapshot(self._last_snapshot, self.tabs.tabText(index))
+        if self.controller.is_running():
+            if self._last_snapshot is not None:
+                self._draw_snapshot(self._last_snapshot, self.tabs.tabText(index))
+        else:
+            self._refresh_idle_views()
 
     def _finished(self, report) -> None:
         self.training_panel.show_end(report)
@@ -304,9 +312,13 @@ class Workbench(QObject):
         return self.data_panel.probe_image()
 
     def _predict_image(self, image: np.ndarray) -> None:
+        """A drawn or loaded image: it becomes the probe, and the model's answer is shown."""
         self._probe_from_predict = True
         self.controller.set_probe(image)
-        self._refresh_idle_views()
+        if not self.controller.is_running():
+            model, trained = self._preview_model()
+            if model is not None and trained and tuple(image.shape) == model.input_shape:
+                self._refresh_probe_views(model, trained, self.tabs.tabText(self.tabs.currentIndex()))
 
     def _use_example_as_probe(self, index: int) -> None:
         """A double-clicked validation image becomes the Predict pane's input (and the probe)."""
@@ -329,8 +341,12 @@ class Workbench(QObject):
         return self._untrained[1], False
 
     def _refresh_idle_views(self) -> None:
-        """Feature maps, filters and weights of the current model for the current probe."""
+        """Feature maps, filters and weights of the current model for the current probe
+        (only the visible tab is drawn; the others when they are shown)."""
         if self.controller.is_running():
+            return
+        tab = self.tabs.tabText(self.tabs.currentIndex())
+        if tab not in ("Training", "Filters", "Weights", "Predict"):
             return
         model, trained = self._preview_model()
         if model is None:
@@ -338,10 +354,15 @@ class Workbench(QObject):
             self.histograms.clear()
             self.feature_maps.clear()
             return
+        if tab == "Filters":
+            self.filters.set_model(FrozenModel(model))
+        elif tab == "Weights":
+            self.histograms.update_from_model(FrozenModel(model))
+        else:
+            self._refresh_probe_views(model, trained, tab)
+
+    def _refresh_probe_views(self, model: Sequential, trained: bool, tab: str) -> None:
         probe = self._current_probe()
-        frozen = FrozenModel(model)
-        self.filters.set_model(frozen)
-        self.histograms.update_from_model(frozen)
         if probe is None or tuple(probe.shape) != model.input_shape:
             self.feature_maps.clear()
             return
@@ -352,8 +373,9 @@ class Workbench(QObject):
             probabilities = None
         else:
             probabilities, activations = result
-        caption = None if trained else "untrained: random weights"
-        self.feature_maps.set_activations(probe, activations, self._class_names, probe_caption=caption)
+        if tab == "Training":
+            caption = None if trained else "untrained: random weights"
+            self.feature_maps.set_activations(probe, activations, self._class_names, probe_caption=caption)
         if probabilities is not None and self._probe_from_predict:
             self.predict.show_probabilities(probabilities)
 
