@@ -168,3 +168,25 @@ def test_design_tab_shows_the_stack_above_the_summary(qtbot, window):
     assert window.stack.isVisible()
     assert window.summary.table.model().rowCount() >= len(window.document.layers)
     assert "summary" not in window.docks  # no empty dock left behind
+
+
+def test_an_opened_model_trains_on_from_where_it_was_saved(qtbot, window, tmp_path, monkeypatch):
+    _train(qtbot, window, epochs=2)
+    path = tmp_path / "two_epochs.safetensors"
+    assert window.save_as(path)
+    saved = window.workbench.controller.trainer.model.state_dict()
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: QMessageBox.StandardButton.Discard)
+    assert window.open_file(path)
+    workbench = window.workbench
+    assert window.document.weights is not None
+    assert workbench.training_panel.start_button.text().endswith("Train more")
+    assert not workbench.training_panel.mode.isHidden()
+    assert workbench.curves.best_epoch() in (1, 2)  # the saved history is drawn
+    workbench.training_panel.epochs.setValue(1)
+    workbench.training_panel.mode.setCurrentIndex(0)  # continue the trained weights
+    with qtbot.waitSignal(workbench.controller.finished, timeout=30_000):
+        workbench.training_panel.start_button.click()
+    trainer = workbench.controller.trainer
+    assert trainer.epoch == 3 and len(trainer.history["epoch"]) == 3
+    changed = trainer.model.state_dict()
+    assert any(not np.array_equal(saved[k], changed[k]) for k in saved)
