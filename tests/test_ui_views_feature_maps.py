@@ -40,7 +40,8 @@ def test_hint_until_activations_arrive_then_overview_of_every_layer(view, lenet)
     assert view.current_page() == "overview"
     assert view.selected_layer() == OVERVIEW
     assert len(view._rows) == len(model.layers) + 1  # the input, then one row per layer
-    assert "0 · Conv2D 6@5x5 s1 p2 → 6×28×28" in view._rows[1].label.text
+    assert view._rows[1].label.text.startswith("0 · Conv2D 6@5x5 s1 p2<br>")  # layer, then shape below
+    assert "→ 6×28×28 · all 6 channels" in view._rows[1].label.text
 
 
 def test_conv_layer_mosaic_has_one_tile_per_channel(view, lenet, qtbot):

@@ -111,8 +111,18 @@ class Workbench(QObject):
         window.add_dock("data", "Data", self.data_panel, right, tabify_with="inspector")
         window.add_dock("training", "Train", self.training_panel, right, tabify_with="data")
         window.docks["inspector"].raise_()
+        self._fit_docks()
+        QTimer.singleShot(0, self._fit_docks)  # again once the window has its final size
+
+    def _fit_docks(self) -> None:
+        """Give the right-hand panels the width their content needs (the data panel's preview
+        and split rows), the palette its names, and the centre the rest."""
+        window = self.window
         char = window.fontMetrics().horizontalAdvance("0")
-        window.resizeDocks([window.docks["palette"], window.docks["inspector"]], [char * 30, char * 48],
+        # The data panel is laid out for 320–380 px; the training panel needs its minimum.
+        right = max(char * 50, 350, self.training_panel.minimumSizeHint().width() + 24)
+        right = min(right, window.width() // 3)
+        window.resizeDocks([window.docks["palette"], window.docks["inspector"]], [char * 26, right],
                            Qt.Orientation.Horizontal)
 
     def show_tab(self, title: str) -> None:

@@ -50,6 +50,16 @@ MAX_BAR_LABELS = 20  # value labels above bars up to this many values
 ROW_HEIGHT = 76  # minimum height of an overview row in pixels
 
 
+OVERVIEW_LABEL_WIDTH = 185  # px; the tiles get the rest of a view that may be only ~400 px wide
+
+
+def _two_line_label(label: str, note: str) -> str:
+    """'3 · Conv2D 16@3x3 → 16×14×14' as the layer on one line, shape and note (grey) below."""
+    name, _, shape = label.partition(" → ")
+    detail = f"→ {shape} · {note}" if shape else note
+    return f"{name}<br><span style='color:#66707a'>{detail}</span>"
+
+
 def _as_maps(activation: np.ndarray) -> np.ndarray | None:
     """(C, H, W) view of a spatial activation; None for flat (1-D) outputs."""
     a = np.asarray(activation)
@@ -91,7 +101,7 @@ class _OverviewRow:
     def __init__(self, layout: pg.GraphicsLayout, row: int, flat: bool) -> None:
         self.flat = flat
         self.label = layout.addLabel("", row=row, col=0, justify="right", color="#333a40", size="9pt")
-        self.label.setFixedWidth(250)
+        self.label.setFixedWidth(OVERVIEW_LABEL_WIDTH)
         self.plot = layout.addPlot(row=row, col=1)
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
@@ -208,7 +218,8 @@ class FeatureMapsView(QWidget):
     # ---- construction ---------------------------------------------------------------------
     def _build_ui(self) -> None:
         self.layer_list = QListWidget()
-        self.layer_list.setMinimumWidth(230)
+        self.layer_list.setMinimumWidth(190)
+        self.layer_list.setMaximumWidth(240)  # the mosaic needs the width more than the list
         self.layer_list.setToolTip("Choose a layer to see all its channels, or the overview of every layer.")
         self.layer_list.currentRowChanged.connect(self._on_row_changed)
         self.probe_picture = QLabel()
@@ -313,7 +324,11 @@ class FeatureMapsView(QWidget):
         self.layer_list.addItem("All layers (overview)")
         self.layer_list.addItems(self._labels)
         widest = max((self.layer_list.fontMetrics().horizontalAdvance(t) for t in self._labels), default=0)
-        self.layer_list.setMinimumWidth(min(420, max(230, widest + 36)))
+        # Wide enough for most labels (long ones elide; the tooltip has them), never so wide
+        # that the mosaic is starved in a narrow window.
+        self.layer_list.setMinimumWidth(min(240, max(190, widest + 36)))
+        for row in range(1, self.layer_list.count()):
+            self.layer_list.item(row).setToolTip(self._labels[row - 1])
         if selected >= len(self._labels):
             selected = OVERVIEW
         self.layer_list.setCurrentRow(selected + 1)
@@ -527,7 +542,7 @@ class FeatureMapsView(QWidget):
                 values = np.asarray(activation, dtype=np.float64).ravel()
                 row.show_values(values, matching_names(self._class_names, values.size))
                 kind = "one bar per class" if row.names else f"{values.size} values as bars"
-                row.set_label(f"{label}<br><span style='color:#66707a'>{kind}</span>")
+                row.set_label(_two_line_label(label, kind))
                 continue
             shown = maps[:OVERVIEW_CHANNELS].astype(np.float32, copy=False)
             data, _ = _scaled(shown, True, _channel_stats(shown))
@@ -535,7 +550,7 @@ class FeatureMapsView(QWidget):
             picture, row.layout = build_mosaic(data, c)
             row.show_picture(picture, viridis)
             more = f"channels 0–{c - 1} of {len(maps)}" if len(maps) > c else f"all {c} channel{'s' * (c > 1)}"
-            row.set_label(f"{label}<br><span style='color:#66707a'>{more}</span>")
+            row.set_label(_two_line_label(label, more))
         self.pages.setCurrentIndex(2)
         self.title.setText("Feature maps of every layer for the probe image")
         self.explanation.setText(f"Top: the input. Below: each layer's first {OVERVIEW_CHANNELS} channels "

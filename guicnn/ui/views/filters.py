@@ -66,9 +66,13 @@ class FiltersView(QWidget):
 
     def _build_ui(self) -> None:
         self.layer_combo = QComboBox()
-        self.layer_combo.setMinimumContentsLength(30)
+        # Long item texts must not set the view's minimum width (the window shares it with docks).
+        self.layer_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.layer_combo.setMinimumContentsLength(16)
         self.layer_combo.currentIndexChanged.connect(self._on_layer)
         self.mode_combo = QComboBox()
+        self.mode_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.mode_combo.setMinimumContentsLength(16)
         for key, text in MODES.items():
             self.mode_combo.addItem(text, key)
         self.mode_combo.setToolTip("A Conv2D filter has one kh×kw kernel per input channel.")
