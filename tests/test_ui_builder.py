@@ -531,3 +531,27 @@ def test_a_newly_registered_layer_type_needs_no_ui_change(dialogs, qtbot, monkey
     assert main.document.layers == [{"type": "Scale", "factor": 3.5, "mode": "positive"}]
     assert main.stack.card(0).title == "Scale ×3.5"
     main.document.undo_stack.setClean()
+
+
+def test_a_design_file_dropped_on_the_window_opens(qtbot, tmp_path):
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    from guicnn.core.designfile import load_preset, save_design
+    from guicnn.ui.main_window import MainWindow
+
+    window = MainWindow()
+    qtbot.addWidget(window)
+    path = tmp_path / "dropped.json"
+    save_design(path, load_preset("lenet5"))
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    assert window._dropped_file(mime) == path
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(event)
+    assert window.document.config == load_preset("lenet5")
+    assert window.document.path == path
+    other = QMimeData()
+    other.setUrls([QUrl.fromLocalFile(str(tmp_path / "notes.txt"))])
+    assert window._dropped_file(other) is None  # other files are not taken

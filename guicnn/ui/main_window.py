@@ -95,6 +95,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or SettingsStore()
         self.docks: dict[str, QDockWidget] = {}
         self.setDockNestingEnabled(True)
+        self.setAcceptDrops(True)  # a design or model file dropped from the file manager opens
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self._build_menus()
@@ -387,6 +388,30 @@ class MainWindow(QMainWindow):
         if answer == buttons.Save:
             return self.save()
         return answer == buttons.Discard
+
+    # ---- files dropped from the desktop ----------------------------------------------------------
+    @staticmethod
+    def _dropped_file(mime) -> Path | None:
+        """The one local .json/.safetensors file in a drag, if that is what it carries."""
+        urls = mime.urls() if mime.hasUrls() else []
+        if len(urls) != 1 or not urls[0].isLocalFile():
+            return None
+        path = Path(urls[0].toLocalFile())
+        return path if path.suffix.lower() in (files.DESIGN_SUFFIX, files.MODEL_SUFFIX) else None
+
+    def dragEnterEvent(self, event) -> None:
+        if self._dropped_file(event.mimeData()) is not None:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event) -> None:
+        path = self._dropped_file(event.mimeData())
+        if path is None:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.open_file(path)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         workbench = getattr(self, "workbench", None)
