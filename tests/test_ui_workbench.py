@@ -46,8 +46,12 @@ def test_train_in_the_gui_then_the_cli_evaluates_the_saved_model_identically(qtb
     # after training, the design is editable again and the weights belong to it
     assert not window.document.read_only and window.document.weights is not None
     path = tmp_path / "digits.safetensors"
+    steps_drawn = workbench.curves.step_count
+    assert steps_drawn > 0
     assert window.save_as(path)
     assert not window.isWindowModified()
+    assert workbench.curves.step_count == steps_drawn  # saving keeps the live curves
+    assert workbench.controller.owns_document_weights()
 
     trainer = workbench.controller.trainer
     digits = load_digits()

@@ -69,6 +69,7 @@ class TrainingController(QObject):
         self._val: Dataset | None = None
         self._probe: np.ndarray | None = None  # (C, H, W) raw image in [0, 1]
         self._class_names: list[str] = []
+        self._stored_weights: dict[str, np.ndarray] | None = None  # what _store_weights gave the document
         document.file_changed.connect(self._document_replaced)
 
     # ---- state -------------------------------------------------------------------------
@@ -209,13 +210,21 @@ class TrainingController(QObject):
             return
         info = {"training": trainer.training_state(), "history": trainer.history,
                 "dataset": trainer.dataset_metadata(), "optimizer_state": trainer.optimizer.state_dict()}
-        self.document.set_trained_weights(trainer.model.state_dict(), info)
+        self._stored_weights = trainer.model.state_dict()
+        self.document.set_trained_weights(self._stored_weights, info)
+
+    def owns_document_weights(self) -> bool:
+        """True when the document's weights are the ones this controller's trainer produced
+        (so a file event was a save, not another design or model being opened)."""
+        weights = self.document.weights
+        return self.trainer is not None and weights is not None and weights is self._stored_weights
 
     def _document_replaced(self) -> None:
-        # A new or opened document: its weights (if any) are the starting point, not ours.
-        if not self.is_running() and self.trainer is not None:
-            if self.document.weights is None or self.trainer.model.get_config() != self.document.config:
-                self.trainer = None
+        # Opened or new document: its weights (if any) are the starting point, not our trainer's.
+        # A save also lands here, and then the trainer stays.
+        if not self.is_running() and self.trainer is not None and self.trainer.step and \
+                not self.owns_document_weights():
+            self.trainer = None
 
     # ---- snapshots (worker thread, between batches) ------------------------------------------
     def _snapshot(self, epoch_end: bool) -> dict[str, Any]:

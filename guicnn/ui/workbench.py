@@ -112,7 +112,8 @@ class Workbench(QObject):
         window.add_dock("training", "Train", self.training_panel, right, tabify_with="data")
         window.docks["inspector"].raise_()
         self._fit_docks()
-        QTimer.singleShot(0, self._fit_docks)  # again once the window has its final size
+        if window.settings.value("window/state") is None:  # keep a layout the user saved
+            QTimer.singleShot(0, self._fit_docks)  # again once the window has its final size
 
     def _fit_docks(self) -> None:
         """Give the right-hand panels the width their content needs (the data panel's preview
@@ -176,6 +177,9 @@ class Workbench(QObject):
         self._idle_refresh.start()
 
     def _document_replaced(self) -> None:
+        if self.controller.owns_document_weights():  # saved, not replaced: keep every view as it is
+            self.training_panel.set_has_progress(True)
+            return
         info = self.document.model_info or {}
         history = info.get("history")
         self.curves.clear()
