@@ -205,3 +205,20 @@ def test_panel_settings_round_trip_and_state(qtbot):
     assert not panel.start_button.isEnabled() and panel.stop_button.isEnabled() and not panel.lr.isEnabled()
     panel.set_state("paused")
     assert panel.pause_button.text().endswith("Resume")
+
+
+def test_switching_optimizer_takes_its_defaults_but_keeps_what_the_user_set(qtbot):
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    assert panel.settings().optimizer == {"type": "adam", "lr": 0.001}
+    panel.optimizer.setCurrentIndex(panel.optimizer.findData("sgd"))
+    assert panel.settings().optimizer["lr"] == pytest.approx(0.05)  # SGD's own default
+    panel.optimizer.setCurrentIndex(panel.optimizer.findData("rmsprop"))
+    assert panel.momentum.value() == 0.0 and panel.lr.value() == pytest.approx(0.001)
+    panel.momentum.setValue(0.9)  # the user's choice survives state changes
+    panel.set_state("running")
+    panel.set_state("idle")
+    assert panel.settings().optimizer["momentum"] == pytest.approx(0.9)
+    panel.lr.setValue(0.02)
+    panel.optimizer.setCurrentIndex(panel.optimizer.findData("adam"))
+    assert panel.lr.value() == pytest.approx(0.02)  # a learning rate the user typed stays

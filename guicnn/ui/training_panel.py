@@ -30,6 +30,7 @@ OPTIMIZERS = (("Adam", "adam"), ("SGD", "sgd"), ("RMSprop", "rmsprop"))
 SCHEDULES = (("Constant", None), ("Step decay", "step"), ("Cosine annealing", "cosine"))
 LOSSES = (("Cross-entropy", "cross_entropy"), ("Mean squared error", "mse"))
 DEFAULT_LR = {"adam": 0.001, "sgd": 0.05, "rmsprop": 0.001}
+DEFAULT_MOMENTUM = {"adam": 0.9, "sgd": 0.9, "rmsprop": 0.0}  # Adam ignores it; shown greyed
 
 
 def format_duration(seconds: float) -> str:
@@ -210,11 +211,21 @@ class TrainingPanel(QWidget):
 
     # ---- settings ----------------------------------------------------------------------
     def _optimizer_changed(self, *_: Any) -> None:
+        """A new optimizer: its own default learning rate and momentum, unless the user set them."""
+        key = self.optimizer.currentData()
+        previous = getattr(self, "_optimizer_shown", None)
+        if previous is not None and previous != key:
+            if math.isclose(self.lr.value(), DEFAULT_LR[previous]):
+                self.lr.setValue(DEFAULT_LR[key])
+            if math.isclose(self.momentum.value(), DEFAULT_MOMENTUM[previous]):
+                self.momentum.setValue(DEFAULT_MOMENTUM[key])
+        self._optimizer_shown = key
+        self._update_optimizer_fields()
+
+    def _update_optimizer_fields(self) -> None:
         key = self.optimizer.currentData()
         self.momentum.setEnabled(key in ("sgd", "rmsprop") and self._state == "idle")
         self.nesterov.setEnabled(key == "sgd" and self._state == "idle")
-        if key == "rmsprop" and self.momentum.value() == 0.9:
-            self.momentum.setValue(0.0)
 
     def _schedule_changed(self, *_: Any) -> None:
         key = self.schedule.currentData()
@@ -284,7 +295,7 @@ class TrainingPanel(QWidget):
         for widget in (self.optimizer, self.lr, self.weight_decay, self.schedule, self.step_size, self.gamma,
                        self.loss, self.batch_size, self.epochs, self.seed, self.shift, self.flip, self.normalize):
             widget.setEnabled(idle)
-        self._optimizer_changed()
+        self._update_optimizer_fields()
         self.start_button.setEnabled(idle)
         self.start_button.setText("▶  Train more" if self._has_progress else "▶  Train")
         self.mode.setVisible(self._has_progress)
