@@ -22,6 +22,7 @@ from .core.analysis import analyze
 from .core.designfile import atomic_write, load_design, load_preset, preset_names
 from .core.errors import ConfigError, GuicnnError
 from .core.model import format_summary
+from .core.training import format_duration
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
@@ -43,14 +44,6 @@ def _say(text: str = "") -> None:
 
 def _note(text: str) -> None:
     print(text, file=_err(), flush=True)
-
-
-def format_duration(seconds: float) -> str:
-    """0:07, 12:34 or 1:02:03."""
-    seconds = max(int(round(seconds)), 0)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def progress_line(report: Any, batch_size: int, width: int = 12) -> str:

@@ -244,7 +244,7 @@ def format_bytes(n: int) -> str:
         if n < 1024 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
-    return f"{n} B"
+    raise AssertionError("unreachable: the GB branch always returns")
 
 
 __all__ = ["Sequential", "format_summary", "format_bytes"]

@@ -123,6 +123,18 @@ class TrainSettings:
         return cls(**copy.deepcopy(data)).validate()
 
 
+# ---- formatting ----------------------------------------------------------------------------
+
+def format_duration(seconds: float) -> str:
+    """0:07, 12:34 or 1:02:03 (ETAs and elapsed times); '–' when unknown."""
+    if not math.isfinite(seconds):
+        return "–"
+    seconds = max(int(round(seconds)), 0)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
 # ---- reports -------------------------------------------------------------------------------
 
 @dataclass(frozen=True)

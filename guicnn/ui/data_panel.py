@@ -45,6 +45,7 @@ from guicnn.core.data import (
     load_digits,
     make_shapes,
     train_val_split,
+    validation_count,
 )
 
 from . import style
@@ -79,13 +80,6 @@ atexit.register(shutdown_all)  # last resort: never let Python tear down a runni
 def fmt_chw(shape: Sequence[int] | None) -> str:
     """(1, 28, 28) -> '1×28×28'."""
     return "×".join(str(int(v)) for v in shape) if shape else "–"
-
-
-def validation_count(n: int, fraction: float) -> int:
-    """How many of ``n`` samples ``train_val_split`` puts in the validation part (its own rule)."""
-    if fraction <= 0 or n < 2:
-        return 0
-    return min(max(int(round(n * fraction)), 1), n - 1)
 
 
 def _caption(text: str = "", *, muted: bool = True, wrap: bool = True) -> QLabel:

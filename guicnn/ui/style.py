@@ -6,6 +6,8 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication
 
+from guicnn.core.model import format_bytes
+
 # One accent colour per palette group, so a card's stripe tells what kind of layer it is.
 GROUP_COLOURS = {
     "Convolution": "#2f6fb3",
@@ -110,14 +112,7 @@ def fmt_compact(n: int) -> str:
     return str(n)
 
 
-def fmt_bytes(n: int) -> str:
-    """Memory size: 246824 -> '241.0 KB'."""
-    size = float(n)
-    for unit in ("B", "KB", "MB"):
-        if size < 1024:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GB"
+fmt_bytes = format_bytes  # memory size: 246824 -> '241.0 KB' (one formatter for core and GUI)
 
 
 def humanise(key: str) -> str:

@@ -24,23 +24,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from guicnn.core.training import TrainSettings
+from guicnn.core.training import TrainSettings, format_duration
 
 OPTIMIZERS = (("Adam", "adam"), ("SGD", "sgd"), ("RMSprop", "rmsprop"))
 SCHEDULES = (("Constant", None), ("Step decay", "step"), ("Cosine annealing", "cosine"))
 LOSSES = (("Cross-entropy", "cross_entropy"), ("Mean squared error", "mse"))
 DEFAULT_LR = {"adam": 0.001, "sgd": 0.05, "rmsprop": 0.001}
 DEFAULT_MOMENTUM = {"adam": 0.9, "sgd": 0.9, "rmsprop": 0.0}  # Adam ignores it; shown greyed
-
-
-def format_duration(seconds: float) -> str:
-    """0:07, 12:30 or 1:02:03."""
-    if not math.isfinite(seconds) or seconds < 0:
-        return "–"
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 class LearningRateBox(QDoubleSpinBox):

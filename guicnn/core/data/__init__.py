@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..errors import DataError
 from .auto import BUILTIN_DATASETS, dataset_names, load_dataset
 from .builtin import load_digits
-from .dataset import Dataset, Normalization, augment_batch, one_hot, train_val_split
+from .dataset import Dataset, Normalization, augment_batch, one_hot, train_val_split, validation_count
 from .download import (
     DATASETS,
     DownloadCancelled,
@@ -64,4 +64,5 @@ __all__ = [
     "safe_extract_tar",
     "sha256_file",
     "train_val_split",
+    "validation_count",
 ]

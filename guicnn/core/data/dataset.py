@@ -119,6 +119,13 @@ def _largest_remainder(quotas: np.ndarray, total: int) -> np.ndarray:
     return base
 
 
+def validation_count(n: int, fraction: float) -> int:
+    """How many of ``n`` samples :func:`train_val_split` puts in the validation part."""
+    if fraction <= 0 or n < 2:
+        return 0
+    return min(max(int(round(n * fraction)), 1), n - 1)
+
+
 def train_val_split(
     ds: Dataset, val_fraction: float = 0.2, seed: int = 0, stratify: bool = True
 ) -> tuple[Dataset, Dataset]:
@@ -132,10 +139,7 @@ def train_val_split(
     if not 0.0 <= float(val_fraction) < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
     n = len(ds)
-    if val_fraction == 0 or n < 2:
-        n_val = 0
-    else:
-        n_val = min(max(int(round(n * val_fraction)), 1), n - 1)
+    n_val = validation_count(n, float(val_fraction))
     rng = np.random.default_rng(seed)
     perm = rng.permutation(n)
     if not stratify:
