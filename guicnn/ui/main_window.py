@@ -8,7 +8,7 @@ from typing import Any
 from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QDockWidget, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMenu, QMessageBox, QWidget,
+    QDockWidget, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMenu, QMessageBox, QSplitter, QWidget,
 )
 
 from guicnn.core import GuicnnError
@@ -100,13 +100,12 @@ class MainWindow(QMainWindow):
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self._build_menus()
         self.stack = QtLayerStack(self.document)
-        self.setCentralWidget(self.stack)
+        self.summary = QtSummary(self.document)
+        self.setCentralWidget(self._design_area())
         self.palette = QtLayerPalette(self.document)
         self.inspector = QtInspector(self.document)
-        self.summary = QtSummary(self.document)
         self.add_dock("palette", "Layers", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.add_dock("inspector", "Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.add_dock("summary", "Summary", self.summary, Qt.DockWidgetArea.BottomDockWidgetArea)
         self._build_status_bar()
         self._connect_document()
         self.resize(1280, 800)
@@ -131,12 +130,20 @@ class MainWindow(QMainWindow):
         self.view_menu.addAction(dock.toggleViewAction())
         return dock
 
+    def _design_area(self) -> QSplitter:
+        """The layer stack above the summary table (the workbench makes this its Design tab, so
+        the training views next to it get the window's full height)."""
+        design = QSplitter(Qt.Orientation.Vertical)
+        design.addWidget(self.stack)
+        design.addWidget(self.summary)
+        design.setStretchFactor(0, 3)
+        design.setStretchFactor(1, 2)
+        return design
+
     def _size_docks(self) -> None:
         width = self.fontMetrics().horizontalAdvance("0")
         self.resizeDocks([self.docks["palette"], self.docks["inspector"]], [width * 26, width * 40],
                          Qt.Orientation.Horizontal)
-        if "summary" in self.docks:
-            self.resizeDocks([self.docks["summary"]], [self.fontMetrics().height() * 14], Qt.Orientation.Vertical)
 
     def _build_status_bar(self) -> None:
         self.design_status = DesignStatus(self.document)

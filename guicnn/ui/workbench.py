@@ -79,31 +79,13 @@ class Workbench(QObject):
         training.setStretchFactor(1, 3)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        design = self._design_tab(window)
+        design = window.takeCentralWidget()  # the layer stack above the summary
         for title, widget in zip(TABS, (design, training, self.filters, self.histograms, self.confusion,
                                         self.misclassified, self.predict)):
             self.tabs.addTab(widget, title)
         self.tabs.setTabToolTip(1, "Loss and accuracy curves, and the feature maps of the probe image, live")
         self.tabs.setTabToolTip(4, "Which classes are confused with which, after each epoch")
         window.setCentralWidget(self.tabs)
-
-    @staticmethod
-    def _design_tab(window) -> QSplitter:
-        """The layer stack above the summary table: the summary is about the design, so it lives
-        in the Design tab and the other tabs get the window's full height."""
-        stack = window.takeCentralWidget()
-        dock = window.docks.pop("summary")
-        window.view_menu.removeAction(dock.toggleViewAction())
-        window.removeDockWidget(dock)
-        summary = dock.widget()
-        design = QSplitter(Qt.Orientation.Vertical)
-        design.addWidget(stack)
-        design.addWidget(summary)  # reparents it out of the dock before the dock goes
-        summary.show()  # the removed dock had hidden it
-        dock.deleteLater()
-        design.setStretchFactor(0, 3)
-        design.setStretchFactor(1, 2)
-        return design
 
     def _build_docks(self) -> None:
         window = self.window
