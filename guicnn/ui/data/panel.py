@@ -456,6 +456,10 @@ class DataPanel(QWidget):
         if seed is not None:
             self.split_seed.setValue(int(seed))
 
+    def split_settings(self) -> tuple[float, int]:
+        """(validation fraction, seed) of the split, as ``train_val_split`` takes them."""
+        return self.val_fraction(), self.split_seed.value()
+
     def train_val(self) -> tuple[Dataset, Dataset]:
         """(train, validation) by ``core.train_val_split`` (stratified), cached until data or split change."""
         if self._dataset is None:

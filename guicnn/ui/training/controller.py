@@ -13,7 +13,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from guicnn.core import GuicnnError, Sequential
-from guicnn.core.data import Dataset
+from guicnn.core.data import Dataset, train_val_split, validation_count
 from guicnn.core.training import Trainer, TrainSettings, check_compatible, evaluate
 from guicnn.ui.training.worker import TrainingThread, TrainingWorker
 
@@ -77,7 +77,8 @@ class TrainingController(QObject):
         return self._state
 
     def is_running(self) -> bool:
-        return self._thread is not None and self._thread.is_running()
+        """From the moment a run is started (before its thread is) until it has ended."""
+        return self._state != "idle" or (self._thread is not None and self._thread.is_running())
 
     def _set_state(self, state: str) -> None:
         if state != self._state:
@@ -93,8 +94,14 @@ class TrainingController(QObject):
         self._probe = None if image is None else np.array(image, dtype=np.float32, copy=True)
 
     # ---- starting ----------------------------------------------------------------------
-    def start(self, settings: TrainSettings, train: Dataset, val: Dataset | None, *, continue_training: bool) -> bool:
-        """Start a run in the worker thread; returns False (after emitting ``failed``) if it cannot."""
+    def start(self, settings: TrainSettings, train: Dataset, val: Dataset | None, *, continue_training: bool,
+              split: tuple[float, int] | None = None) -> bool:
+        """Start a run in the worker thread; returns False (after emitting ``failed``) if it cannot.
+
+        With ``split=(val_fraction, seed)``, ``train`` is the whole data set and ``val`` None: the
+        worker thread splits it (``train_val_split``), since copying a large set takes long enough
+        to freeze the window.
+        """
         if self.is_running():
             self.failed.emit("Training is already running.")
             return False
@@ -113,11 +120,15 @@ class TrainingController(QObject):
         self._class_names = list(train.class_names)
         first_epoch = trainer.epoch
         total = first_epoch + settings.epochs
-        batches = max(1, -(-len(train) // settings.batch_size))
-        worker = TrainingWorker(
-            lambda stop, pause: trainer.fit_iter(train, val, epochs=total, stop=stop, pause=pause),
-            snapshot_fn=self._snapshot, snapshot_rate=SNAPSHOT_RATE,
-        )
+        training_samples = len(train) - (validation_count(len(train), split[0]) if split else 0)
+        batches = max(1, -(-training_samples // settings.batch_size))
+
+        def reports(stop, pause):  # called in the worker thread
+            parts = (train, val) if split is None else train_val_split(train, split[0], seed=split[1])
+            self._val = parts[1]
+            return trainer.fit_iter(*parts, epochs=total, stop=stop, pause=pause)
+
+        worker = TrainingWorker(reports, snapshot_fn=self._snapshot, snapshot_rate=SNAPSHOT_RATE)
         worker.step.connect(self.step)
         worker.epoch.connect(self._on_epoch)
         worker.snapshot.connect(self.snapshot)

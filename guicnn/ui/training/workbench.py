@@ -179,11 +179,13 @@ class Workbench(QObject):
             self.training_panel.show_error("Load a data set first (the Data panel).")
             self.window.docks["data"].raise_()
             return False
-        train, val = self.data_panel.train_val()
         self.controller.set_probe(self._current_probe())
-        return self.controller.start(settings, train, val, continue_training=continue_training)
+        # The worker thread splits the data: copying a large set here would freeze the window.
+        return self.controller.start(settings, self.data_panel.dataset(), None, continue_training=continue_training,
+                                     split=self.data_panel.split_settings())
 
     def _run_started(self, info: dict[str, Any]) -> None:
+        self._last_snapshot = None
         if not info["continued"]:
             self.curves.clear()
             self._user_picked_cell = False
@@ -262,7 +264,8 @@ class Workbench(QObject):
         if report is not None and report.reason == "diverged":
             QMessageBox.warning(self.window, "Training diverged", report.message)
         self.window.show_message(report.message if report is not None else "Training ended.")
-        self._refresh_idle_views()
+        if self._last_snapshot is None:  # else the worker's final snapshot has drawn the end state
+            self._refresh_idle_views()
 
     def _failed(self, message: str) -> None:
         self.training_panel.show_error(message)
@@ -315,6 +318,9 @@ class Workbench(QObject):
         (only the visible tab is drawn; the others when they are shown)."""
         if self.controller.is_running():
             return
+        analysis = self.document.analysis
+        if analysis.valid and analysis.layers:  # made now, a few at a time, not when training starts
+            self.feature_maps.prepare_overview([info.output_shape for info in analysis.layers])
         tab = self.tabs.tabText(self.tabs.currentIndex())
         if tab not in ("Training", "Filters", "Weights", "Predict"):
             return

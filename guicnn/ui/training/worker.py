@@ -91,6 +91,8 @@ class TrainingWorker(QObject):
             return
         if pending is not None:
             self._emit_step(pending)
+        if self._snapshot_fn:  # the final weights, drawn from this thread: the GUI need not compute them
+            self.snapshot.emit(self._snapshot_fn(False))
         self.finished.emit(end)
 
     def _emit_step(self, report: Any) -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import time
+
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
@@ -48,6 +50,9 @@ OVERVIEW_CHANNELS = 8  # channels per layer in the overview
 MAX_BARS = 64  # more values than this are drawn as a filled step curve instead of separate bars
 MAX_BAR_LABELS = 20  # value labels above bars up to this many values
 ROW_HEIGHT = 76  # minimum height of an overview row in pixels
+#: Seconds of overview rows made per event-loop turn: a row is a PlotItem (several ms each), and a
+#: deep design's rows made at once would freeze the window when training starts.
+ROW_BUILD_BUDGET = 0.03
 
 
 OVERVIEW_LABEL_WIDTH = 185  # px; the tiles get the rest of a view that may be only ~400 px wide
@@ -102,7 +107,7 @@ class _OverviewRow:
         self.flat = flat
         self.label = layout.addLabel("", row=row, col=0, justify="right", color="#333a40", size="9pt")
         self.label.setFixedWidth(OVERVIEW_LABEL_WIDTH)
-        self.plot = layout.addPlot(row=row, col=1)
+        self.plot = layout.addPlot(row=row, col=1, enableMenu=False)  # no menu: half the cost of a row
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(False, False)
@@ -213,6 +218,8 @@ class FeatureMapsView(QWidget):
         self._rows: list[_OverviewRow] = []
         self._row_kinds: tuple = ()
         self._bar_names: list[str] = []
+        self._more_rows = QTimer(self, singleShot=True, interval=0)
+        self._more_rows.timeout.connect(self._continue_overview)
         self._build_ui()
 
     # ---- construction ---------------------------------------------------------------------
@@ -517,14 +524,41 @@ class FeatureMapsView(QWidget):
         self.scale_combo.setVisible(False)
         self.hover_label.setText("")
 
-    def _ensure_rows(self) -> None:
-        kinds = ("input",) + tuple("flat" if _as_maps(a) is None else "maps" for a in self._activations)
-        if kinds == self._row_kinds:
-            return
-        self.overview_graphics.clear()
-        self._rows = [_OverviewRow(self.overview_graphics.ci, row, kind == "flat") for row, kind in enumerate(kinds)]
-        self._row_kinds = kinds
-        self.overview_graphics.setMinimumHeight(ROW_HEIGHT * len(kinds))
+    def prepare_overview(self, output_shapes: Sequence[Sequence[int]]) -> None:
+        """Make the overview's rows for layers of these output shapes ahead of time (while the
+        window is idle), so that the first activations of a training run only fill them in."""
+        kinds = ("input",) + tuple("flat" if len(shape) == 1 else "maps" for shape in output_shapes)
+        if kinds != self._row_kinds or not self.overview_complete():
+            self._ensure_rows(kinds)
+
+    def _ensure_rows(self, kinds: tuple[str, ...] | None = None) -> None:
+        """One overview row per layer kind; made ROW_BUILD_BUDGET seconds' worth at a time, the
+        rest on the next event-loop turns (drawn as they come)."""
+        if kinds is None:
+            kinds = ("input",) + tuple("flat" if _as_maps(a) is None else "maps" for a in self._activations)
+        if kinds != self._row_kinds:
+            self.overview_graphics.clear()
+            self._rows = []
+            self._row_kinds = kinds
+            self.overview_graphics.setMinimumHeight(ROW_HEIGHT * len(kinds))
+        deadline = time.perf_counter() + ROW_BUILD_BUDGET
+        while len(self._rows) < len(kinds):
+            index = len(self._rows)
+            self._rows.append(_OverviewRow(self.overview_graphics.ci, index, kinds[index] == "flat"))
+            if time.perf_counter() >= deadline:
+                break
+        if len(self._rows) < len(kinds):
+            self._more_rows.start()
+
+    def _continue_overview(self) -> None:
+        if self._selected == OVERVIEW and self._activations and not self.stack.showing_hint:
+            self._render_overview()
+        else:
+            self._ensure_rows(self._row_kinds)  # prepared ahead: go on making them
+
+    def overview_complete(self) -> bool:
+        """Whether every row of the overview has been made (they are made a few at a time)."""
+        return bool(self._rows) and len(self._rows) == len(self._row_kinds)
 
     def _render_overview(self) -> None:
         self._ensure_rows()
