@@ -194,3 +194,33 @@ def test_an_opened_model_trains_on_from_where_it_was_saved(qtbot, window, tmp_pa
     assert trainer.epoch == 3 and len(trainer.history["epoch"]) == 3
     changed = trainer.model.state_dict()
     assert any(not np.array_equal(saved[k], changed[k]) for k in saved)
+
+
+def test_no_forward_pass_in_the_gui_thread_from_train_to_stop(qtbot, window, monkeypatch):
+    """Train pressed on the Design tab, snapshots, an epoch's end and Stop: every forward pass of
+    the run happens in the worker thread, never in the window's (that froze it for ~0.5 s)."""
+    import threading
+
+    from guicnn.core.model import Sequential
+
+    workbench = window.workbench
+    workbench.show_tab("Design")
+    qtbot.wait(300)  # idle: the overview rows are made now, not when training starts
+    assert workbench.feature_maps.overview_complete()
+    forward, in_gui = Sequential.forward, []
+
+    def recording_forward(self, *args, **kwargs):
+        in_gui.append(threading.current_thread() is threading.main_thread())
+        return forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(Sequential, "forward", recording_forward)
+    workbench.training_panel.epochs.setValue(30)
+    workbench.training_panel.batch_size.setValue(8)
+    with qtbot.waitSignal(workbench.controller.epoch, timeout=60_000):
+        workbench.training_panel.start_button.click()
+    assert workbench.tabs.tabText(workbench.tabs.currentIndex()) == "Training"
+    with qtbot.waitSignal(workbench.controller.finished, timeout=60_000):
+        workbench.training_panel.stop_button.click()
+    qtbot.wait(200)
+    assert in_gui and not any(in_gui)
+    assert workbench.feature_maps.current_page() == "overview"  # drawn from the worker's snapshots

@@ -1,0 +1,93 @@
+"""Screenshots of every tab of the real window after a short training run (docs/screenshots/).
+
+Run it on an X server of the screen size you want to show, e.g. with
+``/work/shared/tools/screenshot_app.sh -k -w 1 -s 1366x768 /tmp/screen.png -- python
+scripts/screenshot_tour.py --out docs/screenshots --suffix 1366``. It opens the window as
+``run_gui.py`` does for that screen (no saved layout), trains a preset on its built-in data,
+then saves one PNG per tab, plus the feature-map page of one layer and the Data and Train
+panels, and quits.
+
+    python scripts/screenshot_tour.py --preset shapes_cnn --epochs 6 --out /tmp/shots --suffix 1366
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("GUICNN_NO_SETTINGS", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+
+def settle(app: QApplication, ms: int = 400) -> None:
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="shapes_cnn")
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--samples", type=int, default=3000)
+    parser.add_argument("--out", default="docs/screenshots")
+    parser.add_argument("--suffix", default="", help="added to every file name, e.g. the screen width")
+    parser.add_argument("--size", help="window size WxH instead of fitting the screen")
+    parser.add_argument("--layer", type=int, default=0, help="layer shown alone on the feature-map page")
+    args = parser.parse_args()
+
+    from guicnn.ui.app import build_window, parse_args
+    from guicnn.ui.style import apply_style
+    from guicnn.ui.training.workbench import TABS
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("guicnn")
+    apply_style(app)
+    gui_args = ["--preset", args.preset, "--train", "--epochs", str(args.epochs)]
+    if args.size:
+        gui_args += ["--size", args.size]
+    window = build_window(parse_args(gui_args))
+    window.show()
+    workbench = window.workbench
+    if args.samples:
+        workbench.data_panel.shapes_count.setValue(args.samples)
+    done = QEventLoop()
+    workbench.controller.finished.connect(lambda _report: QTimer.singleShot(300, done.quit))
+    QTimer.singleShot(600_000, done.quit)
+    done.exec()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    suffix = f"_{args.suffix}" if args.suffix else ""
+
+    def shot(name: str) -> None:
+        settle(app)
+        path = out / f"tour_{name}{suffix}.png"
+        window.grab().save(str(path))
+        print(path, flush=True)
+
+    window.docks["training"].raise_()
+    for title in TABS:
+        workbench.show_tab(title)
+        shot(title.lower())
+    workbench.show_tab("Training")
+    workbench.feature_maps.set_selected_layer(args.layer)
+    shot("feature_maps_layer")
+    workbench.feature_maps.set_selected_layer(-1)
+    window.docks["data"].raise_()
+    workbench.show_tab("Design")
+    shot("data_panel")
+    workbench.shutdown()
+    from PySide6.QtWidgets import QMessageBox
+
+    QMessageBox.warning = lambda *a, **k: QMessageBox.StandardButton.Discard  # close without asking
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
