@@ -223,7 +223,7 @@ def format_summary(analysis: Analysis, title: str | None = None) -> str:
     rows = [("", "Input", fmt_shape(analysis.input_shape), "", "", "")]
     notes = []
     for info in analysis.layers:
-        rf = "" if info.receptive_field is None else "×".join(map(str, info.receptive_field))
+        rf = fmt_shape(info.receptive_field, missing="")
         rows.append((
             str(info.index), info.description or info.type,
             "ERROR" if info.error else fmt_shape(info.output_shape),
