@@ -33,12 +33,9 @@ def nice_ticks(low: float, high: float, count: int = 5, whole: bool = False) -> 
     step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
     if whole:
         step = max(step, 1)
-    first = math.floor(low / step) * step
-    ticks, value = [], first
-    while value <= high + step * 0.5:
-        ticks.append(round(value, 12))
-        value += step
-    return ticks
+    first = math.floor(low / step + 1e-9)
+    last = math.ceil(high / step - 1e-9)
+    return [round(i * step, 12) for i in range(first, last + 1)]
 
 
 def _number(value: float) -> str:
