@@ -16,7 +16,8 @@ from guicnn import cli
 from guicnn.core.data import load_digits
 from guicnn.core.export.history_csv import batch_table, epoch_table, save_history_csv
 from guicnn.core.modelfile import load_model
-from guicnn.core.report import class_accuracy, evaluate_split, report_html
+from guicnn.core.metrics import per_class_accuracy
+from guicnn.core.report import evaluate_split, report_html
 from guicnn.core.svg_chart import Series, line_chart, nice_ticks
 from guicnn.core.training import Trainer, TrainSettings
 
@@ -161,7 +162,7 @@ def test_report_is_one_self_contained_page_with_everything_a_student_hands_in(tr
     confusion = html.split('<table class="confusion">')[1].split("</table>")[0]
     counts = [int(v.replace(",", "")) for v in re.findall(r'<td class="num" style="[^"]*">([\d,]+)</td>', confusion)]
     assert counts == report.result.confusion.ravel().tolist() and sum(counts) == 359
-    for accuracy in class_accuracy(report.result.confusion):
+    for accuracy in per_class_accuracy(report.result.confusion):
         assert f"<b>{100 * accuracy:.1f}%</b>" in confusion
     # A few misclassified images, as PNG inside the page.
     assert 1 <= len(page.images) <= 5

@@ -23,6 +23,7 @@ from .analysis import analyze
 from .designfile import atomic_write
 from .errors import ConfigError
 from .layers.common import fmt_shape
+from .metrics import per_class_accuracy
 from .svg_chart import Series, line_chart
 from .training import EvalResult, Trainer, TrainSettings, best_epoch, check_compatible, evaluate
 
@@ -67,13 +68,6 @@ def _settings(loaded: Any) -> TrainSettings:
         return TrainSettings.from_dict(saved) if isinstance(saved, dict) else TrainSettings()
     except ValueError:
         return TrainSettings()
-
-
-def class_accuracy(confusion: np.ndarray) -> np.ndarray:
-    """Share of each true class (row) predicted right; NaN for a class without samples."""
-    totals = confusion.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(totals > 0, np.diag(confusion) / np.maximum(totals, 1), np.nan)
 
 
 # ---- pieces ---------------------------------------------------------------------------------
@@ -180,7 +174,7 @@ def _confusion(report: ReportData) -> str:
     confusion = report.result.confusion
     k = confusion.shape[0]
     names = report.class_names[:k] + [str(i) for i in range(len(report.class_names), k)]
-    accuracy = class_accuracy(confusion)
+    accuracy = per_class_accuracy(confusion)
     head = "".join(f'<th title="predicted {escape(n)}">{escape(n)}</th>' for n in names)
     rows = []
     for i, name in enumerate(names):
@@ -323,4 +317,4 @@ def save_report(path: str | os.PathLike, loaded: Any, data: Any = None, **option
     atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
-__all__ = ["ReportData", "SPLITS", "class_accuracy", "evaluate_split", "image_png", "report_html", "save_report"]
+__all__ = ["ReportData", "SPLITS", "evaluate_split", "image_png", "report_html", "save_report"]

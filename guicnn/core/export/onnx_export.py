@@ -50,9 +50,8 @@ def onnx_model(model: Sequential, *, normalization: Any = None, class_names: Seq
     if input_shape != model_shape:
         graph.enter("input")
         x = graph.node("Flatten", [x], axis=1)
-    layers = model.layers
-    skip_softmax = probabilities and model.ends_with_softmax
-    for index, layer in enumerate(layers[:-1] if skip_softmax else layers):
+    # Probabilities are the softmax of the logits: a final Softmax layer is not applied twice.
+    for index, layer in enumerate(model.layers[:model.logits_end] if probabilities else model.layers):
         graph.enter(str(index))
         try:
             x = layer.onnx_nodes(graph, x)
