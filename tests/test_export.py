@@ -176,9 +176,9 @@ def _scale_layer_class(with_export: bool):
                 return f"Scale({self.settings['factor']!r})"
 
             def torch_helpers(self, input_shape):
-                return {"Scale": "class Scale(nn.Module):\n    def __init__(self, factor):\n        super().__init__()\n"
-                                 "        self.factor = factor\n\n    def forward(self, x):\n"
-                                 "        return x * self.factor\n"}
+                return {"Scale": "class Scale(nn.Module):\n    def __init__(self, factor):\n"
+                                 "        super().__init__()\n        self.factor = factor\n\n"
+                                 "    def forward(self, x):\n        return x * self.factor\n"}
 
             def onnx_nodes(self, graph, x):
                 factor = graph.tensor("factor", np.array(self.settings["factor"], np.float32))

@@ -11,7 +11,7 @@ import base64
 import io
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from html import escape
 from typing import Any
@@ -42,6 +42,7 @@ class ReportData:
     y: np.ndarray
     class_names: list[str]
     result: EvalResult
+    description: str = ""  # "the validation split of digits"
 
 
 def evaluate_split(loaded: Any, data: Any, split: str = "val") -> ReportData:
@@ -59,7 +60,8 @@ def evaluate_split(loaded: Any, data: Any, split: str = "val") -> ReportData:
     check_compatible(loaded.model, part)
     result = evaluate(loaded.model, part.x, part.y, loss=settings.loss, normalization=loaded.normalization)
     names = list(loaded.class_names or part.class_names)
-    return ReportData(part.name, split, part.x, part.y, names, result)
+    what = {"val": "the validation split", "train": "the training split", "all": "all images"}[split]
+    return ReportData(part.name, split, part.x, part.y, names, result, f"{what} of {part.name}")
 
 
 def _settings(loaded: Any) -> TrainSettings:
@@ -249,7 +251,7 @@ def _key_figures(loaded: Any, report: ReportData | None) -> str:
             items.append(("Best validation accuracy", f"{100 * val[best - 1]:.2f}% (epoch {best})"))
         items.append(("Final training loss", f"{history['train_loss'][-1]:.4f}"))
     if report is not None:
-        items.append((f"Accuracy on {report.name} ({report.split}, {len(report.y):,} images)",
+        items.append((f"Accuracy on {report.description} ({len(report.y):,} images)",
                       f"{100 * report.result.accuracy:.2f}%"))
         items.append(("Loss on the same images", f"{report.result.loss:.4f}"))
     return "<dl>" + "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in items) + "</dl>"
@@ -275,15 +277,19 @@ figure img { image-rendering: pixelated; border: 1px solid #ccc; width: 72px; he
 """
 
 
-def report_html(loaded: Any, data: Any = None, *, split: str = "val", examples: int = 12) -> str:
+def report_html(loaded: Any, data: Any = None, *, split: str = "val", examples: int = 12,
+                part: str | None = None) -> str:
     """The report of ``loaded`` (a LoadedModel) as one HTML document.
 
     With ``data`` (a Dataset) the confusion matrix, per-class accuracy and misclassified
-    images are computed on its ``split`` ("val": the model's own validation split).
+    images are computed on its ``split`` ("val": the model's own validation split);
+    ``part`` names the images when the caller chose them (e.g. "the validation split of digits").
     """
     config = loaded.config
     title = config.get("name") or (loaded.path.stem if getattr(loaded, "path", None) else "guicnn model")
     report = evaluate_split(loaded, data, split) if data is not None else None
+    if report is not None and part:
+        report = replace(report, description=part)
     when = datetime.now().strftime("%Y-%m-%d %H:%M")
     source = f" from {escape(loaded.path.name)}" if getattr(loaded, "path", None) else ""
     sections = [
@@ -295,10 +301,9 @@ def report_html(loaded: Any, data: Any = None, *, split: str = "val", examples: 
         "<h2>Training curves</h2>", _curves(loaded.history or {}),
     ]
     if report is not None:
-        what = {"val": "the validation split", "train": "the training split", "all": "all images"}[report.split]
         sections += [
             "<h2>Confusion matrix and per-class accuracy</h2>",
-            f"<p>On {what} of {escape(report.name)}: rows are the true classes, columns the predicted ones.</p>",
+            f"<p>On {escape(report.description)}: rows are the true classes, columns the predicted ones.</p>",
             _confusion(report),
             "<h2>Misclassified images</h2>", _misclassified(report, examples),
         ]

@@ -40,8 +40,8 @@ def _scheduler_line(settings: TrainSettings) -> str:
     schedule = settings.schedule or {}
     kind = schedule.get("type", "constant")
     if kind == "step":
-        return (f"scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size={int(schedule.get('step_size', 10))}, "
-                f"gamma={float(schedule.get('gamma', 0.1))!r})")
+        step_size, gamma = int(schedule.get("step_size", 10)), float(schedule.get("gamma", 0.1))
+        return f"scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size={step_size}, gamma={gamma!r})"
     if kind == "cosine":
         t_max = int(schedule["t_max"]) if schedule.get("t_max") else "args.epochs"
         return (f"scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max={t_max}, "

@@ -65,7 +65,8 @@ def _shape(shape: Any) -> str:
     return "(" + ", ".join(str(int(d)) for d in shape) + ")"
 
 
-def model_from_state(config: dict[str, Any], state: dict[str, np.ndarray], *, source: str = "the weights") -> Sequential:
+def model_from_state(config: dict[str, Any], state: dict[str, np.ndarray], *,
+                     source: str = "the weights") -> Sequential:
     """The design built and filled with ``state`` (a PyTorch state_dict as NumPy arrays).
 
     A ``module.`` prefix (from DistributedDataParallel) is dropped; ConfigError lists every
