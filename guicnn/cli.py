@@ -1,4 +1,5 @@
-"""The ``guicnn`` command line: summary, train, evaluate, predict, data, layers, export.
+"""The ``guicnn`` command line: summary, train, evaluate, predict, data, layers, export, history, report,
+import-weights.
 
 Core only (no Qt). Every error prints one line to stderr and exits non-zero.
 """

@@ -115,6 +115,7 @@ def training_script(config: dict[str, Any], *, settings: TrainSettings | dict | 
                                        width=92, break_on_hyphens=False),
         "SCRIPT": Path(script_name).name,
         "DATA": data or "digits",
+        "DATA_LITERAL": python_literal(data or "digits"),
         "OUT": f"{stem}.safetensors",
         "DESIGN": python_block(design),
         "SETTINGS": python_block(settings.to_dict()),
@@ -180,7 +181,7 @@ def build_model() -> nn.Sequential:
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="{{DATA}}",
+    parser.add_argument("--data", default={{DATA_LITERAL}},
                         help="digits, shapes, mnist, fashion-mnist, cifar10 or a path (default: %(default)s)")
     parser.add_argument("--epochs", type=int, default=SETTINGS["epochs"], help="default: %(default)s")
     parser.add_argument("--batch-size", type=int, default=SETTINGS["batch_size"],
