@@ -90,6 +90,10 @@ class ExportMenu(QObject):
         path = self.document.path
         return path.stem if path else files.safe_stem(self.document.name)
 
+    def _target(self, given: str | Path | None, title: str, name: str, file_filter: str) -> Path | None:
+        """``given``, or where the user says in a save dialog (None when cancelled)."""
+        return Path(given) if given else self._ask(title, name, file_filter)
+
     def _ask(self, title: str, name: str, file_filter: str) -> Path | None:
         folder = self.document.path.parent if self.document.path else Path.cwd()
         path, _ = QFileDialog.getSaveFileName(self.window, title, str(folder / name), file_filter)
@@ -142,7 +146,7 @@ class ExportMenu(QObject):
         so a saved model's weights load with ``load_state_dict(strict=True)``)."""
         from guicnn.core.export import torch_code
 
-        path = Path(path) if path else self._ask("Export PyTorch code", f"{self._stem()}.py", "Python (*.py)")
+        path = self._target(path, "Export PyTorch code", f"{self._stem()}.py", "Python (*.py)")
         if path is None:
             return False
         document = self.document
@@ -168,7 +172,7 @@ class ExportMenu(QObject):
         except ValueError as exc:
             return self._refuse(f"The Train panel has an invalid setting: {exc}")
         settings.val_fraction = workbench.data_panel.val_fraction()
-        path = Path(path) if path else self._ask("Export PyTorch training script", f"train_{self._stem()}.py",
+        path = self._target(path, "Export PyTorch training script", f"train_{self._stem()}.py",
                                                  "Python (*.py)")
         if path is None:
             return False
@@ -200,7 +204,7 @@ class ExportMenu(QObject):
         loaded = self._trained_model()
         if loaded is None:
             return False
-        path = Path(path) if path else self._ask("Export ONNX model", f"{self._stem()}.onnx", "ONNX model (*.onnx)")
+        path = self._target(path, "Export ONNX model", f"{self._stem()}.onnx", "ONNX model (*.onnx)")
         if path is None:
             return False
         return self._start(lambda: export_model_onnx(loaded, path),
@@ -215,7 +219,7 @@ class ExportMenu(QObject):
             return False
         if not loaded.history.get("epoch"):
             return self._refuse("This model has no training history yet.")
-        path = Path(path) if path else self._ask("Export training history", f"{self._stem()}-history.csv",
+        path = self._target(path, "Export training history", f"{self._stem()}-history.csv",
                                                  "CSV table (*.csv)")
         if path is None:
             return False
@@ -232,7 +236,7 @@ class ExportMenu(QObject):
         loaded = self._trained_model()
         if loaded is None:
             return False
-        path = Path(path) if path else self._ask("Export report", f"{self._stem()}-report.html", "HTML page (*.html)")
+        path = self._target(path, "Export report", f"{self._stem()}-report.html", "HTML page (*.html)")
         if path is None:
             return False
         panel = self.window.workbench.data_panel
