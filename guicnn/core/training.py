@@ -36,8 +36,9 @@ _AUGMENT_STREAM = 2**31 - 1
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
 
 HISTORY_KEYS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds")
-#: Per-batch history: the training loss of every optimizer step and the (1-based) epoch it was in.
-BATCH_HISTORY_KEYS = ("batch_loss", "batch_epoch")
+#: Per-batch history: the training loss and accuracy of every optimizer step and the (1-based)
+#: epoch it was in (files from before ``batch_accuracy`` lack it).
+BATCH_HISTORY_KEYS = ("batch_loss", "batch_epoch", "batch_accuracy")
 
 
 # ---- settings ------------------------------------------------------------------------------
@@ -314,6 +315,20 @@ class _Snapshot:
 
 def _empty_history() -> dict[str, list]:
     return {key: [] for key in HISTORY_KEYS + BATCH_HISTORY_KEYS}
+
+
+def batch_positions(batch_epochs: list[Any]) -> list[float]:
+    """x of each batch on the epoch axis (from ``history["batch_epoch"]``): batch i of B in epoch e
+    sits at e - 1 + i / B, as the live curves place them."""
+    counts: dict[Any, int] = {}
+    for epoch in batch_epochs:
+        counts[epoch] = counts.get(epoch, 0) + 1
+    seen: dict[Any, int] = {}
+    positions = []
+    for epoch in batch_epochs:
+        seen[epoch] = seen.get(epoch, 0) + 1
+        positions.append(float(epoch) - 1 + seen[epoch] / counts[epoch] if epoch is not None else math.nan)
+    return positions
 
 
 def best_epoch(history: dict[str, list]) -> int:
@@ -629,6 +644,7 @@ class Trainer:
                 self.batch = batch + 1
                 self.history["batch_loss"].append(loss)
                 self.history["batch_epoch"].append(epoch + 1)
+                self.history["batch_accuracy"].append(correct / len(yb))
                 self._partial = [self._partial[0] + loss * len(yb), self._partial[1] + correct,
                                  self._partial[2] + len(yb)]
                 seen = self._partial[2]
@@ -731,5 +747,5 @@ def _as_images(x: np.ndarray) -> np.ndarray:
 
 __all__ = [
     "TrainSettings", "StepReport", "EpochReport", "EndReport", "Report", "EvalResult", "Trainer",
-    "evaluate", "check_compatible", "batch_bounds", "best_epoch", "HISTORY_KEYS", "BATCH_HISTORY_KEYS",
+    "evaluate", "check_compatible", "batch_bounds", "batch_positions", "best_epoch", "HISTORY_KEYS", "BATCH_HISTORY_KEYS",
 ]

@@ -7,7 +7,7 @@ Pure NumPy (+ Pillow for image folders); no Qt. Every reader raises
 from __future__ import annotations
 
 from ..errors import DataError
-from .auto import BUILTIN_DATASETS, dataset_names, load_dataset
+from .auto import BUILTIN_DATASETS, BUILTIN_SHAPES, DataSuggestion, dataset_names, load_dataset, suggest_data
 from .builtin import load_digits
 from .dataset import Dataset, Normalization, augment_batch, one_hot, train_val_split, validation_count
 from .download import (
@@ -31,14 +31,16 @@ from .loaders import (
     load_npz,
     read_idx,
 )
-from .shapes import DEFAULT_SHAPE_CLASSES, SHAPE_CLASSES, make_shapes
+from .shapes import DEFAULT_SHAPE_CLASSES, SHAPE_CLASSES, make_shapes, make_shapes_rgb
 
 __all__ = [
     "BUILTIN_DATASETS",
+    "BUILTIN_SHAPES",
     "CIFAR10_CLASSES",
     "DATASETS",
     "DEFAULT_SHAPE_CLASSES",
     "DataError",
+    "DataSuggestion",
     "Dataset",
     "DownloadCancelled",
     "Normalization",
@@ -59,10 +61,12 @@ __all__ = [
     "load_image_folder",
     "load_npz",
     "make_shapes",
+    "make_shapes_rgb",
     "one_hot",
     "read_idx",
     "safe_extract_tar",
     "sha256_file",
+    "suggest_data",
     "train_val_split",
     "validation_count",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +27,64 @@ from .loaders import (
     load_image_folder,
     load_npz,
 )
-from .shapes import make_shapes
+from .shapes import MIN_SIZE as MIN_SHAPES_SIZE
+from .shapes import make_shapes, make_shapes_rgb
 
-BUILTIN_DATASETS = ("digits", "shapes")
+BUILTIN_DATASETS = ("digits", "shapes", "shapes-rgb")
+#: The image size (C, H, W) each built-in set has by default.
+BUILTIN_SHAPES = {"digits": (1, 8, 8), "shapes": (1, 28, 28), "shapes-rgb": (3, 32, 32)}
+_BUILTIN_ALIASES = {"shapes_rgb": "shapes-rgb", "shapes_rgb32": "shapes-rgb", "shapes-rgb32": "shapes-rgb",
+                    "colour-shapes": "shapes-rgb", "color-shapes": "shapes-rgb"}
+
+
+@dataclass(frozen=True)
+class DataSuggestion:
+    """Which data a design trains on. ``now``: a built-in or already downloaded set that fits it
+    (``now_options`` for ``load_dataset``, e.g. a size), or None; ``made_for``: the set the design
+    was made for (a preset's ``"dataset"``), ``download_bytes`` its size when it still has to be
+    downloaded (0 when it is here)."""
+
+    now: str | None
+    now_options: dict[str, Any] = field(default_factory=dict)
+    made_for: str | None = None
+    download_bytes: int = 0
+
+
+def suggest_data(config: dict[str, Any], cache: str | os.PathLike | None = None) -> DataSuggestion:
+    """The data a design can train on right away, and the one it was made for.
+
+    The set named by the design's ``"dataset"`` wins when it is built in or downloaded; else a
+    built-in set drawn at the design's input size: digits for 1x8x8, shapes for any other
+    square grey input, colour shapes for a square RGB one (e.g. CIFAR-10's 3x32x32).
+    """
+    named = config.get("dataset") if isinstance(config, dict) else None
+    made_for = _canonical(named) if isinstance(named, str) else None
+    if made_for not in BUILTIN_DATASETS and made_for not in DATASETS:
+        made_for = None
+    download = DATASETS[made_for].total_size if made_for in DATASETS and not is_downloaded(made_for, cache) else 0
+    if made_for in BUILTIN_DATASETS or (made_for in DATASETS and not download):
+        return DataSuggestion(made_for, {}, made_for, 0)
+    try:
+        shape = tuple(int(v) for v in config.get("input_shape"))
+    except (TypeError, ValueError):
+        shape = ()
+    now, options = None, {}
+    if shape == BUILTIN_SHAPES["digits"]:
+        now = "digits"
+    elif len(shape) == 3 and shape[0] in (1, 3) and shape[1] == shape[2] and shape[1] >= MIN_SHAPES_SIZE:
+        now = "shapes" if shape[0] == 1 else "shapes-rgb"
+        if shape != BUILTIN_SHAPES[now]:
+            options = {"size": shape[1]}
+    return DataSuggestion(now, options, made_for, download)
+
+
+def _canonical(name: str) -> str:
+    key = canonical_name(name)
+    return _BUILTIN_ALIASES.get(key, key)
 
 
 def dataset_names() -> list[str]:
-    """Every name ``load_dataset`` accepts besides a path."""
+    """Every name ``load_dataset`` accepts besides a path (aliases aside)."""
     return [*BUILTIN_DATASETS, *DATASETS]
 
 
@@ -112,7 +164,8 @@ def _load_file(path: Path, **options: Any) -> Dataset:
 def load_dataset(spec: str | os.PathLike, **options: Any) -> Dataset:
     """Load a data set by name or path.
 
-    Names (strings, case-insensitive): "digits", "shapes" (options go to :func:`make_shapes`), and "mnist",
+    Names (strings, case-insensitive): "digits", "shapes" (options go to :func:`make_shapes`),
+    "shapes-rgb" (colour shapes, 3x32x32; options go to :func:`make_shapes_rgb`), and "mnist",
     "fashion-mnist", "cifar10" from the download cache (options ``split`` = "train"/"test",
     ``download=True`` to fetch a missing set, ``cache``, ``progress``, ``base_url``,
     ``stop_event``). A path is recognised by what it holds: a folder of class subfolders,
@@ -121,11 +174,13 @@ def load_dataset(spec: str | os.PathLike, **options: Any) -> Dataset:
     """
     text = os.fspath(spec)
     if isinstance(spec, str):  # a name (a Path object is always a path; use "./mnist" for a folder)
-        key = canonical_name(text)
+        key = _canonical(text)
         if key == "digits":
             return load_digits(**options)
         if key == "shapes":
             return make_shapes(**options)
+        if key == "shapes-rgb":
+            return make_shapes_rgb(**options)
         if key in DATASETS:
             download_missing = bool(options.pop("download", False))
             return _load_downloadable(key, download_missing=download_missing, **options)
@@ -138,4 +193,5 @@ def load_dataset(spec: str | os.PathLike, **options: Any) -> Dataset:
     return _load_file(path, **options)
 
 
-__all__ = ["ALIASES", "BUILTIN_DATASETS", "dataset_names", "load_dataset"]
+__all__ = ["ALIASES", "BUILTIN_DATASETS", "BUILTIN_SHAPES", "DataSuggestion", "dataset_names", "load_dataset",
+           "suggest_data"]

@@ -15,7 +15,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from guicnn.core import GuicnnError, Sequential
-from guicnn.core.data import Dataset, train_val_split, validation_count
+from guicnn.core.data import Dataset, Normalization, train_val_split, validation_count
 from guicnn.core.training import EndReport, EpochReport, StepReport, Trainer, TrainSettings, check_compatible, evaluate
 from guicnn.ui.worker import Job, JobContext, lower_thread_priority
 
@@ -77,6 +77,17 @@ class TrainingSnapshot:
     examples: EpochExamples | None = None  # at an epoch's end, when there is validation data
 
 
+@dataclass(frozen=True)
+class Evaluation:
+    """The document's trained weights scored on a data set's validation part (an opened model's
+    confusion matrix and misclassified images, before any training in this session)."""
+
+    confusion: np.ndarray
+    examples: EpochExamples
+    epochs: int  # epochs the weights were trained for
+    weights: dict[str, np.ndarray]  # the weights scored (stale if the document's are others by now)
+
+
 class TrainingController(QObject):
     """Starts, pauses, stops and finishes training runs of the open design."""
 
@@ -88,6 +99,7 @@ class TrainingController(QObject):
     failed = Signal(str)  # a message for the user (a refused start, an error)
     crashed = Signal(str, str)  # an unexpected exception in the worker: message, traceback
     stateChanged = Signal(str)  # "idle", "running", "paused"
+    evaluated = Signal(object)  # Evaluation of the document's weights (see evaluate_document)
 
     def __init__(self, document, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -99,6 +111,7 @@ class TrainingController(QObject):
         self._probe: np.ndarray | None = None  # (C, H, W) raw image in [0, 1]
         self._class_names: list[str] = []
         self._stored_weights: dict[str, np.ndarray] | None = None  # what _store_weights gave the document
+        self._evaluation: Job | None = None
         document.file_changed.connect(self._document_replaced)
 
     # ---- state -------------------------------------------------------------------------
@@ -116,8 +129,12 @@ class TrainingController(QObject):
             self.stateChanged.emit(state)
 
     def has_progress(self) -> bool:
-        """Whether there are trained weights to continue from (this session's or an opened model's)."""
-        return (self.trainer is not None and self.trainer.step > 0) or self.document.weights is not None
+        """Whether there are trained weights to continue from (this session's or an opened model's);
+        not after an edit dropped them (the trainer's model is then another design)."""
+        if self.document.weights is not None:
+            return True
+        return self.trainer is not None and self.trainer.step > 0 and \
+            self.trainer.model.get_config() == self.document.config
 
     def set_probe(self, image: np.ndarray | None) -> None:
         """The image whose feature maps are shown (raw, (C, H, W) in [0, 1]); thread-safe swap."""
@@ -233,6 +250,10 @@ class TrainingController(QObject):
 
         With ``keep_weights`` the weights trained so far go to the document, as after Stop.
         """
+        if self._evaluation is not None:
+            self._evaluation.blockSignals(True)
+            self._evaluation.shutdown()
+            self._evaluation = None
         if self._job is not None:
             self._job.blockSignals(True)  # its queued reports are moot now
             self._job.shutdown()
@@ -327,6 +348,49 @@ class TrainingController(QObject):
         return EpochExamples(images=val.x, labels=val.y, predictions=scored.predictions.copy(),
                              confidence=confidence.astype(np.float32), probe_batch=list(model.activations or []),
                              class_names=list(self._class_names))
+
+    # ---- scoring an opened model (worker thread) ---------------------------------------------
+    def evaluate_document(self, dataset: Dataset, split: tuple[float, int]) -> bool:
+        """Score the document's trained weights on the validation part of ``dataset`` (split by
+        ``(val_fraction, seed)`` as training splits it) in a worker thread; ``evaluated`` follows.
+        False when there is nothing to score; data that does not fit the model is skipped quietly."""
+        weights = self.document.weights
+        if self.is_running() or weights is None or not self.document.analysis.valid:
+            return False
+        config, epochs = self.document.config, len((self.document.model_info.get("history") or {}).get("epoch") or [])
+        loss = self._saved_settings().loss
+        norm = (self.document.model_info.get("dataset") or {}).get("normalization")
+
+        def score(_context: JobContext) -> Evaluation | None:
+            model = Sequential.from_config(config, seed=0)
+            model.load_state_dict(weights)
+            try:
+                check_compatible(model, dataset, "evaluation")
+            except (GuicnnError, ValueError):
+                return None  # other data than the model's: nothing to show, nothing to complain about
+            _, val = train_val_split(dataset, split[0], seed=split[1])
+            if not len(val):
+                return None
+            scored = evaluate(model, val.x, val.y, loss=loss, normalization=Normalization.from_dict(norm) if norm else None)
+            confidence = scored.probabilities[np.arange(len(val)), scored.predictions].astype(np.float32)
+            examples = EpochExamples(images=val.x, labels=val.y, predictions=scored.predictions, confidence=confidence,
+                                     probe_batch=[], class_names=list(dataset.class_names))
+            return Evaluation(confusion=scored.confusion, examples=examples, epochs=epochs, weights=weights)
+
+        if self._evaluation is not None:
+            self._evaluation.cancel()  # superseded: its result is ignored
+        job = Job(score, name="evaluation", blas_threads=1)
+        job.succeeded.connect(self._on_evaluated)
+        self._evaluation = job
+        job.start()
+        return True
+
+    def _on_evaluated(self, result: Evaluation | None) -> None:
+        if self.sender() is not self._evaluation:
+            return
+        self._evaluation = None
+        if result is not None and result.weights is self.document.weights and not self.is_running():
+            self.evaluated.emit(result)
 
     # ---- prediction (GUI thread, only while idle) ----------------------------------------
     def predict(self, image: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]] | None:

@@ -17,6 +17,8 @@ from PySide6.QtWidgets import QMessageBox, QSplitter, QTabWidget, QWidget
 
 from guicnn.core import Sequential
 from guicnn.core.layers.common import fmt_shape
+from guicnn.core.data import BUILTIN_DATASETS, suggest_data
+from guicnn.core.text import plural
 from guicnn.core.training import TrainSettings
 from guicnn.ui.data.panel import DataPanel
 from guicnn.ui.training.controller import FrozenModel, TrainingController, TrainingSnapshot
@@ -55,6 +57,8 @@ class Workbench(QObject):
         self._idle_refresh.setSingleShot(True)
         self._idle_refresh.setInterval(150)
         self._idle_refresh.timeout.connect(self._refresh_idle_views)
+        self._suggestion_key: tuple | None = None
+        self._auto_data = initial_data is not None  # load fitting data when a new design needs it
         self._connect()
         self._design_changed()
         self._document_replaced()
@@ -91,6 +95,7 @@ class Workbench(QObject):
         doc, data, panel, ctl = self.document, self.data_panel, self.training_panel, self.controller
         doc.changed.connect(self._design_changed)
         doc.file_changed.connect(self._document_replaced)
+        doc.weights_changed.connect(self._weights_changed)
         data.datasetChanged.connect(self._dataset_changed)
         data.probeChanged.connect(self._probe_changed)
         data.fixInputShape.connect(lambda shape: doc.set_input_shape(list(shape)))
@@ -106,6 +111,7 @@ class Workbench(QObject):
         ctl.finished.connect(self._finished)
         ctl.failed.connect(self._failed)
         ctl.crashed.connect(self._crashed)
+        ctl.evaluated.connect(self._show_evaluation)
         self.predict.imageReady.connect(self._predict_image)
         self.tabs.currentChanged.connect(self._tab_changed)
         self.confusion.cellClicked.connect(self._cell_clicked)
@@ -116,9 +122,17 @@ class Workbench(QObject):
         if self.data_panel.dataset() is not None or self.data_panel.is_busy():
             return
         if which == "auto":
-            shape = self.document.analysis.input_shape
-            which = "digits" if shape == (1, 8, 8) else "shapes"
-        self.data_panel.load_builtin(which)
+            self._load_suggested_data()
+        else:
+            self.data_panel.load_builtin(which)
+
+    def _load_suggested_data(self) -> None:
+        """Load the data the core suggests for the design (built in, or already downloaded)."""
+        suggestion = suggest_data(self.document.config)
+        if suggestion.now in BUILTIN_DATASETS:
+            self.data_panel.load_builtin(suggestion.now, **suggestion.now_options)
+        elif suggestion.now is not None:
+            self.data_panel.load_remote(suggestion.now, download=False)
 
     # ---- design and data ------------------------------------------------------------------
     def _design_changed(self) -> None:
@@ -126,6 +140,11 @@ class Workbench(QObject):
         output = analysis.output_shape
         units = int(np.prod(output)) if output is not None else None
         self.data_panel.set_design(analysis.input_shape, units)
+        config = self.document.config
+        key = (config.get("dataset"), tuple(config.get("input_shape") or ()))
+        if key != self._suggestion_key:  # (it looks in the download cache: not on every keystroke)
+            self._suggestion_key = key
+            self.data_panel.set_suggestion(suggest_data(config))
         labels = ["?" if info.output_shape is None else f"{info.index} · {info.description} → "
                   f"{fmt_shape(info.output_shape)}" for info in analysis.layers]
         self.feature_maps.set_layers(labels, [info.type for info in analysis.layers])
@@ -137,25 +156,69 @@ class Workbench(QObject):
         if self.controller.owns_document_weights():  # saved, not replaced: keep every view as it is
             self.training_panel.set_has_progress(True)
             return
+        if self.document.undo_stack.count():  # a save (opening a file clears the undo history)
+            return
         info = self.document.model_info or {}
-        history = info.get("history")
-        self.curves.clear()
-        if history:
-            self.curves.set_history(history)
         saved = (info.get("training") or {}).get("settings")
         if isinstance(saved, dict):
             try:
                 self.training_panel.set_settings(TrainSettings.from_dict(saved))
             except ValueError:
                 pass
-        self.training_panel.set_has_progress(self.controller.has_progress())
+        self._show_saved_training()
         self._refresh_idle_views()
+        dataset = self.data_panel.dataset()
+        if self._auto_data and dataset is not None and not self.data_panel.is_busy() \
+                and tuple(dataset.input_shape) != self.document.analysis.input_shape:
+            self._load_suggested_data()  # a new design the loaded data cannot feed
+
+    def _show_saved_training(self) -> None:
+        """What the document's weights went through: curves (per batch too) and epoch log from the
+        saved history, and — computed in a worker once fitting data is loaded — the confusion
+        matrix and misclassified images. Without weights: a fresh, untrained state."""
+        history = (self.document.model_info or {}).get("history") if self.document.weights is not None else None
+        self.curves.clear()
+        if history:
+            self.curves.set_history(history)
+        self.training_panel.show_history(history)
+        self.training_panel.set_has_progress(self.controller.has_progress())
+        self.confusion.clear()
+        self.misclassified.clear()
+        self._evaluate_document()
+
+    def _evaluate_document(self) -> None:
+        dataset = self.data_panel.dataset()
+        if dataset is not None and self.document.weights is not None and not self.controller.is_running():
+            self.controller.evaluate_document(dataset, self.data_panel.split_settings())
+
+    def _show_evaluation(self, result) -> None:
+        examples = result.examples
+        self._example_images = examples.images
+        self.confusion.set_confusion(result.confusion, self._class_names,
+                                     subtitle=f"validation set, the model after {plural(result.epochs, 'epoch')}")
+        args = (examples.images, examples.labels, examples.predictions, examples.confidence)
+        self.confusion.set_examples(*args)
+        self.misclassified.set_examples(*args, class_names=self._class_names)
+        self._user_picked_cell = False
+        self._show_commonest_mistake(result.confusion)
+
+    def _weights_changed(self, reason: str) -> None:
+        """An edit dropped the trained weights (``reason``), or Undo brought them back ("")."""
+        if reason:
+            self.curves.clear()
+            self.confusion.clear()
+            self.misclassified.clear()
+            self.training_panel.show_weights_dropped(reason)
+            self.training_panel.set_has_progress(self.controller.has_progress())
+        else:
+            self._show_saved_training()
 
     def _dataset_changed(self, dataset) -> None:
         self._class_names = list(dataset.class_names)
         self.predict.set_class_names(self._class_names)
         self.confusion.clear()
         self.misclassified.clear()
+        self._evaluate_document()
 
     def _probe_changed(self, _index: int) -> None:
         self._probe_from_predict = False

@@ -12,6 +12,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
+from guicnn.core.training import batch_positions
 from guicnn.ui.views.common import (
     BEST_COLOUR,
     TRAIN_COLOUR,
@@ -24,6 +25,9 @@ from guicnn.ui.views.common import (
 )
 from guicnn.ui.widgets.image_export import add_image_menu
 
+#: How far (in epochs) left of the first batch shown the readout still reads batches: further
+#: left, in a loaded history that training continued, the per-epoch values answer.
+STEP_READOUT_REACH = 0.5
 MIN_REDRAW_MS = 200  # at most 5 redraws a second: each costs ~15 ms of software painting
 EMPTY_HINT = ("No training yet.\n\nPress Train: the training loss and accuracy appear here after every "
               "batch, the validation loss and accuracy after every epoch.")
@@ -242,8 +246,15 @@ class CurvesView(QWidget):
         self._schedule()
 
     def set_history(self, history: Mapping[str, Sequence[Any]]) -> None:
-        """Show a saved per-epoch history instead of whatever is shown."""
+        """Show a saved history instead of whatever is shown: per epoch, and per batch when it
+        has ``batch_loss`` and ``batch_epoch`` (``batch_accuracy`` too since it is saved)."""
         self.clear()
+        losses, epochs_of = list(history.get("batch_loss") or ()), list(history.get("batch_epoch") or ())
+        if losses and len(losses) == len(epochs_of):
+            accuracies = list(history.get("batch_accuracy") or ())
+            if len(accuracies) != len(losses):
+                accuracies = [None] * len(losses)  # saved before per-batch accuracy was
+            self.add_steps(batch_positions(epochs_of), [_num(v) for v in losses], [_num(v) for v in accuracies])
         keys = ("val_loss", "val_accuracy", "train_loss", "train_accuracy")
         n = max((len(history.get(k) or ()) for k in keys), default=0)
         if n == 0:
@@ -324,7 +335,9 @@ class CurvesView(QWidget):
         """Move the crosshair to ``epoch`` and return (and show) the values there as plain text."""
         parts = []
         steps, epochs = self._steps, self._epochs
-        if steps.size:
+        # Left of the first batch shown (a loaded history, then Train more) the per-epoch values answer.
+        per_batch = bool(steps.size) and epoch >= steps.column(0)[0] - STEP_READOUT_REACH
+        if per_batch:
             x = steps.column(0)
             i = int(np.clip(np.searchsorted(x, epoch), 0, steps.size - 1))
             if i > 0 and abs(x[i - 1] - epoch) < abs(x[i] - epoch):
@@ -345,10 +358,10 @@ class CurvesView(QWidget):
             if np.isfinite(val_loss) or np.isfinite(val_acc):
                 parts.append(f"<b style='color:{VAL_COLOUR}'>validation</b> after epoch {ex[j]:g}: "
                              f"loss {fmt_value(val_loss)}, accuracy {fmt_percent(val_acc / 100.0)}")
-            if not steps.size and (np.isfinite(train_loss) or np.isfinite(train_acc)):
+            if not per_batch and (np.isfinite(train_loss) or np.isfinite(train_acc)):
                 parts.insert(0, f"<b style='color:{TRAIN_COLOUR}'>training</b> in epoch {ex[j]:g}: "
                                 f"loss {fmt_value(train_loss)}, accuracy {fmt_percent(train_acc / 100.0)}")
-            if not steps.size:
+            if not per_batch:
                 epoch = ex[j]
         if not parts:
             return ""
