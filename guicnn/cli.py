@@ -21,6 +21,7 @@ import numpy as np
 from . import __version__ as VERSION
 from .core.analysis import analyze
 from .core.designfile import atomic_write, load_design, load_preset, preset_names
+from .core.text import plural
 from .core.errors import ConfigError, GuicnnError
 from .core.losses import LOSSES
 from .core.model import format_summary
@@ -190,7 +191,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 def _trained_text(loaded: Any) -> str:
     history, training, data = loaded.history, loaded.training, loaded.dataset
     epochs = training.get("epoch", len(history.get("epoch", [])))
-    text = f"Trained: {epochs} epoch{'s' if epochs != 1 else ''}, {training.get('step', 0)} steps"
+    text = f"Trained: {plural(epochs, 'epoch')}, {plural(training.get('step', 0), 'step')}"
     val = [v for v in history.get("val_accuracy", []) if v is not None]
     if val:
         text += f"; last validation accuracy {100 * val[-1]:.1f}%"

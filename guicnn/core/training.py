@@ -26,6 +26,7 @@ import numpy as np
 from .data import Dataset, Normalization, augment_batch, train_val_split
 from .errors import ShapeError, TrainingError
 from .losses import LOSSES, Loss, make_loss
+from .text import plural
 from .model import Sequential
 from .optim import DEFAULT_OPTIMIZER, OPTIMIZERS, Optimizer, make_optimizer, scheduled_lr
 
@@ -657,8 +658,7 @@ class Trainer:
                 )
             train_seconds = max(clock.now() - began, 1e-9)
             yield self._finish_epoch(val, (self._partial[2] - trained_before) / train_seconds, train_seconds, clock)
-        yield self._end("finished", f"finished {self.epoch} epoch{'s' if self.epoch != 1 else ''} "
-                                    f"({self.step} steps)")
+        yield self._end("finished", f"finished {plural(self.epoch, 'epoch')} ({plural(self.step, 'step')})")
 
     def _finish_epoch(self, val: Dataset | None, samples_per_sec: float, seconds: float,
                       clock: _Clock) -> EpochReport:

@@ -14,6 +14,7 @@ EPILOG = """examples:
   python run_gui.py my_net.json                   open a design (or a trained .safetensors model)
   python run_gui.py --preset lenet5 --select 3    LeNet-5 with layer 3 (the second Conv2D) selected
   python run_gui.py --preset shapes_cnn --train   train the shapes CNN on the built-in shapes at once
+  python run_gui.py --preset tiny_vgg --train     train Tiny VGG on built-in colour shapes (CIFAR-10 is a download)
 
 environment:
   GUICNN_NO_SETTINGS=1    keep recent files and window layout in memory only
@@ -22,6 +23,8 @@ environment:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
+    from guicnn.core.data import BUILTIN_DATASETS
+
     parser = argparse.ArgumentParser(
         prog="run_gui.py", description="guicnn: build a CNN by point and click and see what every setting does.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -33,8 +36,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--select", metavar="INDEX", type=int,
                         help="select layer INDEX (0-based, as on the cards) in the inspector")
     parser.add_argument("--size", metavar="WxH", help="window size, e.g. 1280x800 (default: fit the screen)")
-    parser.add_argument("--data", metavar="NAME", choices=("digits", "shapes"),
-                        help="built-in data set to load at start (default: digits for 8x8 designs, else shapes)")
+    parser.add_argument("--data", metavar="NAME", choices=BUILTIN_DATASETS,
+                        help="built-in data set to load at start: " + ", ".join(BUILTIN_DATASETS)
+                        + " (default: what the design trains on now, e.g. shapes-rgb for 3x32x32)")
     parser.add_argument("--tab", metavar="TITLE", choices=("Design", "Training", "Filters", "Weights", "Confusion",
                                                              "Misclassified", "Predict"),
                         help="centre tab to show at start (with --train: when training ends)")

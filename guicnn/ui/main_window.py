@@ -21,8 +21,10 @@ from PySide6.QtWidgets import (
 
 from guicnn.core import GuicnnError
 from guicnn.core.designfile import load_design, preset_paths
+from guicnn.core.text import plural
 from guicnn.ui import files, style
 from guicnn.ui.files import safe_stem
+from guicnn.ui.help import GuideViewer, ShortcutsDialog, about_html
 from guicnn.ui.builder.document import NO_LAYER, DesignDocument, empty_design
 from guicnn.ui.builder.inspector import QtInspector
 from guicnn.ui.builder.layer_stack import QtLayerStack
@@ -83,11 +85,11 @@ def status_text(analysis) -> str:
     if not analysis.layers and not errors:
         return "Empty design — drag layers from the palette onto the stack"
     if errors:
-        count = f"{len(errors)} error{'s' if len(errors) > 1 else ''}"
+        count = plural(len(errors), "error")
         return f"{count} — {errors[0]}"
     text = f"{style.fmt_count(analysis.total_params)} parameters · valid"
     if warnings:
-        text += f" · {len(warnings)} warning{'s' if len(warnings) > 1 else ''}"
+        text += f" · {plural(len(warnings), 'warning')}"
     return text
 
 
@@ -105,6 +107,7 @@ class MainWindow(QMainWindow):
         self.document = document or DesignDocument(empty_design())
         self.settings = settings or SettingsStore()
         self.docks: dict[str, QDockWidget] = {}
+        self._guide: GuideViewer | None = None
         self.setDockNestingEnabled(True)
         self.setAcceptDrops(True)  # a design or model file dropped from the file manager opens
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
@@ -215,6 +218,9 @@ class MainWindow(QMainWindow):
 
         self.view_menu = bar.addMenu("&View")
         help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "&User guide", self.show_guide, QKeySequence.StandardKey.HelpContents)
+        self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts)
+        help_menu.addSeparator()
         self._action(help_menu, "&About guicnn", self.show_about)
 
     def _action(self, menu: QMenu, text: str, slot, shortcut: Any = None) -> QAction:
@@ -262,7 +268,7 @@ class MainWindow(QMainWindow):
 
     def _update_title(self, *_ignored: object) -> None:
         path = self.document.path
-        self.setWindowTitle(f"{self.document.name} — {path.name if path else 'unsaved'}[*]")
+        self.setWindowTitle(f"{self.document.name} — {path.name if path else 'unsaved'}[*] — guicnn")
         self.setWindowModified(self.document.modified)
 
     def _update_edit_actions(self, *_ignored: object) -> None:
@@ -454,10 +460,23 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
 
     def show_about(self) -> None:
-        QMessageBox.about(
-            self, "About guicnn",
-            "<h3>guicnn</h3><p>Build a convolutional neural network by point and click, "
-            "train it with a NumPy core and watch it learn.</p>"
-            "<p>Drag layers from the palette onto the stack; the summary and the cards show "
-            "shapes, parameters and problems as you edit.</p>",
-        )
+        QMessageBox.about(self, "About guicnn", about_html())
+
+    def show_guide(self, page: str = "index.md") -> GuideViewer | None:
+        """Help ▸ User guide: the Markdown pages in a viewer beside the window (one, reused)."""
+        if self._guide is None:
+            try:
+                self._guide = GuideViewer(self)
+            except FileNotFoundError as exc:
+                QMessageBox.warning(self, "User guide", str(exc))
+                return None
+        self._guide.show_page(page)
+        self._guide.show()
+        self._guide.raise_()
+        return self._guide
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        """Help ▸ Keyboard shortcuts, read from the menus' own actions."""
+        dialog = ShortcutsDialog(self.menuBar(), self)
+        dialog.show()
+        return dialog

@@ -7,7 +7,7 @@ Pure NumPy (+ Pillow for image folders); no Qt. Every reader raises
 from __future__ import annotations
 
 from ..errors import DataError
-from .auto import BUILTIN_DATASETS, BUILTIN_SHAPES, DataSuggestion, dataset_names, load_dataset, suggest_data
+from .auto import BUILTIN_DATASETS, BUILTIN_SHAPES, DataSuggestion, data_credits, dataset_names, load_dataset, suggest_data
 from .builtin import load_digits
 from .dataset import Dataset, Normalization, augment_batch, one_hot, train_val_split, validation_count
 from .download import (
@@ -49,6 +49,7 @@ __all__ = [
     "SHAPE_CLASSES",
     "augment_batch",
     "cache_dir",
+    "data_credits",
     "dataset_dir",
     "dataset_names",
     "download",

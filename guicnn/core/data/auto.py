@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
-from .builtin import load_digits
+from .builtin import DIGITS_CREDIT, load_digits
 from .dataset import Dataset
 from .download import ALIASES, DATASETS, canonical_name, dataset_dir, download, is_downloaded
 from .loaders import (
@@ -81,6 +81,12 @@ def suggest_data(config: dict[str, Any], cache: str | os.PathLike | None = None)
 def _canonical(name: str) -> str:
     key = canonical_name(name)
     return _BUILTIN_ALIASES.get(key, key)
+
+
+def data_credits() -> list[tuple[str, str, str]]:
+    """(title, credit and licence, homepage) of every data set guicnn ships or downloads."""
+    shapes = ("Shapes, grey and in colour", "drawn by guicnn from a seed; no one's data, no licence terms", "")
+    return [DIGITS_CREDIT, shapes] + [(spec.title, spec.licence, spec.homepage) for spec in DATASETS.values()]
 
 
 def dataset_names() -> list[str]:
@@ -193,5 +199,5 @@ def load_dataset(spec: str | os.PathLike, **options: Any) -> Dataset:
     return _load_file(path, **options)
 
 
-__all__ = ["ALIASES", "BUILTIN_DATASETS", "BUILTIN_SHAPES", "DataSuggestion", "dataset_names", "load_dataset",
+__all__ = ["ALIASES", "BUILTIN_DATASETS", "BUILTIN_SHAPES", "DataSuggestion", "data_credits", "dataset_names", "load_dataset",
            "suggest_data"]

@@ -927,7 +927,7 @@ class DataPanel(QWidget):
                          "in a Dense layer?), so the number of classes is not checked.")
         elif self._design_units != ds.num_classes:
             self.units_problem.show_problem(
-                f"The last layer outputs {self._design_units} value{'s' if self._design_units != 1 else ''} "
+                f"The last layer outputs {plural(self._design_units, 'value')} "
                 f"but the data has {ds.num_classes} classes.",
                 f"Set last layer units to {ds.num_classes}")
         problems = self.input_problem.isVisibleTo(self) or self.units_problem.isVisibleTo(self)

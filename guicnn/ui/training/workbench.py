@@ -284,7 +284,9 @@ class Workbench(QObject):
             return
         mistakes = np.array(confusion, copy=True)
         np.fill_diagonal(mistakes, 0)
-        if mistakes.max() > 0:
+        if mistakes.max() == 0:  # none left: no headline about a mistake that is gone
+            self.confusion.clear_selection()
+        else:
             true_class, predicted = np.unravel_index(int(np.argmax(mistakes)), mistakes.shape)
             self._auto_selecting = True
             try:

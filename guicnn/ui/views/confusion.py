@@ -11,6 +11,7 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QGraphicsRectItem, QSplitter, QVBoxLayout, QWidget
 
 from guicnn.core.metrics import per_class_accuracy
+from guicnn.core.text import plural
 from guicnn.ui.views.common import (
     BAR_COLOUR,
     BLUES,
@@ -181,12 +182,28 @@ class ConfusionView(QWidget):
             self.matrix_plot.setRange(xRange=(0, k), yRange=(0, k), padding=0.02)
         total = int(matrix.sum())
         correct = int(np.trace(matrix))
-        overall = (f"overall accuracy {fmt_percent(correct / total)} ({correct:,} of {total:,} images)"
+        overall = (f"overall accuracy {fmt_percent(correct / total)} ({correct:,} of {plural(total, 'image')})"
                    if total else "no images")
         self.title.setText(f"Confusion matrix{' · ' + subtitle if subtitle else ''} · {overall}")
         self.stack.show_content()
         if self._selected is not None:
             self._show_cell(*self._selected)
+        else:
+            self.gallery_title.setText(self._unselected_title())
+
+    def clear_selection(self) -> None:
+        """No cell picked: the gallery is empty and its headline says what there is to pick."""
+        self._selected = None
+        self.cell_frame.setVisible(False)
+        self.gallery.clear()
+        self.gallery_title.setText(self._unselected_title())
+
+    def _unselected_title(self) -> str:
+        total = int(self._matrix.sum())
+        if total and int(np.trace(self._matrix)) == total:
+            return (f"No mistakes: all {plural(total, 'image')} are classified correctly. "
+                    "Click a cell on the diagonal to see them.")
+        return "Click a cell of the matrix to see its images here."
 
     def set_examples(self, images: np.ndarray, true: np.ndarray, predicted: np.ndarray,
                      confidence: np.ndarray) -> None:
@@ -212,8 +229,7 @@ class ConfusionView(QWidget):
     def clear(self) -> None:
         self._matrix = np.zeros((0, 0), np.int64)
         self._examples = None
-        self._selected = None
-        self.gallery.clear()
+        self.clear_selection()
         self.stack.show_hint()
 
     # ---- what is shown (used by tests) ----------------------------------------------------
@@ -259,9 +275,15 @@ class ConfusionView(QWidget):
         t, p = _class_name(self._names, true_class), _class_name(self._names, predicted_class)
         count = int(self._matrix[true_class, predicted_class])
         kind = "correctly classified" if true_class == predicted_class else "misclassified"
+        if count == 0:
+            self.gallery.clear()
+            self.gallery_title.setText(
+                f"True {t}, predicted {p}: no images — no {t} is taken for {p}." if true_class != predicted_class
+                else f"True {t}, predicted {t}: no images — no {t} is classified correctly.")
+            return
         if self._examples is None:
             self.gallery.clear()
-            self.gallery_title.setText(f"True {t}, predicted {p}: {count} images ({kind}); "
+            self.gallery_title.setText(f"True {t}, predicted {p}: {plural(count, 'image')} ({kind}); "
                                        "their pictures were not provided.")
             return
         images, true, predicted, confidence = self._examples
@@ -272,8 +294,9 @@ class ConfusionView(QWidget):
                                 tooltips=[f"image {i}: true {t}, predicted {p} with probability {confidence[i]:.3f}"
                                           for i in shown])
         more = f" (the {len(shown)} most confident shown)" if len(chosen) > len(shown) else ""
-        self.gallery_title.setText(f"True {t}, predicted {p}: {len(chosen)} images, {kind}, most confident "
-                                   f"first{more}. p = the network's probability for “{p}”.")
+        order = ", most confident first" if len(chosen) > 1 else ""
+        self.gallery_title.setText(f"True {t}, predicted {p}: {plural(len(chosen), 'image')}, {kind}{order}{more}. "
+                                   f"p = the network's probability for “{p}”.")
 
     def _on_click(self, event) -> None:
         if not self.matrix_plot.vb.sceneBoundingRect().contains(event.scenePos()):
@@ -297,7 +320,7 @@ class ConfusionView(QWidget):
         share = f" ({fmt_percent(count / row)} of the {_class_name(self._names, i)} images)" if row else ""
         verdict = "correct" if i == j else "mistake"
         self.hover_label.setText(f"true {_class_name(self._names, i)} → predicted {_class_name(self._names, j)}: "
-                                 f"{count} images{share}, {verdict} · click to see them")
+                                 f"{plural(count, 'image')}{share}, {verdict}" + (" · click to see them" if count else ""))
 
 
 class MisclassifiedView(QWidget):
@@ -341,8 +364,8 @@ class MisclassifiedView(QWidget):
         shown = wrong[:MAX_GALLERY]
         if not len(wrong):
             self.gallery.clear()
-            self.stack.show_hint("No mistakes: the network classifies every one of the "
-                                 f"{len(true):,} validation images correctly." if len(true) else
+            every = "the only validation image" if len(true) == 1 else f"all {len(true):,} validation images"
+            self.stack.show_hint(f"No mistakes: the network classifies {every} correctly." if len(true) else
                                  "No validation images were given.")
             return
         names = self._names
@@ -352,7 +375,7 @@ class MisclassifiedView(QWidget):
                 f"with probability {confidence[i]:.3f}" for i in shown]
         self.gallery.set_images(images[shown], captions, indices=shown, tooltips=tips)
         more = f"; the {len(shown)} most confident shown" if len(wrong) > len(shown) else ""
-        self.title.setText(f"{len(wrong):,} of {len(true):,} validation images misclassified, most confidently "
+        self.title.setText(f"{len(wrong):,} of {plural(len(true), 'validation image')} misclassified, most confidently "
                            f"wrong first{more}. Caption: true class → predicted class (p = the network's "
                            "probability for its wrong answer).")
         self.stack.show_content()

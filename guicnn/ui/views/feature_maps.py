@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from guicnn.core.text import plural
 from guicnn.ui.views.common import (
     BAR_COLOUR,
     GREYS,
@@ -466,7 +467,7 @@ class FeatureMapsView(QWidget):
         order = "left to right, top to bottom, from channel 0" if c > 1 else "a single channel"
         scale = ("each tile coloured from its own minimum (dark) to maximum (yellow)" if self._per_channel
                  else "one colour scale for the whole layer (see the bar)")
-        self.explanation.setText(f"{c} channel{'s' if c > 1 else ''} of {h}×{w} ({order}); {scale}. "
+        self.explanation.setText(f"{plural(c, 'channel')} of {h}×{w} ({order}); {scale}. "
                                  "Hover over a tile for its values.")
         self.scale_combo.setVisible(True)
 
@@ -591,7 +592,7 @@ class FeatureMapsView(QWidget):
             c = len(shown)
             picture, row.layout = build_mosaic(data, c)
             row.show_picture(picture, viridis)
-            more = f"channels 0–{c - 1} of {len(maps)}" if len(maps) > c else f"all {c} channel{'s' * (c > 1)}"
+            more = f"channels 0–{c - 1} of {len(maps)}" if len(maps) > c else f"all {plural(c, 'channel')}"
             row.set_label(_two_line_label(label, more))
         self.pages.setCurrentIndex(2)
         self.title.setText("Feature maps of every layer for the probe image")
