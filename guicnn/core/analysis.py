@@ -203,3 +203,21 @@ def _next_receptive_field(effect, rf, jump, image_hw):
         return rf, None
     (kh, kw), (sh, sw) = effect
     return (rf[0] + (kh - 1) * jump[0], rf[1] + (kw - 1) * jump[1]), (jump[0] * sh, jump[1] * sw)
+
+
+# The explanations build on `analyze`, so they live in their own modules and import this one;
+# they are reachable from here too (DESIGN.md's contract names guicnn.core.analysis.*).
+_EXPLAIN_EXPORTS = {
+    "receptive_box": "receptive", "receptive_field": "receptive", "ReceptiveField": "receptive",
+    "suggest_fixes": "repair", "fixes_by_problem": "repair",
+    "explain_layer": "explain", "explain_design": "explain", "LayerExplanation": "explain", "Formula": "explain",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPLAIN_EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    return getattr(import_module(f"{__package__}.{module}"), name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import difflib
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -16,6 +16,16 @@ Shape = tuple[int, ...]
 
 class LayerShapeError(ValueError):
     """A layer cannot accept the input shape it is given (reason for `analyze`)."""
+
+
+class Window(NamedTuple):
+    """Where a sliding-window layer reads: output unit o of an axis reads the input indices
+    ``o·stride − pad_before + t·dilation`` for t = 0 … kernel − 1 (those outside the input are padding)."""
+
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    dilation: tuple[int, int]
+    pads: tuple[int, int, int, int]  # top, bottom, left, right
 
 
 class Layer:
@@ -128,6 +138,10 @@ class Layer:
         ``((kh, kw), (sh, sw))`` for a sliding window with effective kernel and stride,
         ``"global"`` when each output sees the whole input, ``None`` when it is unchanged.
         """
+        return None
+
+    def window(self, input_shape: Shape) -> Window | None:
+        """The sliding window of a convolution or pooling for this input shape (None for other layers)."""
         return None
 
     def warnings(self, input_shape: Shape) -> list[str]:

@@ -8,7 +8,7 @@ from ..fields import Field, as_pair
 from ..functional import crop, effective_kernel, im2col, output_size, pad_nchw, resolve_padding, scatter_windows
 from ..init import INITIALISERS, init_weight
 from ..registry import register
-from .base import Layer, LayerShapeError, Shape
+from .base import Layer, LayerShapeError, Shape, Window
 from .common import check_image_input, dropped_lines_warning, fmt_pair, fmt_padding
 
 
@@ -85,6 +85,10 @@ class Conv2D(Layer):
 
     def receptive(self, input_shape: Shape):
         return self.k_eff, self.stride
+
+    def window(self, input_shape: Shape) -> Window:
+        pads = self._geometry(input_shape)[3]
+        return Window(self.kernel, self.stride, self.dilation, tuple(int(p) for p in pads))
 
     def warnings(self, input_shape: Shape) -> list[str]:
         c, h, w, pads, oh, ow = self._geometry(input_shape)
