@@ -54,13 +54,15 @@ def gradient_support(design, layer, row, col):
     """Input pixels whose gradient is non-zero for unit (row, col), summed over channels, of `layer`.
 
     Positive weights, biases and input in float64: every path adds a positive amount, nothing cancels.
+    Weights are scaled by 1/fan-in so that Tanh and Sigmoid do not saturate to a zero derivative.
     """
     config = {**design, "layers": [{**cfg, "type": SAME_GEOMETRY.get(cfg["type"], cfg["type"])}
                                    for cfg in design["layers"][: layer + 1]]}
     model = Sequential.from_config(config, seed=0).astype(np.float64)
     rng = np.random.default_rng(1)
     for value in model.named_parameters().values():
-        value[...] = rng.uniform(0.5, 1.5, value.shape)
+        fan_in = value[0].size if value.ndim > 1 else 1
+        value[...] = rng.uniform(0.5, 1.5, value.shape) / fan_in
     x = rng.uniform(0.5, 1.5, (1, *design["input_shape"]))
     out = model.forward(x)
     dy = np.zeros_like(out)
