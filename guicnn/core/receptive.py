@@ -128,6 +128,8 @@ class ReceptiveField:
                 reason = "every value it outputs depends, through the layers below, on every pixel"
             if image.whole:
                 return f"{who} sees the whole {h}×{w} input: {reason}"
+            if image.pixels == 0:
+                return f"{who} sees no input pixel: the windows below it read only zero padding"
             return (f"{who} sees {_rows_cols(image)} of the {h}×{w} input — everything the layers below read; "
                     f"{_unread(image)}")
         who = f"layer {self.layer} unit {self.unit}"
@@ -209,9 +211,19 @@ def receptive_field(design: dict[str, Any], layer: int, row: int = 0, col: int =
         top = layer
         h, w = shapes[layer + 1][1:]
         row, col = _check_unit(row, col, h, w, layer)
-        rows = AxisWindow(np.array([row]), h, (row, row + 1))
-        cols = AxisWindow(np.array([col]), w, (col, col + 1))
+        rows, cols = unit_window(h, row), unit_window(w, col)
         unit = (row, col)
+    maps = walk_down(layers, shapes, top, rows, cols)
+    return ReceptiveField(layer, layers[layer].type_name, unit, whole, maps)
+
+
+def walk_down(layers: list[Layer], shapes: list[Shape], top: int, rows: AxisWindow,
+              cols: AxisWindow) -> tuple[MapWindow, ...]:
+    """The windows in every map from the output of layer ``top`` (given) down to the input, input first.
+
+    ``shapes[i]`` is layer i's input shape (``shapes[i + 1]`` its output); every layer up to
+    ``top`` must map images to images.
+    """
     maps = [MapWindow(top, tuple(shapes[top + 1]), rows, cols)]
     for index in range(top, -1, -1):
         window = layers[index].window(shapes[index])
@@ -224,7 +236,12 @@ def receptive_field(design: dict[str, Any], layer: int, row: int = 0, col: int =
             rows = _read(rows.indices, in_h, window.kernel[0], window.stride[0], window.dilation[0], top_pad)
             cols = _read(cols.indices, in_w, window.kernel[1], window.stride[1], window.dilation[1], left_pad)
         maps.append(MapWindow(index - 1, tuple(shapes[index]), rows, cols))
-    return ReceptiveField(layer, layers[layer].type_name, unit, whole, tuple(reversed(maps)))
+    return tuple(reversed(maps))
+
+
+def unit_window(size: int, index: int) -> AxisWindow:
+    """One position of an axis, as the starting point of a walk down the stack."""
+    return AxisWindow(np.array([index]), size, (index, index + 1))
 
 
 def _check_unit(row: Any, col: Any, h: int, w: int, layer: int) -> tuple[int, int]:

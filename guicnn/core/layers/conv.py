@@ -87,7 +87,9 @@ class Conv2D(Layer):
         return self.k_eff, self.stride
 
     def window(self, input_shape: Shape) -> Window:
-        pads = self._geometry(input_shape)[3]
+        # No size check here: the explanation shows the arithmetic of a kernel that does not fit, too.
+        _, h, w = check_image_input(self, input_shape)
+        pads = resolve_padding(self.settings["padding"], (h, w), self.k_eff, self.stride)
         return Window(self.kernel, self.stride, self.dilation, tuple(int(p) for p in pads))
 
     def warnings(self, input_shape: Shape) -> list[str]:

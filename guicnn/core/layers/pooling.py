@@ -72,7 +72,8 @@ class _WindowPool(Layer):
         return self.kernel, self.stride
 
     def window(self, input_shape: Shape) -> Window:
-        return Window(self.kernel, self.stride, (1, 1), self._geometry(input_shape)[3])
+        check_image_input(self, input_shape)
+        return Window(self.kernel, self.stride, (1, 1), (self.pad[0], self.pad[0], self.pad[1], self.pad[1]))
 
     def warnings(self, input_shape: Shape) -> list[str]:
         _, h, w, _, _, _ = self._geometry(input_shape)
