@@ -77,9 +77,9 @@ class Layer:
         given: dict[str, Any] = {}
         for key, value in settings.items():
             if key not in known:
-                close = difflib.get_close_matches(key, list(known), n=1)
+                close = cls.closest_setting(key)
                 if close:
-                    hint = f"; did you mean {close[0]!r}?"
+                    hint = f"; did you mean {close!r}?"
                 elif known:
                     hint = f"; {cls.type_name} takes {', '.join(known)}"
                 else:
@@ -93,6 +93,12 @@ class Layer:
             if f.required and f.name not in given:
                 raise ConfigError(f"{f.name} is required ({f.help})", layer_type=cls.type_name)
         return given
+
+    @classmethod
+    def closest_setting(cls, key: str) -> str | None:
+        """The setting a misspelt key most likely means ('kernal_size' → 'kernel_size'), or None."""
+        close = difflib.get_close_matches(str(key), [f.name for f in cls.fields], n=1)
+        return close[0] if close else None
 
     def check_settings(self) -> None:
         """Cross-field checks (raise ConfigError); most layers need none."""
