@@ -137,8 +137,12 @@ class _Context:
                                                               "(or the input) are fixed.")
         in_shape = tuple(info.input_shape)
         try:
+            # A window that does not fit still has arithmetic worth showing (it explains the error);
+            # a layer that cannot take this kind of input (an image after Flatten) has none.
+            if not info.ok and layer.window(in_shape) is None:
+                raise LayerShapeError(info.error)
             output = _output(layer, in_shape, info)
-        except LayerShapeError:  # e.g. an image layer after Flatten: the error says it all
+        except LayerShapeError:
             return LayerExplanation(index, info.type, problem=f"No arithmetic to show: {info.error}")
         parameters = _parameters(layer, in_shape, info)
         if not info.ok:
