@@ -206,7 +206,7 @@ def test_kernel_padding_and_pool_fixes_read_like_the_buttons():
     assert list(by_problem) == [3]
     texts = [f.description for f in by_problem[3]]
     assert texts[:3] == ["Use kernel 3×3 in layer 3", "Add padding 1 to layer 3",
-                         "Use padding 'same' in layer 3 (the output keeps the input's size at stride 1)"]
+                         "Use padding 'same' in layer 3 (keeps the size at stride 1)"]
     assert "Set the input to 1×12×12 (the smallest that fits)" in texts
     assert "Remove layer 2 MaxPool2D" in texts
     fix = by_problem[3][0]

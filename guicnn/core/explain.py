@@ -112,6 +112,21 @@ def explain_layer(design: dict[str, Any], index: int, analysis: Analysis | None 
     return _Context(design, analysis).explain(index)
 
 
+def sees_phrases(design: dict[str, Any], analysis: Analysis | None = None) -> list[str | None]:
+    """"What does this layer see?" per layer, for the stack's cards: every layer with an image output,
+    and the layer where the view becomes the whole input (None for the others and for invalid ones)."""
+    analysis = analysis if analysis is not None else analyze(design)
+    context = _Context(design, analysis)
+    phrases: list[str | None] = []
+    for info in analysis.layers:
+        previous = analysis.layers[info.index - 1] if info.index else None
+        becomes_whole = info.jump is None and (previous is None or previous.jump is not None)
+        spatial = info.output_shape is not None and len(info.output_shape) == 3
+        shown = info.ok and info.output_shape is not None and (spatial or becomes_whole)
+        phrases.append(context.sees(info.index) if shown else None)
+    return phrases
+
+
 class _Context:
     """The design's layers built once, for explaining any of them."""
 
@@ -454,4 +469,5 @@ def _macs(layer: Layer, in_shape: Shape, info: LayerInfo) -> tuple[Formula, ...]
     return (Formula("Multiply-adds", symbols, numbers, fmt_int(info.macs), info.macs, note),)
 
 
-__all__ = ["Formula", "LayerExplanation", "TOPICS", "HEADINGS", "explain_design", "explain_layer", "fmt_int"]
+__all__ = ["Formula", "LayerExplanation", "TOPICS", "HEADINGS", "explain_design", "explain_layer", "sees_phrases",
+           "fmt_int"]

@@ -538,8 +538,8 @@ def _grow_padding(design: dict[str, Any], index: int, layer: Layer) -> list[_Can
     candidates = []
     field = layer.field("padding")
     if "same" in field.choices and current != "same":
-        candidates.append(_Candidate(f"Use padding 'same' in layer {index} (the output keeps the input's size "
-                                     "at stride 1)", _set_setting(design, index, "padding", "same"),
+        candidates.append(_Candidate(f"Use padding 'same' in layer {index} (keeps the size at stride 1)",
+                                     _set_setting(design, index, "padding", "same"),
                                      _identity(design), index, "set_field", order=6))
     start = 0 if isinstance(current, str) else max(as_pair(current))
     limit = int(field.maximum or 64)

@@ -32,6 +32,7 @@ WARNING = "#a35f00"
 WARNING_BORDER = "#e0a030"
 WARNING_FILL = "#fff6e0"
 OK = "#2e7d32"
+SEES = "#2a5f93"  # the "what does this layer see?" line on the cards
 
 MIME_LAYER_TYPE = "application/x-guicnn-layer-type"
 MIME_LAYER_INDEX = "application/x-guicnn-layer-index"

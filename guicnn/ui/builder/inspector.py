@@ -18,11 +18,14 @@ from PySide6.QtWidgets import (
 )
 
 from guicnn.core import ConfigError, Field, layer_class
+from guicnn.core.explain import explain_layer
 from guicnn.core.layers.common import fmt_shape
 from guicnn.ui import style
+from guicnn.ui.builder.arithmetic import ArithmeticPanel
 from guicnn.ui.builder.document import NO_LAYER, DesignDocument
 from guicnn.ui.builder.field_editors import FieldEditor, make_editor
 from guicnn.ui.widgets.elided_label import ElidedLabel
+from guicnn.ui.widgets.fix_buttons import FixButtons
 
 
 def caption(text: str = "", role: str = "caption") -> QLabel:
@@ -119,8 +122,9 @@ class FactsForm(QFormLayout):
         self.addRow(label, value)
         self.values[name] = value
 
-    def set(self, name: str, text: str) -> None:
+    def set(self, name: str, text: str, tooltip: str = "") -> None:
         self.values[name].setText(text)
+        self.values[name].setToolTip(tooltip)
 
 
 class InspectorPage(QWidget):
@@ -149,6 +153,7 @@ class InspectorPage(QWidget):
         self.facts = FactsForm()
         self.problem = ProblemBox("problem")
         self.warning = ProblemBox("warning")
+        self.fix_buttons = FixButtons()
 
     def add_facts(self, names: tuple[str, ...]) -> None:
         for name in names:
@@ -180,7 +185,11 @@ class LayerPage(InspectorPage):
                          description, glyph, group)
         self.add_facts(("Input", "Output", "Parameters", "Receptive field", "Mult-adds"))
         self.body.addWidget(self.problem)
+        self.body.addWidget(self.fix_buttons)
+        self.fix_buttons.fixChosen.connect(document.apply_fix)
         self.body.addWidget(self.warning)
+        self.arithmetic = ArithmeticPanel()
+        self.body.addWidget(self.arithmetic)
         self.rows: dict[str, FieldRow] = {}
         if self.cls is not None and self.cls.fields:
             self.add_heading("Settings")
@@ -200,13 +209,20 @@ class LayerPage(InspectorPage):
 
     def refresh(self) -> None:
         layer_config = self.document.layers[self.index]
-        info = self.document.analysis.layers[self.index]
+        document = self.document
+        info = document.analysis.layers[self.index]
+        explanation = explain_layer(document.config, self.index, document.analysis)
         self.facts.set("Input", fmt_shape(info.input_shape))
-        self.facts.set("Output", "—" if info.output_shape is None else fmt_shape(info.output_shape))
-        self.facts.set("Parameters", style.fmt_count(info.params))
+        self.facts.set("Output", "—" if info.output_shape is None else fmt_shape(info.output_shape),
+                       explanation.text("output"))
+        self.facts.set("Parameters", style.fmt_count(info.params), explanation.text("parameters"))
         rf = info.receptive_field
-        self.facts.set("Receptive field", "—" if rf is None else f"{rf[0]}×{rf[1]} input pixels")
-        self.facts.set("Mult-adds", style.fmt_count(info.macs))
+        self.facts.set("Receptive field", "—" if rf is None else f"{rf[0]}×{rf[1]} input pixels",
+                       explanation.text("receptive_field"))
+        self.facts.set("Mult-adds", style.fmt_count(info.macs), explanation.text("macs"))
+        self.arithmetic.show_explanation(explanation)
+        fixes = document.fixes.get(self.index, [])
+        self.fix_buttons.set_fixes(fixes, [document.fix_makes_valid(f) for f in fixes])
         self.problem.show_lines([info.error] if info.error else [], "✖")
         self.warning.show_lines(info.warnings, "⚠")
         for name, row in self.rows.items():
@@ -252,6 +268,8 @@ class DesignPage(InspectorPage):
         self.add_heading("Totals")
         self.add_facts(("Input", "Output", "Layers", "Parameters", "Weights", "Mult-adds", "Trained weights"))
         self.body.addWidget(self.problem)
+        self.body.addWidget(self.fix_buttons)
+        self.fix_buttons.fixChosen.connect(document.apply_fix)
         self.body.addWidget(self.warning)
         self.body.addWidget(caption("Select a layer card to edit its settings; "
                                     "edit the input shape on the input card."))
@@ -273,6 +291,8 @@ class DesignPage(InspectorPage):
         self.facts.set("Trained weights", "kept from the model file" if self.document.weights else "none (untrained)")
         self.problem.show_lines(analysis.errors, "✖")
         self.warning.show_lines(analysis.warnings, "⚠")
+        fixes = [fix for group in self.document.fixes.values() for fix in group]
+        self.fix_buttons.set_fixes(fixes, [self.document.fix_makes_valid(f) for f in fixes])
 
     def _rename(self) -> None:
         reason = self.document.rename(self.name_edit.text())

@@ -128,6 +128,9 @@ class Workbench(QObject):
         labels = ["?" if info.output_shape is None else f"{info.index} · {info.description} → "
                   f"{fmt_shape(info.output_shape)}" for info in analysis.layers]
         self.feature_maps.set_layers(labels)
+        self.predict.feature_maps.set_layers(labels)
+        for view in (self.feature_maps, self.predict.feature_maps):
+            view.set_design(self.document.config if analysis.valid else None)
         if analysis.input_shape is not None and len(analysis.input_shape) == 3:
             self.predict.set_input_shape(analysis.input_shape)
         self._idle_refresh.start()
@@ -245,6 +248,8 @@ class Workbench(QObject):
             self.feature_maps.set_activations(snap["probe"], snap["activations"], self._class_names)
         elif tab == "Predict" and "probabilities" in snap and self._probe_from_predict:
             self.predict.show_probabilities(snap["probabilities"])
+            if "activations" in snap:
+                self.predict.feature_maps.set_activations(snap["probe"], snap["activations"], self._class_names)
         elif tab == "Filters":
             self.filters.set_model(snap["model"])
         elif tab == "Weights":
@@ -287,7 +292,8 @@ class Workbench(QObject):
         self.controller.set_probe(image)
         if not self.controller.is_running():
             model, trained = self._preview_model()
-            if model is not None and trained and tuple(image.shape) == model.input_shape:
+            # Untrained too: the drawing's feature maps are worth tracing before any training.
+            if model is not None and tuple(image.shape) == model.input_shape:
                 self._refresh_probe_views(model, trained, self.tabs.tabText(self.tabs.currentIndex()))
 
     def _use_example_as_probe(self, index: int) -> None:
@@ -348,6 +354,9 @@ class Workbench(QObject):
             self.feature_maps.set_activations(probe, activations, self._class_names, probe_caption=caption)
         if probabilities is not None and self._probe_from_predict:
             self.predict.show_probabilities(probabilities)
+        if tab == "Predict" and self._probe_from_predict:
+            caption = "your drawing" if trained else "your drawing · untrained: random weights"
+            self.predict.feature_maps.set_activations(probe, activations, self._class_names, probe_caption=caption)
 
     # ---- closing -------------------------------------------------------------------------
     def confirm_close(self) -> bool:
