@@ -116,15 +116,16 @@ class FactsForm(QFormLayout):
         self.values: dict[str, ElidedLabel] = {}
 
     def add(self, name: str) -> None:
-        value = ElidedLabel()
+        value = ElidedLabel(auto_tooltip=False)  # the tooltip explains the figure (see ``set``)
         label = QLabel(name)
         label.setProperty("role", "caption")
         self.addRow(label, value)
         self.values[name] = value
 
     def set(self, name: str, text: str, tooltip: str = "") -> None:
+        """Show a value; ``tooltip`` (how it comes out) is shown on hover, else the value itself."""
         self.values[name].setText(text)
-        self.values[name].setToolTip(tooltip)
+        self.values[name].setToolTip(tooltip or text)
 
 
 class InspectorPage(QWidget):
