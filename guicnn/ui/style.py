@@ -82,6 +82,11 @@ QLabel[role="error"] {{ color: {ERROR}; }}
 QLabel[role="heading"] {{ font-weight: bold; }}
 QFrame[role="problem"] {{ background: {ERROR_FILL}; border: 1px solid {ERROR}; border-radius: 4px; }}
 QFrame[role="warning"] {{ background: {WARNING_FILL}; border: 1px solid {WARNING_BORDER}; border-radius: 4px; }}
+QLabel[role="fix-title"] {{ color: {ERROR}; font-weight: bold; }}
+QPushButton[role="fix"] {{ border: 1px solid {ERROR}; border-radius: 4px; background: #ffffff; color: {TEXT}; }}
+QPushButton[role="fix"]:hover {{ background: {ERROR_FILL}; }}
+QPushButton[role="fix"]:pressed {{ background: #f8d7d3; }}
+QPushButton[role="fix"]:disabled {{ color: #9aa3ab; border-color: {BORDER}; }}
 """
 
 

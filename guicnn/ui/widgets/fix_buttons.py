@@ -8,17 +8,9 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from guicnn.core.fixes import Fix
-from guicnn.ui import style
 
 VALID_MARK = "✓"
-
-BUTTON_STYLE = f"""
-QPushButton {{ border: 1px solid {style.ERROR};
-              border-radius: 4px; background: #ffffff; color: {style.TEXT}; }}
-QPushButton:hover {{ background: {style.ERROR_FILL}; }}
-QPushButton:pressed {{ background: #f8d7d3; }}
-QPushButton:disabled {{ color: #9aa3ab; border-color: {style.BORDER}; }}
-"""
+ROLE = "fix"  # the application's style sheet draws widgets of this role (guicnn.ui.style)
 
 
 def fix_label(fix: Fix, makes_valid: bool) -> str:
@@ -76,8 +68,7 @@ class FixButtons(QWidget):
     def __init__(self, title: str = "One-click fixes", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.title = QLabel(title)
-        self.title.setFont(style.bold_font(self.font()))
-        self.title.setStyleSheet(f"color: {style.ERROR};")
+        self.title.setProperty("role", "fix-title")
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(0, 2, 0, 2)
         self._layout.setSpacing(4)
@@ -103,7 +94,7 @@ class FixButtons(QWidget):
             for index, (text, tip) in enumerate(wanted):
                 button = WrapButton(text)
                 button.setToolTip(tip)
-                button.setStyleSheet(BUTTON_STYLE)
+                button.setProperty("role", ROLE)
                 button.setCursor(Qt.CursorShape.PointingHandCursor)
                 # Queued: the fix may replace the page this button is on, which must not happen
                 # while the button is still handling its own click.
