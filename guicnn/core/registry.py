@@ -1,4 +1,8 @@
-"""Layer registry: type name -> layer class (with its field specs, group and help)."""
+"""Layer registry: type name -> layer class (with its field specs, group and help).
+
+A leaf module: layer classes register themselves with ``@register`` when ``guicnn.core``
+imports ``guicnn.core.layers``, so nothing here imports them back.
+"""
 
 from __future__ import annotations
 
@@ -27,14 +31,8 @@ def register(cls: type[Layer]) -> type[Layer]:
     return cls
 
 
-def _ensure_loaded() -> None:
-    # Importing the layers package registers every built-in layer type.
-    from . import layers  # noqa: F401
-
-
 def layer_class(type_name: str, *, index: int | None = None) -> type[Layer]:
     """The class registered as ``type_name``; ConfigError (with a suggestion) if unknown."""
-    _ensure_loaded()
     try:
         return _REGISTRY[type_name]
     except (KeyError, TypeError):
@@ -48,7 +46,6 @@ def layer_class(type_name: str, *, index: int | None = None) -> type[Layer]:
 
 def closest_type(type_name: str) -> str | None:
     """The registered type a misspelt name most likely means ('conv2d' → 'Conv2D'), or None."""
-    _ensure_loaded()
     if not isinstance(type_name, str):
         return None
     close = difflib.get_close_matches(type_name, list(_REGISTRY), n=1, cutoff=0.5)
@@ -59,7 +56,6 @@ def closest_type(type_name: str) -> str | None:
 
 def layer_types() -> list[str]:
     """All registered type names, grouped in palette order."""
-    _ensure_loaded()
     order = {g: i for i, g in enumerate(GROUPS)}
     return [c.type_name for c in sorted(_REGISTRY.values(), key=lambda c: (order[c.group], c.palette_order))]
 
@@ -67,12 +63,3 @@ def layer_types() -> list[str]:
 def layer_classes() -> list[type[Layer]]:
     """All registered layer classes in palette order."""
     return [_REGISTRY[name] for name in layer_types()]
-
-
-def registered_layers() -> dict[str, type[Layer]]:
-    """A copy of the registry: type name -> layer class."""
-    _ensure_loaded()
-    return dict(_REGISTRY)
-
-
-get_layer_class = layer_class  # the name some tools expect

@@ -268,10 +268,6 @@ class DesignDocument(QObject):
         after = {**self._config, "name": name}
         return self._push(after, f"Rename design to '{name}'", merge_key=("design_name",))
 
-    def replace_config(self, config: dict[str, Any], text: str) -> str | None:
-        """Replace the whole design as one undoable step."""
-        return self._push(copy.deepcopy(config), text, NO_LAYER)
-
     def apply_fix(self, fix: Fix) -> str | None:
         """Apply a one-click fix as one undoable edit named by its description (Edit ▸ Undo <description>)."""
         layers = fix.design.get("layers") if isinstance(fix.design, dict) else None

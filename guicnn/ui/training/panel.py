@@ -74,7 +74,6 @@ class TrainingPanel(QWidget):
         super().__init__(parent)
         self._state = "idle"
         self._has_progress = False
-        self._epoch_started = 0.0
         self._run_total_steps = 0
         self._run_first_step = 0
         self._log_header_due = True

@@ -19,7 +19,7 @@ from guicnn.core import Sequential
 from guicnn.core.layers.common import fmt_shape
 from guicnn.core.training import TrainSettings
 from guicnn.ui.data.panel import DataPanel
-from guicnn.ui.training.controller import FrozenModel, TrainingController
+from guicnn.ui.training.controller import FrozenModel, TrainingController, TrainingSnapshot
 from guicnn.ui.training.panel import TrainingPanel
 from guicnn.ui.views.confusion import ConfusionView, MisclassifiedView
 from guicnn.ui.views.curves import CurvesView
@@ -46,7 +46,8 @@ class Workbench(QObject):
         self._class_names: list[str] = []
         self._probe_from_predict = False
         self._example_images: np.ndarray | None = None
-        self._last_snapshot: dict[str, Any] | None = None
+        self._last_snapshot: TrainingSnapshot | None = None
+        self._probe_batch: list[np.ndarray] | None = None  # activations of the last epoch's probe batch
         self._user_picked_cell = False
         self._auto_selecting = False
         # Edits come in bursts (typing, undo): redraw the model views once the burst is over.
@@ -127,9 +128,9 @@ class Workbench(QObject):
         self.data_panel.set_design(analysis.input_shape, units)
         labels = ["?" if info.output_shape is None else f"{info.index} · {info.description} → "
                   f"{fmt_shape(info.output_shape)}" for info in analysis.layers]
-        self.feature_maps.set_layers(labels)
-        self.predict.feature_maps.set_layers(labels)
+        types = [info.type for info in analysis.layers]
         for view in (self.feature_maps, self.predict.feature_maps):
+            view.set_layers(labels, types)
             view.set_design(self.document.config if analysis.valid else None)
         if analysis.input_shape is not None and len(analysis.input_shape) == 3:
             self.predict.set_input_shape(analysis.input_shape)
@@ -233,27 +234,29 @@ class Workbench(QObject):
         if not self._auto_selecting:
             self._user_picked_cell = True
 
-    def _snapshot(self, snap: dict[str, Any]) -> None:
+    def _snapshot(self, snap: TrainingSnapshot) -> None:
         """Show a training snapshot; only the visible tab is drawn (the others on showing)."""
         self._last_snapshot = snap
-        if snap.get("epoch_end") and "images" in snap:
-            self._example_images = snap["images"]
-            args = (snap["images"], snap["labels"], snap["predictions"], snap["confidence"])
+        if snap.examples is not None:
+            ex = snap.examples
+            self._example_images = ex.images
+            args = (ex.images, ex.labels, ex.predictions, ex.confidence)
             self.confusion.set_examples(*args)
             self.misclassified.set_examples(*args, class_names=self._class_names)
+            self._probe_batch = ex.probe_batch
         self._draw_snapshot(snap, self.tabs.tabText(self.tabs.currentIndex()))
 
-    def _draw_snapshot(self, snap: dict[str, Any], tab: str) -> None:
-        if tab == "Training" and "activations" in snap:
-            self.feature_maps.set_activations(snap["probe"], snap["activations"], self._class_names)
-        elif tab == "Predict" and "probabilities" in snap and self._probe_from_predict:
-            self.predict.show_probabilities(snap["probabilities"])
-            if "activations" in snap:
-                self.predict.feature_maps.set_activations(snap["probe"], snap["activations"], self._class_names)
+    def _draw_snapshot(self, snap: TrainingSnapshot, tab: str) -> None:
+        if tab == "Training" and snap.activations is not None:
+            self.feature_maps.set_activations(snap.probe, snap.activations, self._class_names)
+        elif tab == "Predict" and snap.probabilities is not None and self._probe_from_predict:
+            self.predict.show_probabilities(snap.probabilities)
+            if snap.activations is not None:
+                self.predict.feature_maps.set_activations(snap.probe, snap.activations, self._class_names)
         elif tab == "Filters":
-            self.filters.set_model(snap["model"])
+            self.filters.set_model(snap.model)
         elif tab == "Weights":
-            self.histograms.update_from_model(snap["model"], snap.get("probe_batch"))
+            self.histograms.update_from_model(snap.model, self._probe_batch)
 
     def _tab_changed(self, index: int) -> None:
         if self.controller.is_running():
