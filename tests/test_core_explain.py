@@ -8,7 +8,10 @@ from hypothesis import HealthCheck, given, settings
 from guicnn.core import analyze
 from guicnn.core.analysis import explain_design, explain_layer
 from guicnn.core.designfile import load_preset
+from guicnn.core.explain import sees_phrases
+from guicnn.core.receptive import receptive_field
 from test_core_properties import CONFIGS
+from test_core_receptive import DESIGNS as RECEPTIVE_DESIGNS
 
 
 def evaluate(numbers: str) -> int:
@@ -118,3 +121,19 @@ def test_unknown_topic_and_layer():
         explanation.text("colour")
     with pytest.raises(ValueError, match="layer 40 does not exist"):
         explain_layer(load_preset("lenet5"), 40)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(RECEPTIVE_DESIGNS)
+def test_the_seen_phrase_says_gaps_exactly_when_an_interior_unit_has_them(design):
+    analysis = analyze(design)
+    phrases = sees_phrases(design, analysis)
+    for info, phrase in zip(analysis.layers, phrases):
+        if not info.ok or info.output_shape is None or len(info.output_shape) != 3:
+            break
+        _, h, w = info.output_shape
+        field = receptive_field(design, info.index, h // 2, w // 2)
+        interior = all(0 <= m.rows.span[0] and m.rows.span[1] <= m.rows.size and 0 <= m.cols.span[0]
+                       and m.cols.span[1] <= m.cols.size for m in field.maps)
+        if interior and phrase and "whole" not in phrase and "wider" not in phrase:
+            assert ("with gaps" in phrase) == field.input.has_gaps, (info.index, phrase)

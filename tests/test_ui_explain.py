@@ -214,3 +214,19 @@ def test_predict_traces_a_unit_of_the_drawing(window, qtbot):
     design = window.document.config
     assert predict.feature_maps.highlighted_box() == receptive_box(design, 3, 5, 8)
     assert analyze(design).valid
+
+
+def test_the_card_menu_lists_the_fixes_for_keyboard_users(window, qtbot):
+    from PySide6.QtWidgets import QMenu
+
+    window.document.load(TOO_SMALL)
+    menu = QMenu()
+    window.stack.view.fill_layer_menu(menu, 3)
+    fix_menu = menu.actions()[0].menu()
+    assert menu.actions()[0].text() == "Fix"
+    assert [a.text() for a in fix_menu.actions()][:2] == ["Use kernel 3×3 in layer 3", "Add padding 1 to layer 3"]
+    fix_menu.actions()[1].trigger()
+    assert window.document.layers[3]["padding"] == 1 and window.document.analysis.valid
+    menu = QMenu()
+    window.stack.view.fill_layer_menu(menu, 3)
+    assert menu.actions()[0].text() != "Fix"  # nothing left to fix

@@ -11,12 +11,13 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from .analysis import Analysis, LayerInfo, analyze, make_layer
 from .errors import ConfigError
 from .functional import output_size, unused_lines
 from .layers.base import Layer, LayerShapeError, Shape, Window
 from .layers.common import fmt_shape
-from .receptive import unit_window, walk_down
 
 MINUS = "−"
 TOPICS = ("output", "parameters", "receptive_field", "macs")
@@ -141,6 +142,7 @@ class _Context:
                 self.layers.append(None)
         shape = analysis.input_shape
         self.image = tuple(shape[1:]) if shape is not None and len(shape) == 3 else None
+        self._gap_flags: list[bool] | None = None
 
     def explain(self, index: int) -> LayerExplanation:
         info = self.analysis.layers[index]
@@ -194,18 +196,33 @@ class _Context:
         return f"Each unit sees a {patch} patch of the input{gaps}; the next unit's patch starts {step}."
 
     def _gaps(self, index: int) -> bool:
-        """Whether a unit in the middle of the map depends on pixels with gaps between them."""
-        infos = self.analysis.layers[: index + 1]
-        layers = self.layers[: index + 1]
-        shapes = [self.analysis.input_shape] + [i.output_shape for i in infos]
-        # Gaps need a dilated window or a stride longer than the window somewhere below.
-        windows = [lyr.window(s) for lyr, s in zip(layers, shapes)]
-        if not any(w and (w.dilation != (1, 1) or w.stride[0] > w.kernel[0] or w.stride[1] > w.kernel[1])
-                   for w in windows):
-            return False
-        _, oh, ow = shapes[-1]
-        maps = walk_down(layers, shapes, index, unit_window(oh, oh // 2), unit_window(ow, ow // 2))
-        return maps[0].has_gaps
+        """Whether a unit away from the borders depends on pixels with gaps between them."""
+        if self._gap_flags is None:
+            self._gap_flags = self._interior_gaps()
+        return self._gap_flags[index]
+
+    def _interior_gaps(self) -> list[bool]:
+        """Per layer: does an interior unit's support have gaps (dilation, or strides longer than windows)?
+
+        Away from the borders the support of unit o is o·j + S per axis, with a fixed offset set S;
+        a window layer makes it S' = {t·d·j : t < k} + S (every sum) and j' = j·s.
+        """
+        flags: list[bool] = []
+        offsets = [np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64)]
+        jump = [1, 1]
+        shape = self.analysis.input_shape
+        for info, layer in zip(self.analysis.layers, self.layers):
+            window = None
+            if layer is not None and info.ok and shape is not None and len(shape) == 3 and info.jump is not None:
+                window = layer.window(shape)
+            if window is not None:
+                for axis in (0, 1):
+                    taps = np.arange(window.kernel[axis], dtype=np.int64) * window.dilation[axis] * jump[axis]
+                    offsets[axis] = np.unique(taps[:, None] + offsets[axis][None, :])
+                    jump[axis] *= window.stride[axis]
+            flags.append(any(o.size < int(o[-1] - o[0]) + 1 for o in offsets))
+            shape = info.output_shape
+        return flags
 
 
 # ---- output size ----------------------------------------------------------------------------

@@ -362,7 +362,13 @@ class LayerStackView(QListView):
         menu.exec(event.globalPos())
 
     def fill_layer_menu(self, menu: QMenu, layer: int) -> None:
-        """Insert above/below, duplicate, move and delete for one layer."""
+        """The layer's fixes (if it has a problem), insert above/below, duplicate, move and delete."""
+        fixes = self.document.fixes.get(layer, [])
+        if fixes:
+            fix_menu = menu.addMenu("Fix")
+            for fix in fixes:
+                fix_menu.addAction(fix.description, lambda fix=fix: self.document.apply_fix(fix))
+            menu.addSeparator()
         self._add_type_menu(menu, "Insert above", layer)
         self._add_type_menu(menu, "Insert below", layer + 1)
         menu.addSeparator()
