@@ -108,11 +108,15 @@ def main() -> int:
             workbench.show_tab("Training")
             view = workbench.feature_maps
             view.parentWidget().setSizes([140, 10_000])  # the curves small: the maps are the subject
+            for dock in window.docks.values():  # as a teacher would before projecting it
+                dock.hide()
             if args.page == "layer":
                 view.set_selected_layer(layer)
         else:
             workbench.show_tab("Predict")
             view = workbench.predict.feature_maps
+            for dock in window.docks.values():
+                dock.hide()
 
             def draw() -> None:
                 workbench.predict.canvas.draw_stroke([(0.2, 0.8), (0.5, 0.18), (0.8, 0.8), (0.2, 0.8)])
@@ -122,10 +126,19 @@ def main() -> int:
         document.load(STRIDED_PADDED_DILATED)
         QTimer.singleShot(300, lambda: window.resizeDocks([window.docks["inspector"]], [620],
                                                           Qt.Orientation.Horizontal))
+
+        def show_arithmetic() -> None:  # scroll the inspector to its arithmetic
+            inspector = window.inspector
+            top = inspector.page.arithmetic.mapTo(inspector.widget(), inspector.page.arithmetic.rect().topLeft())
+            inspector.verticalScrollBar().setValue(top.y() - 4)
+        QTimer.singleShot(900, show_arithmetic)
         QTimer.singleShot(200, lambda: document.set_current(2))
     else:
         document.load(TOO_SMALL)
         QTimer.singleShot(200, lambda: document.set_current(3))
+        stack = window.stack.view
+        QTimer.singleShot(600, lambda: stack.scrollTo(stack.stack_model.index(4),
+                                                      stack.ScrollHint.PositionAtCenter))
     window.show()
     return app.exec()
 
