@@ -35,6 +35,8 @@ class LayerInfo:
     macs: int = 0
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
+    # The layer object built from the config (None if it could not be built), for explanations.
+    layer: Layer | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -62,6 +64,8 @@ class Analysis:
     input_shape: Shape | None
     layers: list[LayerInfo]
     input_error: str | None = None
+    # Figures derived from this analysis by other modules (e.g. explain's gap flags), computed once.
+    derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def valid(self) -> bool:
@@ -159,6 +163,7 @@ def analyze(config: dict[str, Any]) -> Analysis:
             info.error = exc.reason
             shape = None
             continue
+        info.layer = layer
         info.description = layer.describe()
         if shape is None:
             # The input or a layer above is wrong (and reported there); nothing more to say here.

@@ -13,8 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .analysis import Analysis, LayerInfo, analyze, make_layer
-from .errors import ConfigError
+from .analysis import Analysis, LayerInfo, analyze
 from .functional import output_size, unused_lines
 from .layers.base import Layer, LayerShapeError, Shape, Window
 from .layers.common import fmt_shape
@@ -133,16 +132,9 @@ class _Context:
 
     def __init__(self, design: dict[str, Any], analysis: Analysis) -> None:
         self.analysis = analysis
-        configs = design.get("layers", []) if isinstance(design, dict) else []
-        self.layers: list[Layer | None] = []
-        for index, config in enumerate(configs if isinstance(configs, list) else []):
-            try:
-                self.layers.append(make_layer(config, index))
-            except ConfigError:
-                self.layers.append(None)
+        self.layers: list[Layer | None] = [info.layer for info in analysis.layers]  # built by analyze
         shape = analysis.input_shape
         self.image = tuple(shape[1:]) if shape is not None and len(shape) == 3 else None
-        self._gap_flags: list[bool] | None = None
 
     def explain(self, index: int) -> LayerExplanation:
         info = self.analysis.layers[index]
@@ -197,18 +189,20 @@ class _Context:
 
     def _gaps(self, index: int) -> bool:
         """Whether a unit away from the borders depends on pixels with gaps between them."""
-        if self._gap_flags is None:
-            self._gap_flags = self._interior_gaps()
-        return self._gap_flags[index]
+        flags = self.analysis.derived.get("interior_gaps")
+        if flags is None:
+            flags = self.analysis.derived["interior_gaps"] = self._interior_gaps()
+        return flags[index]
 
     def _interior_gaps(self) -> list[bool]:
         """Per layer: does an interior unit's support have gaps (dilation, or strides longer than windows)?
 
         Away from the borders the support of unit o is o·j + S per axis, with a fixed offset set S;
-        a window layer makes it S' = {t·d·j : t < k} + S (every sum) and j' = j·s.
+        a window layer makes it S' = {t·d·j : t < k} + S (every sum) and j' = j·s. While no window
+        can leave gaps, S is the whole range 0 … r − 1 and nothing needs computing.
         """
         flags: list[bool] = []
-        offsets = [np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64)]
+        offsets: list[np.ndarray] | None = None  # None: S is still a whole range
         jump = [1, 1]
         shape = self.analysis.input_shape
         for info, layer in zip(self.analysis.layers, self.layers):
@@ -216,13 +210,22 @@ class _Context:
             if layer is not None and info.ok and shape is not None and len(shape) == 3 and info.jump is not None:
                 window = layer.window(shape)
             if window is not None:
-                for axis in (0, 1):
-                    taps = np.arange(window.kernel[axis], dtype=np.int64) * window.dilation[axis] * jump[axis]
-                    offsets[axis] = np.unique(taps[:, None] + offsets[axis][None, :])
-                    jump[axis] *= window.stride[axis]
-            flags.append(any(o.size < int(o[-1] - o[0]) + 1 for o in offsets))
+                spread = window.dilation != (1, 1) or any(s > k for s, k in zip(window.stride, window.kernel))
+                if offsets is None and spread:
+                    offsets = [np.arange(r, dtype=np.int64) for r in self._rf_before(info)]
+                if offsets is not None:
+                    for axis in (0, 1):
+                        taps = np.arange(window.kernel[axis], dtype=np.int64) * window.dilation[axis] * jump[axis]
+                        offsets[axis] = np.unique(taps[:, None] + offsets[axis][None, :])
+                jump = [jump[0] * window.stride[0], jump[1] * window.stride[1]]
+            flags.append(offsets is not None and any(o.size < int(o[-1] - o[0]) + 1 for o in offsets))
             shape = info.output_shape
         return flags
+
+    def _rf_before(self, info: LayerInfo) -> tuple[int, int]:
+        """The receptive field (a whole range) of the map a layer reads."""
+        previous = self.analysis.layers[info.index - 1] if info.index else None
+        return (1, 1) if previous is None else previous.receptive_field
 
 
 # ---- output size ----------------------------------------------------------------------------

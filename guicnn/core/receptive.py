@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .analysis import analyze, make_layer
+from .analysis import analyze
 from .layers.base import Layer
 from .layers.common import fmt_shape
 
@@ -179,7 +179,7 @@ def _layers_upto(design: dict[str, Any], layer: int) -> tuple[list[Layer], list[
     for info in analysis.layers[: layer + 1]:
         if info.error:
             raise ValueError(f"layer {info.index} {info.type} is invalid ({info.error}); fix it first")
-    layers = [make_layer(cfg, i) for i, cfg in enumerate(design["layers"][: layer + 1])]
+    layers = [info.layer for info in analysis.layers[: layer + 1]]  # built (and checked) by analyze
     shapes = [analysis.input_shape] + [info.output_shape for info in analysis.layers[: layer + 1]]
     return layers, shapes
 

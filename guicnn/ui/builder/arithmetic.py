@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from html import escape as _escape
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QLabel, QToolButton, QVBoxLayout, QWidget
 
 from guicnn.core.explain import HEADINGS, TOPICS, Formula, LayerExplanation
@@ -49,8 +49,32 @@ def explanation_html(explanation: LayerExplanation) -> str:
     return "".join(blocks)
 
 
+class _FormulaLabel(QLabel):
+    """Rich text whose height for a width is measured once per text (Qt measures it on every relayout)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._heights: dict[int, int] = {}
+
+    def setText(self, text: str) -> None:  # noqa: N802 (Qt name)
+        self._heights = {}
+        super().setText(text)
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 (Qt name)
+        if width not in self._heights:
+            self._heights[width] = super().heightForWidth(width)
+        return self._heights[width]
+
+
+SETTLE_MS = 80  # a burst of edits (spin-box arrows) redraws the formulas once, after it
+
+
 class ArithmeticPanel(QWidget):
-    """A foldable section with a layer's arithmetic; folded or not is remembered across layers."""
+    """A foldable section with a layer's arithmetic; folded or not is remembered across layers.
+
+    Laying out the rich text costs ~10 ms, more than the rest of an edit: the first explanation
+    is shown at once, later ones when the edits settle (the cards and the summary come first).
+    """
 
     expanded = True  # shared by every page: a user who folds it once keeps it folded
 
@@ -64,7 +88,7 @@ class ArithmeticPanel(QWidget):
         self.toggle.setArrowType(Qt.ArrowType.DownArrow if ArithmeticPanel.expanded else Qt.ArrowType.RightArrow)
         self.toggle.setStyleSheet("QToolButton { border: none; font-weight: bold; }")
         self.toggle.toggled.connect(self._toggled)
-        self.body = QLabel()
+        self.body = _FormulaLabel()
         self.body.setWordWrap(True)
         self.body.setTextFormat(Qt.TextFormat.RichText)
         self.body.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -77,11 +101,32 @@ class ArithmeticPanel(QWidget):
         layout.addWidget(self.toggle)
         layout.addWidget(self.body)
         self._plain = ""
+        self._html = ""
+        self._shown_once = False
+        self._pending: LayerExplanation | None = None
+        self._settle = QTimer(self)
+        self._settle.setSingleShot(True)
+        self._settle.setInterval(SETTLE_MS)
+        self._settle.timeout.connect(self._show_pending)
 
     def show_explanation(self, explanation: LayerExplanation) -> None:
         self._plain = explanation.text()
-        self.body.setText(explanation_html(explanation))
-        self.setVisible(bool(self._plain))
+        self._pending = explanation
+        if self._shown_once:
+            self._settle.start()
+        else:
+            self._show_pending()
+
+    def _show_pending(self) -> None:
+        explanation, self._pending = self._pending, None
+        if explanation is None:
+            return
+        self._shown_once = True
+        html = explanation_html(explanation)
+        if html != self._html:
+            self._html = html
+            self.body.setText(html)
+        self.setVisible(bool(explanation.text()))
 
     def plain_text(self) -> str:
         """The same arithmetic as plain text (what the tooltips and the CLI show)."""

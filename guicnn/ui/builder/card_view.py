@@ -37,6 +37,7 @@ class CardDelegate(QStyledItemDelegate):
     def __init__(self, view: LayerStackView) -> None:
         super().__init__(view)
         self.view = view
+        self._heights: dict[tuple, int] = {}
 
     # ---- geometry ---------------------------------------------------------------------------
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
@@ -56,6 +57,15 @@ class CardDelegate(QStyledItemDelegate):
         return card_width - (PAD + TILE + 12) - PAD
 
     def _messages_height(self, card: Card, card_width: int) -> int:
+        key = (card.error, card.warnings, card.sees, card.fixes, card_width)
+        height = self._heights.get(key)
+        if height is None:  # measuring wrapped text is the costly part of a relayout: once per text
+            if len(self._heights) > 2048:
+                self._heights.clear()
+            height = self._heights[key] = self._measure_messages(card, card_width)
+        return height
+
+    def _measure_messages(self, card: Card, card_width: int) -> int:
         texts = self._messages(card)
         if not texts and not card.fixes:
             return 0
