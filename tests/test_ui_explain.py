@@ -230,3 +230,19 @@ def test_the_card_menu_lists_the_fixes_for_keyboard_users(window, qtbot):
     menu = QMenu()
     window.stack.view.fill_layer_menu(menu, 3)
     assert menu.actions()[0].text() != "Fix"  # nothing left to fix
+
+
+def test_hovering_with_shift_traces_the_unit_under_the_mouse(maps_view, qtbot, monkeypatch):
+    from guicnn.ui.views import feature_maps
+
+    view = maps_view
+    view.set_selected_layer(0)
+    layout = view._layout
+    scene_point = view.map_view.mapViewToScene(QPointF(2.5 * layout.scale, 6.5 * layout.scale))
+    view.map_graphics.scene().sigMouseMoved.emit(scene_point)  # no Shift: only the hover text
+    qtbot.wait(150)
+    assert view.selected_unit() is None and "row 6, column 2" in view.hover_label.text()
+    monkeypatch.setattr(feature_maps, "_tracing", lambda: True)  # Shift held
+    view.map_graphics.scene().sigMouseMoved.emit(scene_point)
+    qtbot.waitUntil(lambda: view.selected_unit() is not None)
+    assert view.selected_unit().unit == (6, 2) and view.highlighted_box() == receptive_box(DILATED, 0, 6, 2)

@@ -235,9 +235,17 @@ def _smallest_input(design: dict[str, Any], channels: int, height: int, width: i
 
     if not fits(MAX_SIDE, MAX_SIDE):
         return None
-    h = _first_true(list(range(height, MAX_SIDE + 1)), lambda v: fits(v, MAX_SIDE))
-    w = _first_true(list(range(width, MAX_SIDE + 1)), lambda v: fits(h, v))
-    return (h, w) if h is not None and w is not None else None
+    h = _first_fit(height, lambda v: fits(v, MAX_SIDE))
+    w = _first_fit(width, lambda v: fits(h, v))
+    return (h, w)
+
+
+def _first_fit(start: int, fits: Callable[[int], bool]) -> int:
+    """The smallest size ≥ start (≤ MAX_SIDE, where it fits) that fits: doubling, then bisection."""
+    low, high = start, start
+    while not fits(high):
+        low, high = high + 1, min(2 * high, MAX_SIDE)
+    return _first_true(list(range(low, high + 1)), fits)
 
 
 def _input_size_candidate(design: dict[str, Any], analysis: Analysis, index: int | None) -> list[_Candidate]:
