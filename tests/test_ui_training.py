@@ -8,9 +8,9 @@ import pytest
 from guicnn.core.data import load_digits, train_val_split
 from guicnn.core.designfile import load_preset
 from guicnn.core.training import TrainSettings
-from guicnn.ui.document import DesignDocument
-from guicnn.ui.training_controller import TrainingController
-from guicnn.ui.training_panel import TrainingPanel
+from guicnn.ui.builder.document import DesignDocument
+from guicnn.ui.training.controller import TrainingController
+from guicnn.ui.training.panel import TrainingPanel
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QGraphicsRectItem, QSplitter, QVBoxLayout, QWidget
 
-from .common import (
+from guicnn.ui.views.common import (
     BAR_COLOUR,
     BLUES,
     HIGHLIGHT_COLOUR,
@@ -22,7 +22,7 @@ from .common import (
     show_grid,
     style_plot,
 )
-from .gallery import ImageGallery
+from guicnn.ui.views.gallery import ImageGallery
 
 EMPTY_HINT = ("No confusion matrix yet.\n\nAfter each training epoch the validation images are counted here by "
               "true class (rows) and predicted class (columns).")

@@ -9,8 +9,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from ..style import ERROR
-from .common import (
+from guicnn.ui.style import ERROR
+from guicnn.ui.views.common import (
     BAR_COLOUR,
     HIGHLIGHT_COLOUR,
     TRAIN_COLOUR,

@@ -15,8 +15,7 @@ from PySide6.QtCore import QObject, Signal
 from guicnn.core import GuicnnError, Sequential
 from guicnn.core.data import Dataset
 from guicnn.core.training import Trainer, TrainSettings, check_compatible, evaluate
-
-from .training_worker import TrainingThread, TrainingWorker
+from guicnn.ui.training.worker import TrainingThread, TrainingWorker
 
 DEAD_RELU_PROBES = 64  # images used to find ReLU units that never fire
 SNAPSHOT_RATE = 2.5  # feature-map refreshes per second while training

@@ -7,16 +7,21 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QItemSelectionModel, QModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView, QHeaderView, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QTableView,
-    QVBoxLayout, QWidget,
+    QAbstractItemView,
+    QHeaderView,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
 )
 
 from guicnn.core import Analysis
 from guicnn.core.layers.common import fmt_shape
-
-from . import style
-from .document import NO_LAYER, DesignDocument
-from .elided_label import ElidedLabel
+from guicnn.ui import style
+from guicnn.ui.builder.document import NO_LAYER, DesignDocument
+from guicnn.ui.widgets.elided_label import ElidedLabel
 
 COLUMNS = ("#", "Layer", "Output shape", "Params", "Receptive field", "Mult-adds", "Notes")
 NUMERIC = {0, 3, 5}

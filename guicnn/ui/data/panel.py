@@ -36,9 +36,9 @@ from PySide6.QtWidgets import (
 
 from guicnn.core.data import (
     DATASETS,
+    DEFAULT_SHAPE_CLASSES,
     SHAPE_CLASSES,
     Dataset,
-    DEFAULT_SHAPE_CLASSES,
     dataset_dir,
     is_downloaded,
     load_dataset,
@@ -47,10 +47,9 @@ from guicnn.core.data import (
     train_val_split,
     validation_count,
 )
-
-from . import style
-from .data_preview import BalanceBars, PreviewGrid
-from .data_worker import DataStats, LoadFn, LoadJob, LoadResult, join_on_quit, shutdown_all
+from guicnn.ui import style
+from guicnn.ui.data.preview import BalanceBars, PreviewGrid
+from guicnn.ui.data.worker import DataStats, LoadFn, LoadJob, LoadResult, join_on_quit, shutdown_all
 
 #: (key, combo label) of every source, in the order the chooser lists them.
 SOURCES: tuple[tuple[str, str], ...] = (
