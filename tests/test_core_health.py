@@ -57,12 +57,20 @@ def test_a_conv_relu_forced_dead_by_a_large_negative_bias():
     model.forward(x, keep=True)
     expected = dead_unit_fractions(model.layers, model.activations)
     relu = health_by_layer(layer_health(model, x))[1]
-    # filters 1 and 2 are dead at all 25 positions; filter 0 at the positions it never fires
-    first_dead = float(np.mean(~np.any(model.activations[1][:, 0] > 0, axis=0)))
-    assert relu.dead_share == pytest.approx((2 * 25 + 25 * first_dead) / 75)
+    # a unit of a conv layer is a feature map: filters 1 and 2 never fire, filter 0 does somewhere
+    assert np.any(model.activations[1][:, 0] > 0)
+    assert relu.dead_share == pytest.approx(2 / 3)
     assert expected == {1: relu.dead_share}
-    assert relu.status == RED
+    assert relu.status == RED and "units (feature maps) never fire" in relu.explanation
     assert model.layers[0]._cache is None  # caches cleared after the probe pass
+
+
+def test_a_feature_map_dark_at_some_positions_is_alive():
+    a = np.zeros((2, 3, 2, 2), np.float32)
+    a[0, 0, 1, 1] = 1.0  # channel 0 fires at one position of one image: alive
+    a[1, 2, 0, 0] = 0.5  # channel 2 too; channel 1 never: dead
+    assert dead_share(a) == pytest.approx(1 / 3)
+    assert dead_share(np.array([[0, 1, 0, 0], [0, 2, 0, 3]], np.float32)) == 0.5  # flat: per feature
 
 
 def test_leaky_variants_are_never_worse_than_amber():

@@ -4,8 +4,11 @@
 ``PROBES`` validation images) through the model in inference mode and rates every layer it
 can say something about:
 
-* ReLU family (ReLU, LeakyReLU, PReLU, ELU): the share of *dead* units — output positions
-  (channel, row, column, or feature) that are never positive for any probe image;
+* ReLU family (ReLU, LeakyReLU, PReLU, ELU): the share of *dead* units — units that are
+  never positive for any probe image. A unit of an image-shaped (C, H, W) output is a
+  feature map: its weights are shared by every position, so it is dead only when it is not
+  positive anywhere (a single position can stay dark because of the data, e.g. a plain
+  background, and still learn from the others). A unit of a flat output is one feature;
 * Sigmoid and Tanh: the share of *saturated* outputs, where the slope is below
   ``SATURATION_SLOPE`` of its peak and almost no gradient passes back;
 * layers with weights: the update-to-weight ratio ‖Δw‖ / ‖w‖ of the last optimizer step
@@ -61,16 +64,20 @@ class LayerHealth:
     saturated_share: float | None = None
     update_ratio: float | None = None
     grad_norm: float | None = None
+    probes: int = 0  # images the dead and saturated shares were counted on
 
 
 # ---- the figures ---------------------------------------------------------------------------
 
 def dead_share(activation: np.ndarray) -> float:
-    """Share of output units (everything but the batch axis) never positive over the batch."""
+    """Share of units never positive over the batch: feature maps (axis 1) of an (N, C, H, W)
+    batch, features of an (N, F) one."""
     a = np.asarray(activation)
     if a.ndim < 2 or a.shape[0] == 0 or a[0].size == 0:
         return 0.0
-    return float(1.0 - np.count_nonzero(np.any(a > 0, axis=0)) / a[0].size)
+    fires = a > 0
+    alive = np.any(fires.reshape(a.shape[0], a.shape[1], -1), axis=(0, 2))
+    return float(1.0 - np.count_nonzero(alive) / alive.size)
 
 
 def dead_unit_fractions(layers: Sequence[Any], activations: Sequence[np.ndarray]) -> dict[int, float]:
@@ -118,10 +125,11 @@ def _share_status(share: float, limits: tuple[float, float]) -> str:
     return RED if share >= limits[1] else AMBER if share >= limits[0] else GREEN
 
 
-def _dead_health(index: int, layer: Any, share: float, probes: int) -> LayerHealth:
+def _dead_health(index: int, layer: Any, share: float, probes: int, spatial: bool) -> LayerHealth:
     status = _share_status(share, DEAD_LIMITS)
-    what = (f"{share:.0%} of this layer's units never fire (never positive on any of the {probes} "
-            "probe images)")
+    units = "units (feature maps)" if spatial else "units"
+    where = "anywhere in any" if spatial else "for any"
+    what = f"{share:.0%} of this layer's {units} never fire (never positive {where} of the {probes} probe images)"
     if layer.type_name == "ReLU":
         meaning = "A dead ReLU unit outputs 0 whatever the input, so no gradient flows through it and it never learns again."
         advice = {GREEN: "Healthy: almost every unit responds to some image.",
@@ -135,10 +143,11 @@ def _dead_health(index: int, layer: Any, share: float, probes: int) -> LayerHeal
         advice = {GREEN: "Healthy: almost every unit responds to some image.",
                   AMBER: "If the share keeps growing, lower the learning rate."}[status]
     text = f"{what} {advice}" if status == RED else f"{what}. {advice}"
-    return LayerHealth(index, layer.type_name, status, f"{share:.0%} dead", f"{text}\n{meaning}", dead_share=share)
+    return LayerHealth(index, layer.type_name, status, f"{share:.0%} dead", f"{text}\n{meaning}", dead_share=share,
+                       probes=probes)
 
 
-def _saturation_health(index: int, layer: Any, share: float) -> LayerHealth:
+def _saturation_health(index: int, layer: Any, share: float, probes: int) -> LayerHealth:
     status = _share_status(share, SATURATED_LIMITS)
     limits = "0 or 1" if layer.type_name == "Sigmoid" else "−1 or 1"
     what = f"{share:.0%} of this layer's outputs are saturated (stuck near {limits}, where its slope is almost 0)"
@@ -147,7 +156,8 @@ def _saturation_health(index: int, layer: Any, share: float) -> LayerHealth:
                      "initialisation or add BatchNorm before it.",
               RED: " — the vanishing-gradient problem: the layers before it hardly learn. Use ReLU instead, "
                    "Glorot initialisation, normalised inputs or BatchNorm before it, or a lower learning rate."}[status]
-    return LayerHealth(index, layer.type_name, status, f"{share:.0%} sat.", what + advice, saturated_share=share)
+    return LayerHealth(index, layer.type_name, status, f"{share:.0%} sat.", what + advice, saturated_share=share,
+                       probes=probes)
 
 
 def _update_status(ratio: float | None) -> str:
@@ -198,7 +208,8 @@ def _weights_health(index: int, layer: Any, previous: dict[str, np.ndarray] | No
     ratio = None if before is None else update_ratio(before, layer.params[main])
     status = _worst(_update_status(ratio), _grad_status(grad_norm))
     if ratio is not None:
-        badge = f"Δw {ratio:.1%}" if math.isfinite(ratio) and ratio >= 1e-3 else f"Δw {ratio:.0e}"
+        badge = (f"Δw {ratio:.1%}" if math.isfinite(ratio) and ratio >= 1e-3 else "Δw 0" if ratio == 0
+                 else f"Δw {ratio:.0e}")
     else:
         badge = f"∇ {grad_norm:.2g}"
     return LayerHealth(index, layer.type_name, status, badge, f"{_update_text(ratio)}\n{_grad_text(grad_norm)}",
@@ -219,9 +230,9 @@ def layer_health(model: Any, probe_x: np.ndarray, previous: dict[str, np.ndarray
             x = layer.forward(x, training=False)
             entry = None
             if layer.type_name in RELU_FAMILY:
-                entry = _dead_health(index, layer, dead_share(x), len(x))
+                entry = _dead_health(index, layer, dead_share(x), len(x), x.ndim == 4)
             elif layer.type_name in SATURATING:
-                entry = _saturation_health(index, layer, saturated_share(layer.type_name, x))
+                entry = _saturation_health(index, layer, saturated_share(layer.type_name, x), len(x))
             if layer.params:
                 weights = _weights_health(index, layer, previous)
                 entry = weights if entry is None else _merge(entry, weights)

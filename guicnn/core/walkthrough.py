@@ -136,15 +136,7 @@ class Walkthrough:
                     input_shape: tuple[int, ...] | None = None) -> Walkthrough:
         """A walkthrough of the layer described by ``layer_config`` with weights ``params``
         (``{"weight": ..., "bias": ...}``), e.g. from a design and a state dict."""
-        layer = make_layer(layer_config, 0)
-        layer.build(input_shape or tuple(np.shape(x)))
-        for name, value in params.items():
-            if name in layer.params:
-                if np.shape(value) != layer.params[name].shape:
-                    raise ShapeError(f"{layer.type_name} {name}: expected shape {layer.params[name].shape}, "
-                                     f"got {np.shape(value)}")
-                layer.params[name][...] = value
-        return cls(layer, x)
+        return cls(build_layer(layer_config, params, input_shape or tuple(np.shape(x))), x)
 
     # ---- geometry -------------------------------------------------------------------------
     @property
@@ -229,13 +221,23 @@ class Walkthrough:
         return WindowStep(values=values[None], total=float(total), **common)
 
 
+def build_layer(layer_config: dict[str, Any], params: dict[str, np.ndarray], input_shape: tuple[int, ...]) -> Layer:
+    """A layer built for ``input_shape`` from its config, holding copies of ``params``
+    (missing ones keep their initial values; a wrong shape raises ShapeError)."""
+    layer = make_layer(layer_config, 0)
+    layer.build(tuple(int(d) for d in input_shape))
+    for name, value in params.items():
+        if name in layer.params:
+            if np.shape(value) != layer.params[name].shape:
+                raise ShapeError(f"{layer.type_name} {name}: expected shape {layer.params[name].shape}, "
+                                 f"got {np.shape(value)}")
+            layer.params[name][...] = value
+    return layer
+
+
 def twin_layer(layer: Layer, input_shape: tuple[int, ...]) -> Layer:
     """A new layer with ``layer``'s settings and a copy of its weights, built for ``input_shape``."""
-    twin = make_layer(layer.get_config(), 0)
-    twin.build(tuple(int(d) for d in input_shape))
-    for name, value in layer.params.items():
-        twin.params[name][...] = value
-    return twin
+    return build_layer(layer.get_config(), layer.params, input_shape)
 
 
 def layer_input(model: Any, index: int, x: np.ndarray) -> np.ndarray:
@@ -247,5 +249,5 @@ def layer_input(model: Any, index: int, x: np.ndarray) -> np.ndarray:
     return np.array(out[0], copy=True)
 
 
-__all__ = ["KINDS", "TOY_SIZE", "Walkthrough", "WindowStep", "can_walk", "layer_input", "toy_input", "toy_size",
+__all__ = ["KINDS", "TOY_SIZE", "Walkthrough", "WindowStep", "build_layer", "can_walk", "layer_input", "toy_input", "toy_size",
            "twin_layer"]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPushButton,
     QScrollArea,
     QSizePolicy,
     QVBoxLayout,
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from guicnn.core import ConfigError, Field, layer_class
 from guicnn.core.layers.common import fmt_shape
+from guicnn.core.walkthrough import can_walk
 from guicnn.ui import style
 from guicnn.ui.builder.document import NO_LAYER, DesignDocument
 from guicnn.ui.builder.field_editors import FieldEditor, make_editor
@@ -181,6 +183,12 @@ class LayerPage(InspectorPage):
         self.add_facts(("Input", "Output", "Parameters", "Receptive field", "Mult-adds"))
         self.body.addWidget(self.problem)
         self.body.addWidget(self.warning)
+        self.step_through: QPushButton | None = None
+        if self.cls is not None and can_walk(self.cls.type_name):
+            self.step_through = QPushButton("▶  Step through the computation")
+            self.step_through.setToolTip("Open the Step-through tab: how each output value of this layer comes "
+                                         "from its window, weights and bias, value by value")
+            self.body.addWidget(self.step_through)
         self.rows: dict[str, FieldRow] = {}
         if self.cls is not None and self.cls.fields:
             self.add_heading("Settings")
@@ -209,6 +217,8 @@ class LayerPage(InspectorPage):
         self.facts.set("Mult-adds", style.fmt_count(info.macs))
         self.problem.show_lines([info.error] if info.error else [], "✖")
         self.warning.show_lines(info.warnings, "⚠")
+        if self.step_through is not None:
+            self.step_through.setEnabled(self.document.analysis.valid)
         for name, row in self.rows.items():
             value = layer_config.get(name, row.field.default)
             row.editor.set_value(value, self._effective(row.field, layer_config))
@@ -283,6 +293,8 @@ class DesignPage(InspectorPage):
 class QtInspector(QScrollArea):
     """Shows the selected layer (or the design) and turns edits into document commands."""
 
+    stepThroughRequested = Signal(int)  # layer index: open the walkthrough of that layer
+
     def __init__(self, document: DesignDocument, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.document = document
@@ -309,6 +321,8 @@ class QtInspector(QScrollArea):
         key = ("design",) if index == NO_LAYER else ("layer", index, self.document.layers[index].get("type"))
         if key != self._page_key:
             self.page = DesignPage(self.document) if index == NO_LAYER else LayerPage(self.document, index)
+            if isinstance(self.page, LayerPage) and self.page.step_through is not None:
+                self.page.step_through.clicked.connect(lambda _=False, i=index: self.stepThroughRequested.emit(i))
             self.page.setEnabled(not self.document.read_only)
             self._page_key = key
             self.setWidget(self.page)  # the old page is deleted by the scroll area

@@ -17,7 +17,6 @@ from guicnn.core.data import Dataset
 from guicnn.core.training import Trainer, TrainSettings, check_compatible, evaluate
 from guicnn.ui.training.worker import TrainingThread, TrainingWorker
 
-DEAD_RELU_PROBES = 64  # images used to find ReLU units that never fire
 SNAPSHOT_RATE = 2.5  # feature-map refreshes per second while training
 
 
@@ -244,24 +243,27 @@ class TrainingController(QObject):
                 result.update(self._epoch_details(model, trainer))
         return result
 
+    def model_input(self, image: np.ndarray) -> np.ndarray:
+        """What the trained model receives for a raw image (C, H, W): the trainer's normalisation applied."""
+        return self._normalise(np.asarray(image, np.float32)[None])[0]
+
     def _normalise(self, x: np.ndarray) -> np.ndarray:
         """The trainer's input normalisation (the probe is kept raw for display)."""
         norm = self.trainer.normalization if self.trainer is not None else None
         return norm.apply(x) if norm is not None else np.asarray(x, np.float32)
 
     def _epoch_details(self, model: Sequential, trainer: Trainer) -> dict[str, Any]:
-        """Per-image results for the confusion gallery (from the trainer's own validation pass)
-        and the activations of a probe batch for the dead-ReLU count."""
+        """Per-image results for the confusion gallery (from the trainer's own validation pass).
+        Dead units and the rest of the layer health come with the epoch report (core.health)."""
         val = self._val
         scored = trainer.last_evaluation
         if scored is None or len(scored.predictions) != len(val):
             scored = evaluate(model, val.x, val.y, loss=trainer.settings.loss, normalization=trainer.normalization)
-        model.forward(self._normalise(val.x[:DEAD_RELU_PROBES]), training=False, keep=True)
         confidence = scored.probabilities[np.arange(len(val)), scored.predictions]
         # The validation arrays are never written during training: shared, not copied.
         return {"images": val.x, "labels": val.y,
                 "predictions": scored.predictions.copy(), "confidence": confidence.astype(np.float32),
-                "probe_batch": list(model.activations or []), "class_names": list(self._class_names)}
+                "class_names": list(self._class_names)}
 
     # ---- prediction (GUI thread, only while idle) ----------------------------------------
     def predict(self, image: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]] | None:
