@@ -41,7 +41,8 @@ def test_dead_share_counts_units_never_positive_over_the_batch():
     relu = health[1]
     assert relu.dead_share == 0.5 and relu.status == RED
     assert relu.badge == "50% dead"
-    assert "50% of this layer's units never fire" in relu.explanation and "dying-ReLU" in relu.explanation
+    assert "50% of this layer's units (2 of 4) never fire" in relu.explanation
+    assert "dying-ReLU" in relu.explanation
     assert "LeakyReLU" in relu.explanation and "learning rate" in relu.explanation
     # one dead of four: amber; none dead: green
     assert health_by_layer(layer_health(_dense_relu([0, 0, 0, -100]), x))[1].status == AMBER
@@ -61,7 +62,7 @@ def test_a_conv_relu_forced_dead_by_a_large_negative_bias():
     assert np.any(model.activations[1][:, 0] > 0)
     assert relu.dead_share == pytest.approx(2 / 3)
     assert expected == {1: relu.dead_share}
-    assert relu.status == RED and "units (feature maps) never fire" in relu.explanation
+    assert relu.status == RED and "67% of this layer's units (2 of 3 feature maps) never fire" in relu.explanation
     assert model.layers[0]._cache is None  # caches cleared after the probe pass
 
 

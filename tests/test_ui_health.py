@@ -83,9 +83,18 @@ def test_health_arrives_after_each_epoch_whichever_tab_is_visible(qtbot, window)
     assert workbench.histograms.dead_fractions() == {h.index: h.dead_share for h in last if h.dead_share is not None}
     for entry in last:  # every rated layer's card carries its badge
         assert window.stack.card(entry.index).health == entry
+    window.document.set_current(relus[0])  # the inspector explains the selected layer's figures
+    box = window.inspector.page.health
+    assert not box.isHidden() and box.label.text().count(f"{last_by_index(last, relus[0]).badge}") == 1
     workbench.show_tab("Weights")
     assert workbench.histograms.dead_fractions()  # still there when the tab is shown
     # an edit makes the figures stale: the badges and the chart are cleared
     window.document.add_layer("ReLU")
     assert all(window.stack.card(i).health is None for i in range(len(window.document.layers)))
     assert workbench.histograms.dead_fractions() == {}
+    window.document.set_current(relus[0])
+    assert window.inspector.page.health.isHidden()
+
+
+def last_by_index(health, index):
+    return next(entry for entry in health if entry.index == index)

@@ -125,11 +125,12 @@ def _share_status(share: float, limits: tuple[float, float]) -> str:
     return RED if share >= limits[1] else AMBER if share >= limits[0] else GREEN
 
 
-def _dead_health(index: int, layer: Any, share: float, probes: int, spatial: bool) -> LayerHealth:
+def _dead_health(index: int, layer: Any, share: float, probes: int, units: int, spatial: bool) -> LayerHealth:
     status = _share_status(share, DEAD_LIMITS)
-    units = "units (feature maps)" if spatial else "units"
+    kind = " feature maps" if spatial else ""
     where = "anywhere in any" if spatial else "for any"
-    what = f"{share:.0%} of this layer's {units} never fire (never positive {where} of the {probes} probe images)"
+    what = (f"{share:.0%} of this layer's units ({round(share * units)} of {units}{kind}) never fire "
+            f"(never positive {where} of the {probes} probe images)")
     if layer.type_name == "ReLU":
         meaning = "A dead ReLU unit outputs 0 whatever the input, so no gradient flows through it and it never learns again."
         advice = {GREEN: "Healthy: almost every unit responds to some image.",
@@ -230,7 +231,7 @@ def layer_health(model: Any, probe_x: np.ndarray, previous: dict[str, np.ndarray
             x = layer.forward(x, training=False)
             entry = None
             if layer.type_name in RELU_FAMILY:
-                entry = _dead_health(index, layer, dead_share(x), len(x), x.ndim == 4)
+                entry = _dead_health(index, layer, dead_share(x), len(x), int(x.shape[1]), x.ndim == 4)
             elif layer.type_name in SATURATING:
                 entry = _saturation_health(index, layer, saturated_share(layer.type_name, x), len(x))
             if layer.params:

@@ -123,6 +123,7 @@ class MainWindow(QMainWindow):
         self.add_dock("training", "Train", self.workbench.training_panel, right, tabify_with="data")
         self.docks["inspector"].raise_()
         self.workbench.healthChanged.connect(self.stack.set_health)
+        self.workbench.healthChanged.connect(self.inspector.set_health)
         self.stack.stepThroughRequested.connect(self.workbench.show_walkthrough)
         self.inspector.stepThroughRequested.connect(self.workbench.show_walkthrough)
         self._connect_document()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from guicnn.core import ConfigError, Field, layer_class
+from guicnn.core.health import LayerHealth, health_by_layer
 from guicnn.core.layers.common import fmt_shape
 from guicnn.core.walkthrough import can_walk
 from guicnn.ui import style
@@ -104,6 +106,34 @@ class ProblemBox(QFrame):
         self.setVisible(bool(lines))
 
 
+class HealthBox(QFrame):
+    """The layer's health after the last epoch (core.health): status, figures' meaning and advice."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("health")
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 6, 8, 6)
+        layout.addWidget(self.label)
+        self.hide()
+
+    def show_health(self, health: LayerHealth | None) -> None:
+        if health is None:
+            self.hide()
+            return
+        colour = style.HEALTH_COLOURS[health.status]
+        self.setStyleSheet(f"QFrame#health {{ border: 1px solid {colour}; border-left: 5px solid {colour}; "
+                           "border-radius: 4px; background: #ffffff; }")
+        title = {"green": "Healthy", "amber": "Worth watching", "red": "A problem"}[health.status]
+        body = html.escape(health.explanation).replace("\n", "<br>")
+        self.label.setText(f"<b style='color:{colour}'>● {title}: {html.escape(health.badge)}</b>"
+                           f"<br>{body}")
+        self.show()
+
+
 class FactsForm(QFormLayout):
     """Label/value pairs ('Output', '6×28×28') that update in place."""
 
@@ -183,6 +213,8 @@ class LayerPage(InspectorPage):
         self.add_facts(("Input", "Output", "Parameters", "Receptive field", "Mult-adds"))
         self.body.addWidget(self.problem)
         self.body.addWidget(self.warning)
+        self.health = HealthBox()
+        self.body.addWidget(self.health)
         self.step_through: QPushButton | None = None
         if self.cls is not None and can_walk(self.cls.type_name):
             self.step_through = QPushButton("▶  Step through the computation")
@@ -295,6 +327,12 @@ class QtInspector(QScrollArea):
 
     stepThroughRequested = Signal(int)  # layer index: open the walkthrough of that layer
 
+    def set_health(self, health) -> None:
+        """Layer health from training (a sequence of core LayerHealth; empty: none) for the layer pages."""
+        self._health = health_by_layer(health)
+        if isinstance(self.page, LayerPage):
+            self.page.health.show_health(self._health.get(self.page.index))
+
     def __init__(self, document: DesignDocument, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.document = document
@@ -304,6 +342,7 @@ class QtInspector(QScrollArea):
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
         self.page: InspectorPage | None = None
         self._page_key: tuple | None = None
+        self._health: dict[int, LayerHealth] = {}
         document.changed.connect(self.refresh)
         document.current_changed.connect(self._current_changed)
         document.read_only_changed.connect(self._read_only_changed)
@@ -323,6 +362,8 @@ class QtInspector(QScrollArea):
             self.page = DesignPage(self.document) if index == NO_LAYER else LayerPage(self.document, index)
             if isinstance(self.page, LayerPage) and self.page.step_through is not None:
                 self.page.step_through.clicked.connect(lambda _=False, i=index: self.stepThroughRequested.emit(i))
+        if isinstance(self.page, LayerPage):
+            self.page.health.show_health(self._health.get(index))
             self.page.setEnabled(not self.document.read_only)
             self._page_key = key
             self.setWidget(self.page)  # the old page is deleted by the scroll area
