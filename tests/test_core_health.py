@@ -115,6 +115,8 @@ def test_update_ratio_and_gradient_norm_by_hand():
     dense.grads["bias"][...] = 0
     frozen = health_by_layer(layer_health(model, np.ones((2, 2), np.float32), before))[0]
     assert frozen.status == RED and "no gradient reaches this layer" in frozen.explanation
+    # no gradient and no step known: an untrained layer, nothing to rate
+    assert 0 not in health_by_layer(layer_health(model, np.ones((2, 2), np.float32)))
     assert update_ratio(np.zeros(3), np.ones(3)) is None
     assert dead_share(np.zeros((0, 3))) == 0.0
 

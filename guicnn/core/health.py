@@ -202,8 +202,10 @@ def _grad_text(grad_norm: float) -> str:
     return text + "."
 
 
-def _weights_health(index: int, layer: Any, previous: dict[str, np.ndarray] | None) -> LayerHealth:
+def _weights_health(index: int, layer: Any, previous: dict[str, np.ndarray] | None) -> LayerHealth | None:
     grad_norm = norm(list(layer.grads.values()))
+    if previous is None and grad_norm == 0:
+        return None  # no training step yet: nothing to rate
     main = "weight" if "weight" in layer.params else next(iter(layer.params))
     before = None if previous is None else previous.get(f"{index}.{main}")
     ratio = None if before is None else update_ratio(before, layer.params[main])
@@ -221,7 +223,9 @@ def layer_health(model: Any, probe_x: np.ndarray, previous: dict[str, np.ndarray
     """The health of every layer it applies to, in layer order.
 
     ``probe_x`` is a batch in the model's input shape (already normalised); ``previous`` the
-    weights before the last optimizer step (``"3.weight"`` -> array) or None. Runs the model in
+    weights before the last optimizer step (``"3.weight"`` -> array) or None. Layers with
+    weights are rated from their last gradients and that step; without either (an untrained
+    model) they are left out. Runs the model in
     inference mode (no random stream is touched) and clears its caches afterwards.
     """
     result = []
@@ -234,8 +238,8 @@ def layer_health(model: Any, probe_x: np.ndarray, previous: dict[str, np.ndarray
                 entry = _dead_health(index, layer, dead_share(x), len(x), int(x.shape[1]), x.ndim == 4)
             elif layer.type_name in SATURATING:
                 entry = _saturation_health(index, layer, saturated_share(layer.type_name, x), len(x))
-            if layer.params:
-                weights = _weights_health(index, layer, previous)
+            weights = _weights_health(index, layer, previous) if layer.params else None
+            if weights is not None:
                 entry = weights if entry is None else _merge(entry, weights)
             if entry is not None:
                 result.append(entry)

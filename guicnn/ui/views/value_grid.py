@@ -39,6 +39,8 @@ def fmt_cell(value: float) -> str:
         return "–"
     if math.isinf(value):
         return "∞" if value > 0 else "−∞"
+    if value == 0:
+        return "0"  # also −0.0, a product with a zero input
     magnitude = abs(value)
     if value == int(value) and magnitude < 10_000:
         text = f"{value:.0f}"
@@ -206,8 +208,8 @@ class ValueGrid(QWidget):
         font.setPixelSize(max(7, int(min(size * 0.34, size * 0.7 / lines))))
         widest = max((QFontMetrics(font).horizontalAdvance(line) for t in set(texts) for line in t.split("\n")),
                      default=0)
-        if widest > size * 0.9:
-            font.setPixelSize(max(7, int(font.pixelSize() * size * 0.9 / widest)))
+        if widest > size * 0.74:  # room for the frames drawn inside a cell
+            font.setPixelSize(max(7, int(font.pixelSize() * size * 0.74 / widest)))
         return font
 
     def _paint_overlay(self, painter: QPainter, size: float) -> None:
@@ -224,15 +226,17 @@ class ValueGrid(QWidget):
             for r, c in self.taps:
                 painter.drawRect(self.cell_rect(r, c).adjusted(inset, inset, -inset, -inset))
         if self.chosen is not None:
-            width = max(2.5, size * 0.07)
-            inset = width * 1.5
+            width = max(2.5, size * 0.045)
+            inset = width
             painter.setPen(QPen(CHOSEN_COLOUR, width))
             painter.drawRoundedRect(self.cell_rect(*self.chosen).adjusted(inset, inset, -inset, -inset),
                                     size * 0.2, size * 0.2)
         if self.current is not None:
             width = max(2.0, size * 0.1)
+            rect = self.cell_rect(*self.current)
+            grow = max(0.0, (16 - size) / 2)  # a tiny cell gets a marker big enough to find
             painter.setPen(QPen(QColor(SELECTION), width))
-            painter.drawRect(self.cell_rect(*self.current).adjusted(width / 2, width / 2, -width / 2, -width / 2))
+            painter.drawRect(rect.adjusted(width / 2 - grow, width / 2 - grow, grow - width / 2, grow - width / 2))
 
     # ---- mouse --------------------------------------------------------------------------
     def mousePressEvent(self, event: QMouseEvent) -> None:

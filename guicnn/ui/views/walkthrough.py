@@ -52,7 +52,9 @@ def _big_font(widget: QWidget, scale: float, bold: bool = False) -> QFont:
 
 def _num(value: float) -> str:
     """Four significant digits for the equations (−∞ and friends spelled out)."""
-    return fmt_cell(value) if not np.isfinite(value) else f"{value:.4g}".replace("-", "−")
+    if value == 0 or not np.isfinite(value):
+        return fmt_cell(value)
+    return f"{value:.4g}".replace("-", "−")
 
 
 class WalkthroughView(QWidget):
@@ -480,7 +482,7 @@ class WalkthroughView(QWidget):
         count = len(step.subtotals)
         chosen = self.input_channel
         if count == 1:
-            return f"Products of the window: Σ = {_num(step.subtotals[0])}"
+            return "Each cell: input value × the filter's weight = product."
         start = max(0, min(chosen - MAX_SUBTOTAL_ROWS // 2, count - MAX_SUBTOTAL_ROWS))
         shown = range(start, min(count, start + MAX_SUBTOTAL_ROWS))
         lines = []
