@@ -78,7 +78,7 @@ def test_leaky_variants_are_never_worse_than_amber():
     model = Sequential.from_config({"input_shape": [2], "layers": [
         {"type": "Dense", "units": 2}, {"type": "LeakyReLU"}]})
     model.layers[0].params["bias"][...] = -1e3
-    entry = layer_health(model, np.ones((4, 2), np.float32))[1]
+    entry = health_by_layer(layer_health(model, np.ones((4, 2), np.float32)))[1]
     assert entry.dead_share == 1.0 and entry.status == AMBER and "recover" in entry.explanation
 
 
