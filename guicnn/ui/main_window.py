@@ -20,8 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from guicnn.core import GuicnnError
-from guicnn.core.designfile import atomic_write, load_design
-from guicnn.resources import resource_dir
+from guicnn.core.designfile import atomic_write, load_design, preset_paths
 from guicnn.ui import files, style
 from guicnn.ui.builder.document import NO_LAYER, DesignDocument, empty_design
 from guicnn.ui.builder.inspector import QtInspector
@@ -38,7 +37,7 @@ MESSAGE_MS = 8000
 def preset_files() -> list[tuple[str, Path]]:
     """(display name, path) of every shipped preset, in file-name order."""
     presets = []
-    for path in sorted((resource_dir() / "presets").glob("*.json")):
+    for path in preset_paths():
         try:
             presets.append((str(load_design(path).get("name") or path.stem), path))
         except GuicnnError:

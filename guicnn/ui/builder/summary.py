@@ -34,7 +34,7 @@ def summary_rows(analysis: Analysis) -> list[tuple[tuple[str, ...], str, str]]:
     rows = [(("", "Input", fmt_shape(analysis.input_shape), "", "", "", input_note),
              ERROR if input_note else OK, input_note)]
     for info in analysis.layers:
-        rf = "" if info.receptive_field is None else "×".join(map(str, info.receptive_field))
+        rf = fmt_shape(info.receptive_field, missing="")
         label = info.description if not info.name else f"{info.name} · {info.description}"
         shape = "error" if info.error else ("?" if info.output_shape is None else fmt_shape(info.output_shape))
         known = info.output_shape is not None

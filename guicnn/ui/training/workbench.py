@@ -20,7 +20,7 @@ from guicnn.core.layers.common import fmt_shape
 from guicnn.core.training import TrainSettings
 from guicnn.core.walkthrough import build_layer, can_walk, layer_input
 from guicnn.ui.data.panel import DataPanel
-from guicnn.ui.training.controller import FrozenModel, TrainingController
+from guicnn.ui.training.controller import FrozenModel, TrainingController, TrainingSnapshot
 from guicnn.ui.training.panel import TrainingPanel
 from guicnn.ui.views.confusion import ConfusionView, MisclassifiedView
 from guicnn.ui.views.curves import CurvesView
@@ -50,7 +50,7 @@ class Workbench(QObject):
         self._class_names: list[str] = []
         self._probe_from_predict = False
         self._example_images: np.ndarray | None = None
-        self._last_snapshot: dict[str, Any] | None = None
+        self._last_snapshot: TrainingSnapshot | None = None
         self._user_picked_cell = False
         self._auto_selecting = False
         self._health: tuple = ()
@@ -136,7 +136,7 @@ class Workbench(QObject):
         self.data_panel.set_design(analysis.input_shape, units)
         labels = ["?" if info.output_shape is None else f"{info.index} · {info.description} → "
                   f"{fmt_shape(info.output_shape)}" for info in analysis.layers]
-        self.feature_maps.set_layers(labels)
+        self.feature_maps.set_layers(labels, [info.type for info in analysis.layers])
         self.walkthrough.set_layers([(info.index, f"{info.index} · {info.description}") for info in analysis.layers
                                      if can_walk(info.type) and info.output_shape is not None])
         if self._health:  # the figures were of another network
@@ -245,25 +245,26 @@ class Workbench(QObject):
         if not self._auto_selecting:
             self._user_picked_cell = True
 
-    def _snapshot(self, snap: dict[str, Any]) -> None:
+    def _snapshot(self, snap: TrainingSnapshot) -> None:
         """Show a training snapshot; only the visible tab is drawn (the others on showing)."""
         self._last_snapshot = snap
-        if snap.get("epoch_end") and "images" in snap:
-            self._example_images = snap["images"]
-            args = (snap["images"], snap["labels"], snap["predictions"], snap["confidence"])
+        if snap.examples is not None:
+            ex = snap.examples
+            self._example_images = ex.images
+            args = (ex.images, ex.labels, ex.predictions, ex.confidence)
             self.confusion.set_examples(*args)
             self.misclassified.set_examples(*args, class_names=self._class_names)
         self._draw_snapshot(snap, self.tabs.tabText(self.tabs.currentIndex()))
 
-    def _draw_snapshot(self, snap: dict[str, Any], tab: str) -> None:
-        if tab == "Training" and "activations" in snap:
-            self.feature_maps.set_activations(snap["probe"], snap["activations"], self._class_names)
-        elif tab == "Predict" and "probabilities" in snap and self._probe_from_predict:
-            self.predict.show_probabilities(snap["probabilities"])
+    def _draw_snapshot(self, snap: TrainingSnapshot, tab: str) -> None:
+        if tab == "Training" and snap.activations is not None:
+            self.feature_maps.set_activations(snap.probe, snap.activations, self._class_names)
+        elif tab == "Predict" and snap.probabilities is not None and self._probe_from_predict:
+            self.predict.show_probabilities(snap.probabilities)
         elif tab == "Filters":
-            self.filters.set_model(snap["model"])
+            self.filters.set_model(snap.model)
         elif tab == "Weights":
-            self.histograms.update_from_model(snap["model"])
+            self.histograms.update_from_model(snap.model)
 
     def _tab_changed(self, index: int) -> None:
         if self.tabs.tabText(index) == "Step through":
@@ -419,16 +420,15 @@ class Workbench(QObject):
 
     def _running_layer(self, index: int):
         snap = self._last_snapshot
-        if snap is None or "model" not in snap:
+        if snap is None:
             return None
         info = self.document.analysis.layers[index]
-        layer = build_layer(self.document.layers[index], snap["model"].layers[index].params, info.input_shape)
-        probe = snap.get("probe")
-        activations = snap.get("activations")
+        layer = build_layer(self.document.layers[index], snap.model.layers[index].params, info.input_shape)
+        probe, activations = snap.probe, snap.activations
         real = None
         if probe is not None and activations is not None:
             real = self.controller.model_input(probe) if index == 0 else activations[index - 1]
-        note = (f"Weights as of training step {snap['step']:,} (training continues; come back to this tab "
+        note = (f"Weights as of training step {snap.step:,} (training continues; come back to this tab "
                 "for newer ones)")
         return layer, {"real": real, "probe": probe}, note
 

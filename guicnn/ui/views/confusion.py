@@ -10,6 +10,7 @@ from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QGraphicsRectItem, QSplitter, QVBoxLayout, QWidget
 
+from guicnn.core.metrics import per_class_accuracy
 from guicnn.ui.views.common import (
     BAR_COLOUR,
     BLUES,
@@ -163,7 +164,7 @@ class ConfusionView(QWidget):
         for (i, j), text in zip(np.ndindex(k, k), self._texts):
             text.setText(str(matrix[i, j]))
             text.setColor("#ffffff" if share[i, j] > 0.5 else "#1f2933")
-        accuracy = np.divide(np.diag(matrix), rows, out=np.full(k, np.nan), where=rows > 0)
+        accuracy = per_class_accuracy(matrix)
         self._accuracy = accuracy
         shown = np.nan_to_num(accuracy) * 100.0
         brushes = [pg.mkBrush(HIGHLIGHT_COLOUR if a < 0.5 else BAR_COLOUR) for a in np.nan_to_num(accuracy)]

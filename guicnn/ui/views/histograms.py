@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from guicnn.core.health import DEAD_LIMITS, LayerHealth
+from guicnn.core.layers.common import fmt_shape
 from guicnn.ui.style import ERROR, HEALTH_COLOURS
 from guicnn.ui.views.common import (
     BAR_COLOUR,
@@ -243,7 +244,7 @@ class HistogramsView(QWidget):
         self.layer_combo.clear()
         for index, name in entries:
             layer = model.layers[index]
-            shape = "×".join(map(str, layer.params[name].shape))
+            shape = fmt_shape(layer.params[name].shape)
             self.layer_combo.addItem(f"{index} · {layer.describe()} · {name} ({shape})")
         self.layer_combo.setCurrentIndex(entries.index(current) if current in entries else 0)
         self.layer_combo.blockSignals(False)
