@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QMessageBox
 
 from guicnn.core import Sequential
-from guicnn.core.designfile import load_preset
 from guicnn.core.health import RED, layer_health
 from guicnn.ui.builder.document import DesignDocument
 from guicnn.ui.builder.layer_stack import QtLayerStack
-from guicnn.ui.main_window import MainWindow
 from guicnn.ui.style import HEALTH_COLOURS
 
 DESIGN = {"input_shape": [1, 6, 6], "layers": [
@@ -48,20 +44,6 @@ def test_a_dead_relu_gets_a_red_badge_with_its_meaning_in_the_tooltip(qtbot):
     assert _count_colour(stack.view.viewport(), red) > 20  # the pill is painted
     stack.set_health(())
     assert stack.card(1).health is None
-
-
-@pytest.fixture
-def window(qtbot, monkeypatch):
-    window = MainWindow(DesignDocument(load_preset("digits_small")), initial_data="digits")
-    window.resize(1280, 800)
-    window.show()
-    qtbot.waitUntil(lambda: window.workbench.data_panel.dataset() is not None, timeout=20_000)
-    yield window
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
-    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    window.close()
-    window.workbench.shutdown()
-    window.deleteLater()
 
 
 def test_health_arrives_after_each_epoch_whichever_tab_is_visible(qtbot, window):
