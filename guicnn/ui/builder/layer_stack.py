@@ -10,7 +10,16 @@ from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractListModel, QEvent, QMimeData, QModelIndex, QPoint, QRect, QRectF, QSize, Qt, Signal,
+    QAbstractListModel,
+    QEvent,
+    QMimeData,
+    QModelIndex,
+    QPoint,
+    QRect,
+    QRectF,
+    QSize,
+    Qt,
+    Signal,
 )
 from PySide6.QtGui import QAction, QColor, QDrag, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (

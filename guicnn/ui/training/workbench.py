@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox, QSplitter, QTabWidget, QWidget
+from threadpoolctl import ThreadpoolController
 
 from guicnn.core import Sequential
 from guicnn.core.layers.common import fmt_shape
@@ -30,6 +31,7 @@ from guicnn.ui.views.histograms import HistogramsView
 from guicnn.ui.views.predict import PredictView
 from guicnn.ui.views.walkthrough import WalkthroughView
 
+_BLAS = ThreadpoolController()  # made once: inspecting the loaded libraries takes ~1 ms
 TABS = ("Design", "Training", "Filters", "Weights", "Confusion", "Misclassified", "Predict", "Step through")
 
 
@@ -391,6 +393,12 @@ class Workbench(QObject):
 
     def _show_walkthrough_layer(self, index: int | None) -> None:
         """Give the walkthrough view layer ``index`` with its current weights and inputs."""
+        # One image through a few layers: one BLAS thread is several times faster than two
+        # fighting over a busy machine (benchmarks/bench_walkthrough.py).
+        with _BLAS.limit(limits=1, user_api="blas"):
+            self._show_walkthrough_layer_now(index)
+
+    def _show_walkthrough_layer_now(self, index: int | None) -> None:
         analysis = self.document.analysis
         if index is None or not 0 <= index < len(analysis.layers) or not can_walk(analysis.layers[index].type):
             self.walkthrough.clear()

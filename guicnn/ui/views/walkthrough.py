@@ -21,7 +21,16 @@ import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
-    QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSlider, QSpinBox, QSplitter, QVBoxLayout, QWidget,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
 )
 
 from guicnn.core.layers.common import fmt_shape
@@ -79,6 +88,8 @@ class WalkthroughView(QWidget):
         self._timer = QTimer(self)
         self._timer.timeout.connect(self._tick)
         self._editor: QLineEdit | None = None
+        self._input_key: tuple | None = None  # (walkthrough, channel) the input grid shows
+        self._output_key: tuple | None = None
         self._build_ui()
         self._set_speed(self.speed.value())
 
@@ -428,7 +439,9 @@ class WalkthroughView(QWidget):
     def _show_input(self, step: WindowStep) -> None:
         walk = self.walk
         channel = self.input_channel
-        self.input_grid.set_values(walk.padded[channel], padding=walk.padding_mask)
+        if self._input_key != (id(walk), channel):  # a step only moves the window
+            self._input_key = (id(walk), channel)
+            self.input_grid.set_values(walk.padded[channel], padding=walk.padding_mask)
         kh, kw = walk.effective_kernel
         r0, c0 = step.origin
         chosen = None if step.chosen is None else (int(step.tap_rows[step.chosen[0]]), int(step.tap_cols[step.chosen[1]]))
@@ -526,7 +539,11 @@ class WalkthroughView(QWidget):
 
     def _show_output(self) -> None:
         walk = self.walk
-        self.output_grid.set_values(walk.output[self.channel], shown=self._done)
+        if self._output_key != (id(walk), self.channel):
+            self._output_key = (id(walk), self.channel)
+            self.output_grid.set_values(walk.output[self.channel], shown=self._done)
+        else:  # only more of it is computed
+            self.output_grid.set_shown(self._done)
         self.output_grid.set_overlay(current=self.cell)
         c, oh, ow = walk.output.shape
         done = int(self._done.sum())
