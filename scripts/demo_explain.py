@@ -2,6 +2,7 @@
 
     python scripts/demo_explain.py --show walkthrough      # conv 0 stepped part-way, filter 2
     python scripts/demo_explain.py --show health           # the stack with its health badges
+    python scripts/demo_explain.py --show weights          # the Weights tab's dead-unit chart
 
 Trains the shapes CNN for two epochs with Adam at a learning rate of 0.03 — high enough that
 most feature maps of the second convolution die (a red badge), while the network still learns.
@@ -25,7 +26,7 @@ from guicnn.ui.style import apply_style
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--show", choices=("walkthrough", "health"), default="walkthrough")
+    parser.add_argument("--show", choices=("walkthrough", "health", "weights"), default="walkthrough")
     parser.add_argument("--layer", type=int, default=0, help="layer to step through (default 0)")
     parser.add_argument("--filter", type=int, default=2)
     parser.add_argument("--steps", type=int, default=12 * 28 + 9, help="output cells computed so far")
@@ -59,6 +60,8 @@ def main(argv: list[str]) -> int:
             view.set_channel(args.filter)
             for _ in range(args.steps):
                 view.step_forward()
+        elif args.show == "weights":
+            workbench.show_tab("Weights")
         else:
             workbench.show_tab("Design")
             red = [h.index for h in workbench.health if h.status == "red"]

@@ -288,10 +288,9 @@ class HistogramsView(QWidget):
         set_category_ticks(self.dead_plot.getAxis("bottom"), self._dead_labels)
         self.dead_plot.setXRange(-0.7, max(n, 1) - 0.3, padding=0)
         probes = self._dead_batch
-        batch = f" for all {probes} probe images" if probes > 1 else " for the probe image" if probes == 1 else ""
+        batch = f" on {probes} probe images" if probes > 1 else " on the probe image" if probes == 1 else ""
         self.dead_plot.setTitle(
-            f"Dead units: share of each ReLU-family layer's outputs that are never positive{batch}"
-            "<br><span style='font-size:9pt;color:#66707a'>a dead ReLU unit never fires, so it passes no gradient "
-            f"and stops learning; amber from {DEAD_LIMITS[0]:.0%}, red from {DEAD_LIMITS[1]:.0%} "
-            "(the same figures as the badges on the cards)</span>",
+            f"Dead units: share of each ReLU layer's feature maps or units never positive{batch}"
+            "<br><span style='font-size:9pt;color:#66707a'>a dead ReLU unit passes no gradient and stops "
+            f"learning · amber from {DEAD_LIMITS[0]:.0%}, red from {DEAD_LIMITS[1]:.0%}, as on the cards</span>",
             color="#1f2933", size="10pt")
