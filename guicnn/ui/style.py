@@ -33,6 +33,8 @@ WARNING_BORDER = "#e0a030"
 WARNING_FILL = "#fff6e0"
 OK = "#2e7d32"
 SEES = "#2a5f93"  # the "what does this layer see?" line on the cards
+# Layer health (core.health statuses): the badge on the cards and the dead-unit bars.
+HEALTH_COLOURS = {"green": "#2e9d4a", "amber": "#e39b16", "red": "#d32f2f"}
 
 MIME_LAYER_TYPE = "application/x-guicnn-layer-type"
 MIME_LAYER_INDEX = "application/x-guicnn-layer-index"

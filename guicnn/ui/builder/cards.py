@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from guicnn.core import Analysis, ConfigError, layer_class
+from guicnn.core.health import LayerHealth
 from guicnn.core.layers.common import fmt_shape
 from guicnn.ui.style import fmt_count
 
@@ -26,6 +27,7 @@ class Card:
     warnings: tuple[str, ...] = ()
     sees: str | None = None  # "What does this layer see?" in one phrase
     fixes: tuple[str, ...] = ()  # the fix buttons' texts, in the order of the document's fixes
+    health: LayerHealth | None = None  # from the last epoch of training (core.health)
 
     @property
     def tooltip(self) -> str:
@@ -35,7 +37,12 @@ class Card:
         lines += [f"Warning: {w}" for w in self.warnings]
         if self.sees:
             lines.append(self.sees)
+        if self.health is not None:
+            lines += ["", f"Health ({HEALTH_WORDS[self.health.status]}): {self.health.explanation}"]
         return "\n".join(lines)
+
+
+HEALTH_WORDS = {"green": "good", "amber": "watch it", "red": "a problem"}
 
 
 def make_cards(analysis: Analysis, sees: Sequence[str | None] | None = None,
