@@ -260,6 +260,8 @@ def test_the_train_panel_tells_the_truth_after_an_edit_drops_the_weights(qtbot, 
 
 def test_a_colour_preset_trains_out_of_the_box(qtbot, monkeypatch):
     """`run_gui.py --preset tiny_vgg --train`: the built-in colour shapes load and training runs."""
+    from guicnn.ui.app import build_window, parse_args
+
     window = build_window(parse_args(["--preset", "tiny_vgg", "--train", "--epochs", "1", "--size", "1280x800"]))
     window.workbench.data_panel.shapes_count.setValue(150)  # before the data loads: a quick test
     window.show()

@@ -374,16 +374,22 @@ class TrainingController(QObject):
             scored = evaluate(model, val.x, val.y, loss=loss, normalization=Normalization.from_dict(norm) if norm else None)
             confidence = scored.probabilities[np.arange(len(val)), scored.predictions].astype(np.float32)
             examples = EpochExamples(images=val.x, labels=val.y, predictions=scored.predictions, confidence=confidence,
-                                     probe_batch=[], class_names=list(dataset.class_names))
+                                     class_names=list(dataset.class_names))
             return Evaluation(confusion=scored.confusion, examples=examples, epochs=epochs, weights=weights)
 
         if self._evaluation is not None:
             self._evaluation.cancel()  # superseded: its result is ignored
         job = Job(score, name="evaluation", blas_threads=1)
         job.succeeded.connect(self._on_evaluated)
+        job.failed.connect(self._on_evaluation_failed)
         self._evaluation = job
         job.start()
         return True
+
+    def _on_evaluation_failed(self, message: str, _details: str, _cancelled: bool) -> None:
+        if self.sender() is self._evaluation:
+            self._evaluation = None
+            self.failed.emit(f"Could not score the trained weights on the data: {message}")
 
     def _on_evaluated(self, result: Evaluation | None) -> None:
         if self.sender() is not self._evaluation:
