@@ -39,6 +39,8 @@ def main() -> int:
     parser.add_argument("--suffix", default="", help="added to every file name, e.g. the screen width")
     parser.add_argument("--size", help="window size WxH instead of fitting the screen")
     parser.add_argument("--layer", type=int, default=0, help="layer shown alone on the feature-map page")
+    parser.add_argument("--predict-index", type=int, default=0, help="data set image put on the Predict canvas")
+    parser.add_argument("--resize", action="store_true", help="also shrink to 1000x650 and enlarge again")
     args = parser.parse_args()
 
     from guicnn.ui.app import build_window, parse_args
@@ -71,9 +73,11 @@ def main() -> int:
         print(path, flush=True)
 
     window.docks["training"].raise_()
+    data = workbench.data_panel.dataset()
+    workbench.predict.set_image(data.x[int(args.predict_index)])  # Predict shows an answer, not a hint
     for title in TABS:
         workbench.show_tab(title)
-        shot(title.lower())
+        shot(title.lower().replace(" ", "_"))
     workbench.show_tab("Training")
     workbench.feature_maps.set_selected_layer(args.layer)
     shot("feature_maps_layer")
@@ -81,6 +85,15 @@ def main() -> int:
     window.docks["data"].raise_()
     workbench.show_tab("Design")
     shot("data_panel")
+    if args.resize:  # shrink to 1000x650 and back, as a user would: nothing may stay squeezed
+        size = window.size()
+        window.resize(1000, 650)
+        workbench.show_tab("Training")
+        shot("training_1000x650")
+        window.resize(size)
+        shot("training_after_resize")
+        window.docks["data"].raise_()
+        shot("data_after_resize")
     workbench.shutdown()
     from PySide6.QtWidgets import QMessageBox
 

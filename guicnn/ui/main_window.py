@@ -36,6 +36,10 @@ from guicnn.ui.training.workbench import Workbench
 from guicnn.ui.widgets.elided_label import ElidedLabel
 
 MESSAGE_MS = 8000
+#: The narrowest each panel may get, in characters of the window's font: below it layer names
+#: and fields are cut. A small window or a layout saved on a small screen stops here.
+READABLE_CHARS = {"palette": 21, "inspector": 38, "data": 38, "training": 38}
+READABLE_CENTRE_CHARS = 62  # the centre's share before the panels are narrowed
 
 
 def preset_files() -> list[tuple[str, Path]]:
@@ -131,6 +135,8 @@ class MainWindow(QMainWindow):
         self.stack.stepThroughRequested.connect(self.workbench.show_walkthrough)
         self.inspector.stepThroughRequested.connect(self.workbench.show_walkthrough)
         self._connect_document()
+        self._fit_docks_timer = QTimer(self, singleShot=True, interval=0)
+        self._fit_docks_timer.timeout.connect(self._fit_docks)
         self.resize(1280, 800)
         self._size_docks()
         if self.settings.value("window/state") is None:  # keep a layout the user saved
@@ -148,12 +154,18 @@ class MainWindow(QMainWindow):
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetClosable
                          | QDockWidget.DockWidgetFeature.DockWidgetMovable
                          | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        if name in READABLE_CHARS:
+            dock.setMinimumWidth(self.readable_width(name))
         self.addDockWidget(area, dock)
         if tabify_with in self.docks:
             self.tabifyDockWidget(self.docks[tabify_with], dock)
         self.docks[name] = dock
         self.view_menu.addAction(dock.toggleViewAction())
         return dock
+
+    def readable_width(self, name: str) -> int:
+        """The narrowest the panel ``name`` may get (READABLE_CHARS in this window's font)."""
+        return READABLE_CHARS.get(name, 0) * self.fontMetrics().horizontalAdvance("0")
 
     def _design_area(self) -> QSplitter:
         """The layer stack above the summary table (the workbench's Design tab, so the training
@@ -165,15 +177,55 @@ class MainWindow(QMainWindow):
         design.setStretchFactor(1, 2)
         return design
 
-    def _size_docks(self) -> None:
-        """Give the right-hand panels the width their content needs (the data panel's preview
-        and split rows), the palette its names, and the centre the rest."""
+    def _dock_widths(self) -> dict[QDockWidget, int]:
+        """The width each side panel is laid out for: the right-hand panels what their content
+        needs (the data panel's preview and split rows), the palette its names."""
         char = self.fontMetrics().horizontalAdvance("0")
         # The data panel is laid out for 320–380 px; the training panel needs its minimum.
         right = max(char * 50, 350, self.workbench.training_panel.minimumSizeHint().width() + 24)
         right = min(right, self.width() // 3)
-        self.resizeDocks([self.docks["palette"], self.docks["inspector"]], [char * 26, right],
-                         Qt.Orientation.Horizontal)
+        tabbed = [self.docks[name] for name in ("inspector", "data", "training")]
+        shown = next((dock for dock in tabbed if dock.isVisible()), tabbed[0])  # one tab of the group
+        return {self.docks["palette"]: char * 26, shown: right}
+
+    def _size_docks(self) -> None:
+        """Give the side panels the width they are laid out for, and the centre the rest."""
+        widths = self._dock_widths()
+        self.resizeDocks(list(widths), list(widths.values()), Qt.Orientation.Horizontal)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if event.oldSize().width() > 0 and event.oldSize().width() != event.size().width():
+            self._fit_docks_timer.start()
+
+    def _fit_docks(self) -> None:
+        """Share the width between the centre and the side panels after the window was resized.
+
+        Qt keeps the panels' widths and takes everything from the centre when the window
+        shrinks, and gives the centre everything when it grows. Here a shrinking window first
+        narrows the panels (never below their readable width) to keep the centre readable, and
+        a growing one first gives squeezed panels their width back.
+        """
+        widths = {dock: width for dock, width in self._dock_widths().items()
+                  if dock.isVisible() and not dock.isFloating()}
+        current = {dock: dock.width() for dock in widths}
+        centre = self.centralWidget().width()
+        readable_centre = READABLE_CENTRE_CHARS * self.fontMetrics().horizontalAdvance("0")
+        target = dict(current)
+        if centre < readable_centre:  # take it from the widest room above each panel's minimum
+            need = readable_centre - centre
+            for dock in sorted(target, key=lambda d: d.minimumWidth() - target[d]):
+                take = min(need, max(0, target[dock] - dock.minimumWidth()))
+                target[dock] -= take
+                need -= take
+        else:
+            spare = centre - readable_centre
+            for dock, width in widths.items():
+                grow = min(spare, max(0, width - target[dock]))
+                target[dock] += grow
+                spare -= grow
+        if target != current:
+            self.resizeDocks(list(target), list(target.values()), Qt.Orientation.Horizontal)
 
     def _build_status_bar(self) -> None:
         self.design_status = DesignStatus(self.document)
@@ -462,6 +514,8 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         if isinstance(state, QByteArray):
             self.restoreState(state)
+            # A layout saved on a smaller screen: its squeezed panels get their width back.
+            QTimer.singleShot(0, self._fit_docks)
 
     def show_about(self) -> None:
         QMessageBox.about(self, "About guicnn", about_html())

@@ -254,12 +254,13 @@ class DataPanel(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(content)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)
-        self.setMinimumWidth(300)
+        # Wide enough for its rows beside the vertical scroll bar; if a long button still needs
+        # more, a horizontal scroll bar appears rather than the panel's right edge being cut.
+        self.setMinimumWidth(max(300, content.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width()))
 
     def _build_source(self) -> QGroupBox:
         self.source_box = QGroupBox("Source")

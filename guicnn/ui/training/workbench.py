@@ -32,6 +32,7 @@ from guicnn.ui.views.filters import FiltersView
 from guicnn.ui.views.histograms import HistogramsView
 from guicnn.ui.views.predict import PredictView
 from guicnn.ui.views.walkthrough import WalkthroughView
+from guicnn.ui.widgets.scroll_page import ScrollPage
 
 _BLAS = ThreadpoolController()  # made once: inspecting the loaded libraries takes ~1 ms
 TABS = ("Design", "Training", "Filters", "Weights", "Confusion", "Misclassified", "Predict", "Step through")
@@ -86,11 +87,12 @@ class Workbench(QObject):
         training.addWidget(self.feature_maps)
         training.setStretchFactor(0, 2)
         training.setStretchFactor(1, 3)
+        training.setChildrenCollapsible(False)  # a small window keeps both readable
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         for title, widget in zip(TABS, (design_area, training, self.filters, self.histograms, self.confusion,
                                         self.misclassified, self.predict, self.walkthrough)):
-            self.tabs.addTab(widget, title)
+            self.tabs.addTab(ScrollPage(widget), title)  # scrolls when the window is small
         self.tabs.setTabToolTip(1, "Loss and accuracy curves, and the feature maps of the probe image, live")
         self.tabs.setTabToolTip(4, "Which classes are confused with which, after each epoch")
         self.tabs.setTabToolTip(TABS.index("Step through"),

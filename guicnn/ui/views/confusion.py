@@ -7,7 +7,7 @@ from typing import Sequence
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QGraphicsRectItem, QSplitter, QVBoxLayout, QWidget
 
 from guicnn.core.metrics import per_class_accuracy
@@ -21,6 +21,7 @@ from guicnn.ui.views.common import (
     fmt_percent,
     lookup_table,
     set_category_ticks,
+    shorten,
     show_grid,
     style_plot,
 )
@@ -31,6 +32,9 @@ EMPTY_HINT = ("No confusion matrix yet.\n\nAfter each training epoch the validat
               "true class (rows) and predicted class (columns).")
 MAX_COUNT_LABELS = 20  # above this many classes the cells are too small for numbers
 MAX_GALLERY = 300  # thumbnails shown at most (the most confident first)
+SIDE_BY_SIDE_WIDTH = 860  # px from which the gallery sits beside the matrix rather than below it
+COUNT_POINTS = 10  # font size of the counts in the cells, shrunk down to MIN_COUNT_POINTS for small cells
+MIN_COUNT_POINTS = 7
 
 
 def _examples(images, true, predicted, confidence) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -114,6 +118,7 @@ class ConfusionView(QWidget):
         self.graphics.ci.layout.setColumnStretchFactor(0, 3)
         self.graphics.ci.layout.setColumnStretchFactor(1, 1)
         self.graphics.scene().sigMouseClicked.connect(self._on_click)
+        self.matrix_plot.vb.sigResized.connect(self._fit_labels)
         self._proxy = pg.SignalProxy(self.graphics.scene().sigMouseMoved, rateLimit=30,
                                      slot=lambda e: self._on_mouse(e[0]))
         self.hover_label = caption_label("", muted=True)
@@ -175,11 +180,10 @@ class ConfusionView(QWidget):
         for i, text in enumerate(self.accuracy_texts):
             text.setText(fmt_percent(accuracy[i], 0))
             text.setPos(shown[i], i + 0.5)
-        short = 12 if k <= 8 else 7
         set_category_ticks(self.matrix_plot.getAxis("left"), names, max_chars=14, offset=0.5)
-        set_category_ticks(self.matrix_plot.getAxis("bottom"), names, max_chars=short, offset=0.5)
         if resized:
             self.matrix_plot.setRange(xRange=(0, k), yRange=(0, k), padding=0.02)
+        self._fit_labels()
         total = int(matrix.sum())
         correct = int(np.trace(matrix))
         overall = (f"overall accuracy {fmt_percent(correct / total)} ({correct:,} of {plural(total, 'image')})"
@@ -204,6 +208,52 @@ class ConfusionView(QWidget):
             return (f"No mistakes: all {plural(total, 'image')} are classified correctly. "
                     "Click a cell on the diagonal to see them.")
         return "Click a cell of the matrix to see its images here."
+
+    def _fit_labels(self, *_ignored: object) -> None:
+        """Counts and class names sized to the cells as drawn: a smaller font for small cells, no
+        counts when even that does not fit (hovering still tells them), and the class names under
+        the columns cut to what fits one cell — or their numbers — so they never run together."""
+        k = self._matrix.shape[0]
+        view = self.matrix_plot.vb
+        if not k or view.width() <= 0:
+            return
+        cell = min(view.width(), view.height()) / (k * 1.04)  # the range has 2 % padding each side
+        widest = str(int(self._matrix.max())) if self._matrix.size else "0"
+        font = QFont(self.font())
+        size = COUNT_POINTS if k <= 10 else COUNT_POINTS - 2
+        font.setPointSizeF(size)
+        while size > MIN_COUNT_POINTS and QFontMetrics(font).horizontalAdvance(widest) > cell - 4:
+            size -= 1
+            font.setPointSizeF(size)
+        metrics = QFontMetrics(font)
+        fits = metrics.horizontalAdvance(widest) <= cell - 2 and metrics.height() <= cell + 2
+        for text in self._texts:
+            text.setFont(font)
+            text.setVisible(fits)
+        axis = self.matrix_plot.getAxis("bottom")
+        tick_metrics = QFontMetrics(axis.font())
+        chars = next((n for n in range(12, 2, -1)
+                      if max(tick_metrics.horizontalAdvance(shorten(name, n)) for name in self._names) <= cell - 4), 0)
+        if chars:
+            set_category_ticks(axis, self._names, max_chars=chars, offset=0.5)
+            axis.setLabel("predicted class")
+        else:  # not even three letters: the class numbers, with the names on hover
+            axis.setTicks([[(i + 0.5, str(i)) for i in range(k)], []])
+            axis.setLabel("predicted class (number)")
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        # Narrow: the gallery goes below the matrix, which then gets the whole width (beside it,
+        # the cells were too small for their counts and the class names).
+        wanted = Qt.Orientation.Horizontal if self.width() >= SIDE_BY_SIDE_WIDTH else Qt.Orientation.Vertical
+        if self.splitter.orientation() != wanted:
+            self.splitter.setOrientation(wanted)
+            self.splitter.setSizes([600, 400] if wanted == Qt.Orientation.Horizontal else [650, 350])
+
+    def column_labels(self) -> list[str]:
+        """The labels under the matrix's columns, as drawn."""
+        ticks = self.matrix_plot.getAxis("bottom")._tickLevels
+        return [label for _, label in ticks[0]] if ticks else []
 
     def set_examples(self, images: np.ndarray, true: np.ndarray, predicted: np.ndarray,
                      confidence: np.ndarray) -> None:

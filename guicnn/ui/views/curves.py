@@ -9,7 +9,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QRectF, Qt, QTimer
+from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from guicnn.core.training import batch_positions
@@ -28,7 +29,10 @@ from guicnn.ui.widgets.image_export import add_image_menu
 #: How far (in epochs) left of the first batch shown the readout still reads batches: further
 #: left, in a loaded history that training continued, the per-epoch values answer.
 STEP_READOUT_REACH = 0.5
-MIN_REDRAW_MS = 200  # at most 5 redraws a second: each costs ~15 ms of software painting
+MIN_REDRAW_MS = 200
+READOUT_HINT = "Training per batch, validation after each epoch. Hover over a plot to read the values at that epoch."
+MIN_PLOT_HEIGHT = 190  # px of the two plots with their legend
+LEGEND_ENTRY_EXTRA = 64  # px of a legend entry besides its text: the line sample and the spacing  # at most 5 redraws a second: each costs ~15 ms of software painting
 EMPTY_HINT = ("No training yet.\n\nPress Train: the training loss and accuracy appear here after every "
               "batch, the validation loss and accuracy after every epoch.")
 
@@ -117,6 +121,8 @@ class CurvesView(QWidget):
         self._ema_count = [0, 0]
         self._weight = 0.6
         self._legend_key: tuple | None = None
+        self._legend_names: list[str] = []
+        self._best_text = ""
         self._best_index: int | None = None
         self._steps_dirty = self._epochs_dirty = True
         self._covered = -1
@@ -128,7 +134,8 @@ class CurvesView(QWidget):
 
     # ---- construction ---------------------------------------------------------------------
     def _build_ui(self) -> None:
-        self.title = caption_label("Loss and accuracy · training per batch, validation per epoch", bold=True)
+        self.title = caption_label("Loss and accuracy", bold=True)
+        self.title.setToolTip("Training per batch (faint: raw, dark: smoothed), validation after each epoch")
         self.smoothing_slider = QSlider(Qt.Orientation.Horizontal)
         self.smoothing_slider.setRange(0, 99)
         self.smoothing_slider.setValue(round(self._weight * 100))
@@ -150,11 +157,12 @@ class CurvesView(QWidget):
         header.addSpacing(12)
         header.addWidget(self.log_loss)
 
-        self.readout = caption_label("Hover over a plot to read the values at that epoch.", muted=True)
+        self.readout = caption_label(READOUT_HINT, muted=True)
         self.readout.setTextFormat(Qt.TextFormat.RichText)
         self.readout.setMinimumHeight(self.readout.fontMetrics().height() * 2 + 4)
 
         self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setMinimumHeight(MIN_PLOT_HEIGHT)  # lower, the curves collapse to flat lines
         add_image_menu(self.graphics, "training-curves")  # right-click: save as PNG/SVG, copy
         self.graphics.ci.setContentsMargins(4, 4, 8, 4)
         self.loss_plot = self.graphics.addPlot(row=0, col=0)
@@ -195,6 +203,8 @@ class CurvesView(QWidget):
             best.setZValue(5)
             plot.addItem(best, ignoreBounds=True)
             self.best_lines.append(best)
+            plot.vb.sigResized.connect(self._place_best_labels)
+            plot.vb.sigXRangeChanged.connect(self._place_best_labels)
             cross = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#8a949e", width=1))
             cross.setVisible(False)
             plot.addItem(cross, ignoreBounds=True)
@@ -280,7 +290,7 @@ class CurvesView(QWidget):
         self._steps_dirty = self._epochs_dirty = True
         for line in self.best_lines + self.crosshairs:
             line.setVisible(False)
-        self.readout.setText("Hover over a plot to read the values at that epoch.")
+        self.readout.setText(READOUT_HINT)
         self.flush()
 
     def flush(self) -> None:
@@ -391,11 +401,50 @@ class CurvesView(QWidget):
             text = f"lowest training loss: epoch {epochs.column(0)[self._best_index]:g}"
         else:
             self._best_index = None
+        self._best_text = text if self._best_index is not None else ""
         for line in self.best_lines:
             line.setVisible(self._best_index is not None)
             if self._best_index is not None:
                 line.setValue(float(epochs.column(0)[self._best_index]))
                 line.label.setFormat(text)
+        self._place_best_labels()
+
+    def _place_best_labels(self, *_ignored: object) -> None:
+        """Put each best-epoch label on the side of its line with room for it (shortened when
+        neither side has room), so no letter is cut at a plot's edge."""
+        for plot, line in zip((self.loss_plot, self.accuracy_plot), self.best_lines):
+            if not line.isVisible() or not self._best_text:
+                continue
+            (x0, x1), _ = plot.vb.viewRange()
+            width = plot.vb.width()
+            if x1 <= x0 or width <= 0:
+                continue
+            at = (line.value() - x0) / (x1 - x0) * width
+            room_left, room_right = at, width - at
+            metrics = QFontMetrics(line.label.textItem.font())
+            text = self._best_text
+            if metrics.horizontalAdvance(text) + 8 > max(room_left, room_right):
+                text = self._best_short_text()
+            line.label.setFormat(text)
+            needed = metrics.horizontalAdvance(text) + 8
+            anchor = (0.0, 0.5) if room_right >= needed or room_right >= room_left else (1.0, 0.5)
+            line.label.anchors = [anchor, anchor]
+            line.label.valueChanged()
+
+    def _best_short_text(self) -> str:
+        epochs = self._epochs
+        x = epochs.column(0)[self._best_index]
+        val = epochs.column(2)[self._best_index]
+        return f"best {x:g}: {val:.1f}%" if np.isfinite(val) else f"lowest loss: {x:g}"
+
+    def best_label_text(self, plot_index: int = 0) -> str:
+        """The best-epoch label as drawn on the loss (0) or accuracy (1) plot."""
+        return self.best_lines[plot_index].label.toPlainText()
+
+    def best_label_rect(self, plot_index: int = 0) -> QRectF:
+        """The best-epoch label's rectangle in its plot's view-box pixels (to check it is inside)."""
+        label, view = self.best_lines[plot_index].label, (self.loss_plot, self.accuracy_plot)[plot_index].vb
+        return view.mapRectFromItem(label, label.boundingRect())
 
     def _sync_legend(self, raw: bool, smooth: bool, train_epoch: bool, val: bool) -> None:
         key = (raw, smooth, train_epoch, val)
@@ -406,9 +455,31 @@ class CurvesView(QWidget):
                  "train_epoch": "training, mean per epoch", "val": "validation, after each epoch"}
         shown = {"raw": raw, "smooth": smooth, "train_epoch": train_epoch, "val": val}
         self.legend.clear()
+        self._legend_names = [names[name] for name, visible in shown.items() if visible]
         for name, visible in shown.items():
             if visible:
                 self.legend.addItem(self.curves["loss"][name], names[name])
+        self._fit_legend()
+
+    def _fit_legend(self) -> None:
+        """As many legend columns as fit the width: four entries in one row pushed the accuracy
+        plot off the right edge of a narrow window."""
+        if not self._legend_names:
+            return
+        font = QFont(self.font())
+        font.setPointSizeF(9)  # the legend's label size
+        metrics = QFontMetrics(font)
+        entry = max(metrics.horizontalAdvance(name) for name in self._legend_names) + LEGEND_ENTRY_EXTRA
+        columns = max(1, min(len(self._legend_names), (self.graphics.width() - 24) // entry))
+        if columns != self.legend.columnCount:
+            self.legend.setColumnCount(columns)
+
+    def legend_columns(self) -> int:
+        return self.legend.columnCount
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_legend()
 
     def _on_smoothing(self, value: int) -> None:
         self._weight = value / 100.0

@@ -264,15 +264,17 @@ class FeatureMapsView(QWidget):
         self.title = caption_label("", bold=True)
         self.explanation = caption_label("", muted=True)
         self.scale_combo = QComboBox()
-        self.scale_combo.addItems(["Colour per channel (each tile: own min → max)",
-                                   "Colour shared by the layer (actual values)"])
+        self.scale_combo.addItems(["Colour per channel (own min → max)", "Colour shared by the layer"])
         self.scale_combo.setToolTip(
             "Per channel: every tile uses the full colour range, so weak channels stay visible.\n"
             "Shared: one scale for the whole layer, so strong and weak channels can be compared.")
         self.scale_combo.currentIndexChanged.connect(lambda i: self.set_per_channel(i == 0))
-        options = QHBoxLayout()
-        options.addWidget(self.explanation, 1)
-        options.addWidget(self.scale_combo)
+        # The explanation gets the whole width: beside the combo it wrapped one word per line
+        # and its height starved the mosaic in a narrow window.
+        options = QVBoxLayout()
+        options.setSpacing(4)
+        options.addWidget(self.explanation)
+        options.addWidget(self.scale_combo, 0, Qt.AlignmentFlag.AlignLeft)
 
         # Page 0: one layer's channel mosaic with a colour bar.
         self.map_graphics = pg.GraphicsLayoutWidget()

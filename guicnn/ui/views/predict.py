@@ -44,6 +44,7 @@ PEN_SCALES = {"Thin pen": 0.7, "Medium pen": 1.0, "Thick pen": 1.4}
 INK_THRESHOLD = 0.1
 FIT_FRACTION = 0.75  # "centre and scale" makes the drawing fill this share of the frame (MNIST: 20/28)
 MAX_TOP_K = 10
+LABEL_INSIDE_FROM = 60.0  # % from which a bar's label goes inside the bar (room to its right is short)
 
 
 def canvas_to_input(rgb: np.ndarray, shape: tuple[int, int, int], fit: bool = False,
@@ -354,8 +355,13 @@ class PredictView(QWidget):
         for i, text in enumerate(self.bar_texts):
             text.setVisible(i < k)
             if i < k:
+                # A long bar carries its figure inside its end: beside it, "98.0%" was cut off
+                # by the plot's right edge.
+                inside = values[i] >= LABEL_INSIDE_FROM
                 text.setText(f"{values[i]:.1f}%")
-                text.setPos(values[i] + 1.0, i)
+                text.setColor("#ffffff" if inside else "#1f2933")
+                text.setAnchor((1.0, 0.5) if inside else (0.0, 0.5))
+                text.setPos(values[i] - 1.0 if inside else values[i] + 1.0, i)
         self._top_names = names
         set_category_ticks(self.plot.getAxis("left"), names, max_chars=16)
         self.plot.setYRange(-0.6, max(k, 3) - 0.4, padding=0)
