@@ -424,6 +424,7 @@ class Trainer:
         self.last_evaluation: EvalResult | None = None  # the validation pass of the last epoch
         #: the best scored state of the current run, counting the state it started from
         self.best: Checkpoint | None = None
+        self.run_start_step = 0  # step at which the current run began (the best may be that state)
         self._loss_reference: float | None = None  # divergence: the run's first batch loss
 
     # ---- construction ---------------------------------------------------------------------
@@ -581,6 +582,7 @@ class Trainer:
             self.dataset_info = {"name": train.name, "source": train.source, "input_shape": list(train.input_shape),
                                  "class_names": list(train.class_names)}
         self.best = None
+        self.run_start_step = self.step
         if self.step and val is not None:  # continuing: the state it starts from is a candidate too
             start = evaluate(self.model, val.x, val.y, loss=self.loss, normalization=self.normalization)
             self.best = self.checkpoint("val_accuracy", start.accuracy)
