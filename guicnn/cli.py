@@ -391,17 +391,22 @@ def _rescue(save: Any, out: Path) -> Path | None:
     """After a failed save: write the trained weights somewhere else; the path, or None."""
     import tempfile
 
+    from .core.designfile import io_reason
+
     stamp = time.strftime("%Y%m%d-%H%M%S")
     tried: list[str] = []
+    reason = ""
     for folder in dict.fromkeys((Path(tempfile.gettempdir()), Path.home(), Path.cwd())):
         candidate = folder / f"{out.stem}.rescued-{stamp}{out.suffix or '.safetensors'}"
         try:
             save(candidate)
         except (SaveError, OSError) as exc:
-            tried.append(f"{folder} ({exc})")
+            tried.append(str(folder))
+            reason = io_reason(exc.__cause__ or exc)
             continue
         return candidate
-    _note("guicnn: error: could not save the trained weights anywhere else either: " + "; ".join(tried))
+    _note(f"guicnn: error: could not save the trained weights anywhere else either (tried {', '.join(tried)}: "
+          f"{reason})")
     return None
 
 
@@ -434,16 +439,18 @@ def _finish_training(trainer: Any, end: Any, out: str | None, continued: Path | 
     out_path = Path(out)
     best = trainer.best
     ok = True
-    if trainer.current_is_best:
+    same_file = continued is not None and continued.resolve() == out_path.resolve()
+    if same_file and trainer.step == trainer.run_start_step:
+        _say(f"{out} is unchanged (no step of this run was kept)")
+        resume = out
+    elif trainer.current_is_best:
         ok = _save(trainer.save, out_path, "the trained weights")
         if ok:
             _say(f"saved to {out} ({_state_text(trainer)})")
         resume = out
     else:
         last = _last_path(out_path)
-        kept_file = continued is not None and best.step == trainer.run_start_step \
-            and continued.resolve() == out_path.resolve()
-        if kept_file:
+        if same_file and best.step == trainer.run_start_step:
             _say(f"{out} is unchanged: its weights ({best.describe()}) score better than the new ones "
                  f"({_state_text(trainer)})")
         else:

@@ -147,6 +147,16 @@ def check_design_data(design: dict[str, Any], input_shape: Sequence[int], class_
             "choose data of that size (an image folder can be resized to it)",
         ))
 
+    present = [i for i, c in enumerate(class_counts if class_counts is not None else ()) if int(c) > 0]
+    if purpose == "train" and class_counts is not None and len(present) == 1:
+        # the data is what is wrong: no number of outputs would make a classifier of it
+        only = printable(class_names[present[0]]) if present[0] < classes else str(present[0])
+        return problems + [Problem(
+            "single_class",
+            f"{data} has only one class ({only!r}, {int(class_counts[present[0]]):,} samples); a classifier "
+            "needs samples of at least two classes",
+            hint="add samples of another class (e.g. a second folder of images)",
+        )]
     outputs = math.prod(analysis.output_shape)
     if analysis.total_params == 0 and purpose == "train":
         problems.append(Problem(
@@ -159,23 +169,12 @@ def check_design_data(design: dict[str, Any], input_shape: Sequence[int], class_
     elif outputs != classes and (purpose == "train" or outputs < classes):
         problems.append(Problem(
             "outputs",
-            f"{data} has {classes} classes but the model has {outputs} outputs"
+            f"{data} has {classes} classes but the model has {outputs} output{'s' if outputs != 1 else ''}"
             + (f" (output shape {_shape_text(analysis.output_shape)})" if len(analysis.output_shape) > 1 else "")
             + "; it needs one output per class",
             _output_fixes(design, analysis, classes),
         ))
 
-    if purpose == "train" and class_counts is not None and sum(int(c) for c in class_counts) > 0:
-        present = [i for i, c in enumerate(class_counts) if int(c) > 0]
-        if len(present) < 2:
-            only = printable(class_names[present[0]]) if present and present[0] < classes else "?"
-            count = int(class_counts[present[0]]) if present else 0
-            problems.append(Problem(
-                "single_class",
-                f"{data} has only one class ({only!r}, {count:,} samples); a classifier needs "
-                "samples of at least two classes",
-                hint="add samples of another class (e.g. a second folder of images)",
-            ))
     return problems
 
 

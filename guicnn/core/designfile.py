@@ -22,7 +22,7 @@ MAX_DESIGN_BYTES = 10 * 1024 * 1024
 
 _ERRNO_REASONS = {
     errno.ENOSPC: "no space left on device",
-    errno.EFBIG: "the file would exceed the size limit for files (file too large)",
+    errno.EFBIG: "file too large (over the size limit for files)",
     errno.EDQUOT: "disk quota exceeded",
     errno.EROFS: "the file system is read-only",
     errno.EACCES: "permission denied",

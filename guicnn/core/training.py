@@ -349,16 +349,6 @@ class Checkpoint:
     history: dict[str, list] = field(repr=False)
     dataset: dict[str, Any] = field(repr=False)
 
-    def better_than(self, other: Checkpoint | None) -> bool:
-        """Strictly better than ``other`` on the same metric (anything beats None)."""
-        if other is None or other.metric != self.metric:
-            return True
-        if not math.isfinite(self.value):
-            return False
-        if not math.isfinite(other.value):
-            return True
-        return self.value > other.value if self.metric == "val_accuracy" else self.value < other.value
-
     def describe(self) -> str:
         """"epoch 6: validation accuracy 93.6%" (or "... in epoch 7, step 12: ...")."""
         where = f"epoch {self.epoch}" if not self.batch else f"epoch {self.epoch + 1}, step {self.batch}"
@@ -796,8 +786,9 @@ class Trainer:
         if value is None or not math.isfinite(value):
             return None
         best = self.best
+        # a tie goes to the newer weights (more training, same score): no second file for nothing
         if best is not None and best.metric == metric and not (
-                value > best.value if metric == "val_accuracy" else value < best.value):
+                value >= best.value if metric == "val_accuracy" else value <= best.value):
             return None
         return self.checkpoint(metric, value)
 

@@ -155,10 +155,7 @@ def _load_builtin(key: str, split: str, image_size: Sequence[int] | None, **opti
         if h != w:
             raise DataError(f"shapes: the shapes are drawn square; asked for {h}x{w}")
         options.setdefault("size", h)
-    ds = make_shapes(**options)
-    if split == "test":
-        ds.name = "shapes (test)"
-    return ds
+    return make_shapes(**options)
 
 
 def load_dataset(spec: str | os.PathLike, *, split: str = "train", image_size: Sequence[int] | None = None,

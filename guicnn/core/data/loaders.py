@@ -619,8 +619,7 @@ def load_image_folder(
         own = sorted({own for _, own in headers if own != hw})
         sizes = ", ".join(f"{h}x{w}" for h, w in own[:4]) + (" ..." if len(own) > 4 else "")
         notes.append(f"resized {resized:,} of {len(files):,} images from {sizes} to {hw[0]}x{hw[1]}")
-    label = name or (printable(root.name) + ("" if split == "train" else f" ({split})"))
-    return Dataset(x=x, y=y, class_names=names, name=label, source=str(root), notes=notes)
+    return Dataset(x=x, y=y, class_names=names, name=name or printable(root.name), source=str(root), notes=notes)
 
 
 # --------------------------------------------------------------------------- CSV
