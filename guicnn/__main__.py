@@ -1,12 +1,15 @@
 """``python -m guicnn`` and the ``guicnn`` command: the command line (see guicnn.cli)."""
 
+import os
 import signal
 import sys
 
 
 def _quit_while_starting(signum: int, frame: object) -> None:
-    # Ctrl+C (or SIGTERM) while the modules load: leave quietly, there is nothing to save yet.
-    raise SystemExit(128 + signum)
+    # Ctrl+C (or SIGTERM) while the modules load: leave at once and quietly, there is nothing to
+    # save yet. Not an exception: raised inside an extension's import (NumPy's), it would come
+    # out as a misleading ImportError.
+    os._exit(128 + signum)
 
 
 def run() -> int:

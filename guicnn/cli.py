@@ -731,10 +731,23 @@ def main(argv: list[str] | None = None) -> int:
         _note(f"guicnn: error: {_one_line(exc)}")
         return EXIT_ERROR
     except Exception as exc:  # noqa: BLE001 - one line, not a traceback, for anything unforeseen
+        if _interrupted(exc):  # Ctrl+C inside an extension's import comes out as its own error
+            _note("guicnn: interrupted")
+            return EXIT_INTERRUPTED
         if os.environ.get("GUICNN_DEBUG"):
             raise
         _note(f"guicnn: internal error: {type(exc).__name__}: {_one_line(exc)} (set GUICNN_DEBUG=1 for details)")
         return EXIT_ERROR
+
+
+def _interrupted(exc: BaseException) -> bool:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _one_line(exc: BaseException) -> str:

@@ -119,7 +119,8 @@ def test_the_trainer_refuses_before_any_step():
 
 # ---- sizes: refused with numbers before anything is allocated ------------------------------
 
-HUGE = {"name": "huge", "input_shape": [1, 100000, 100000], "layers": [{"type": "Flatten"}, {"type": "Dense", "units": 10}]}
+HUGE = {"name": "huge", "input_shape": [1, 100000, 100000],
+        "layers": [{"type": "Flatten"}, {"type": "Dense", "units": 10}]}
 
 
 def test_a_design_too_large_for_memory_is_refused_before_allocating():
@@ -142,7 +143,7 @@ def test_the_budget_is_stated_and_can_be_changed(monkeypatch):
     monkeypatch.setenv("GUICNN_MEMORY_BUDGET", "64M")
     assert memory_budget() == 64 * 1024**2 and parse_bytes("1.5G") == int(1.5 * 1024**3)
     small = {"input_shape": [1, 64, 64], "layers": [{"type": "Flatten"}, {"type": "Dense", "units": 4096}]}
-    with pytest.raises(ConfigError, match=r"would need .* more than the limit of 64.0 MB \(set by GUICNN_MEMORY_BUDGET"):
+    with pytest.raises(ConfigError, match=r"would need .* than the limit of 64.0 MB \(set by GUICNN_MEMORY_BUDGET"):
         Trainer.from_config(small, TrainSettings())
     monkeypatch.setenv("GUICNN_MEMORY_BUDGET", "lots")
     with pytest.raises(ValueError, match="GUICNN_MEMORY_BUDGET must be a size such as 8G"):
@@ -154,7 +155,8 @@ def test_thousands_of_layers_are_refused_by_count(tmp_path):
     path = tmp_path / "deep.json"
     path.write_text(json.dumps({"input_shape": [4], "layers": layers}))
     start = time.perf_counter()
-    with pytest.raises(ConfigError, match=f"deep.json: the design has 10,000 layers; guicnn builds at most {MAX_LAYERS:,}"):
+    with pytest.raises(ConfigError, match=f"deep.json: the design has 10,000 layers; guicnn builds at most "
+                                          f"{MAX_LAYERS:,}"):
         load_design(path)
     (problem,) = check_design_data({"input_shape": [4], "layers": layers}, (1, 2, 2), ["a", "b"], [1, 1])
     assert problem.kind == "too_large" and time.perf_counter() - start < 1.0

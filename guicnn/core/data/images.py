@@ -82,7 +82,8 @@ def _open(path: Path, root: Path | None) -> Any:
     except IsADirectoryError:
         raise _fail(path, root, "is a folder, not an image file") from None
     except Image.UnidentifiedImageError:
-        raise _fail(path, root, "is not an image in a format Pillow can read (PNG, JPEG, BMP, GIF, TIFF, ...)") from None
+        raise _fail(path, root, "is not an image in a format Pillow can read (PNG, JPEG, BMP, GIF, TIFF, ...)") \
+            from None
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         raise _fail(path, root, f"cannot be read as an image ({type(exc).__name__}: {exc})") from None
     width, height = image.size

@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import DataError, printable
 from ..limits import class_count_problem, implausible_compression, over_budget
 from .dataset import Dataset
-from .images import IMAGE_EXTENSIONS, MAX_IMAGE_PIXELS, luma, read_header, read_rgb
+from .images import IMAGE_EXTENSIONS, MAX_IMAGE_PIXELS, luma, read_header, read_rgb  # noqa: F401 (re-exported)
 
 PathLike = str | os.PathLike
 
@@ -778,7 +778,8 @@ def _npz_array(npz: Any, key: str, path: Path, file_size: int) -> np.ndarray:
             "pickled data (store numbers, and class names as a string array)",
         )
     nbytes = math.prod(shape) * dtype.itemsize
-    if (message := implausible_compression(nbytes, info.compress_size, f"array {key!r} declares shape {shape} of {dtype}")):
+    declared = f"array {key!r} declares shape {shape} of {dtype}"
+    if (message := implausible_compression(nbytes, info.compress_size, declared)):
         raise _fail(path, message)
     # the stored array, then its float32 copy
     if (message := over_budget(nbytes + 4 * math.prod(shape), f"array {key!r} of shape {shape} ({dtype})")):
