@@ -93,7 +93,7 @@ def test_closing_while_training_stops_and_joins_the_thread(qtbot, window, monkey
     workbench.training_panel.batch_size.setValue(4)
     with qtbot.waitSignal(workbench.controller.step, timeout=30_000):
         workbench.training_panel.start_button.click()
-    thread = workbench.controller._thread.thread
+    thread = workbench.controller._job.thread
     asked = []
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append("stop?") or QMessageBox.StandardButton.Yes)
     monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: asked.append("save?") or QMessageBox.StandardButton.Discard)

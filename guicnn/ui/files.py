@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from guicnn.core import GuicnnError, ModelFileError
+from guicnn.core import ModelFileError, Sequential, modelfile
 from guicnn.core.designfile import load_design, save_design
 
 MODEL_SUFFIX = ".safetensors"
@@ -35,7 +35,6 @@ def read_file(path: str | Path) -> OpenedFile:
     """Read a design or model; GuicnnError (or OSError) with the loader's message on failure."""
     if not is_model_path(path):
         return OpenedFile(load_design(path))
-    modelfile = _modelfile(Path(path).name)
     loaded = modelfile.load_model(path)
     info = {
         "training": loaded.training, "history": loaded.history,
@@ -52,22 +51,11 @@ def write_file(path: str | Path, config: dict[str, Any], weights: dict[str, np.n
         return
     if weights is None:
         raise ModelFileError(f"{Path(path).name}: there are no trained weights to save; save the design as .json")
-    from guicnn.core import Sequential
-
-    modelfile = _modelfile(Path(path).name)
     model = Sequential.from_config(config)
     model.load_state_dict(weights)
     info = model_info or {}
     modelfile.save_model(path, model, optimizer=info.get("optimizer_state") or None,
                          training=info.get("training"), history=info.get("history"), dataset=info.get("dataset"))
-
-
-def _modelfile(name: str):
-    try:
-        from guicnn.core import modelfile
-    except ImportError:
-        raise GuicnnError(f"{name}: this build of guicnn cannot read or write trained models yet") from None
-    return modelfile
 
 
 def open_error_text(exc: BaseException) -> str:

@@ -24,6 +24,49 @@ class Layer:
     Subclasses set the class attributes below and implement ``compute_output_shape``,
     ``forward`` and ``backward``; layers with weights also ``param_shapes`` and
     ``init_params``. ``params`` and ``grads`` are dicts keyed like PyTorch's names.
+    Adding a layer type is adding one class: ``@register`` makes it known by ``type_name``
+    to ``from_config``, ``analyze``, the palette and the inspector (its ``fields``).
+
+    A complete layer with one learned weight per channel (``y = x · weight[c]``)::
+
+        import numpy as np
+        from guicnn.core import Field, Layer
+        from guicnn.core.layers.base import LayerShapeError
+        from guicnn.core.registry import register
+
+        @register
+        class ChannelScale(Layer):
+            type_name = "ChannelScale"
+            group = "Regularisation"          # the palette group (registry.GROUPS)
+            glyph = "×"
+            description = "Multiplies each channel by its own learned factor."
+            fields = (Field("init", "float", 1.0, "Starting factor.", minimum=0.0, maximum=10.0, key=True),)
+
+            def compute_output_shape(self, input_shape):
+                if len(input_shape) != 3:
+                    raise LayerShapeError("ChannelScale needs a C×H×W input")
+                return tuple(input_shape)
+
+            def param_shapes(self, input_shape):
+                return {"weight": (input_shape[0],)}
+
+            def init_params(self, input_shape, rng):
+                return {"weight": np.full(input_shape[0], self.settings["init"], np.float32)}
+
+            def forward(self, x, training=False):
+                self.check_input(x)
+                self._cache = x                                  # what backward needs
+                return x * self.params["weight"][None, :, None, None]
+
+            def backward(self, dy):
+                x = self._cache
+                self.grads["weight"][...] = (dy * x).sum(axis=(0, 2, 3))
+                return dy * self.params["weight"][None, :, None, None]
+
+        model = Sequential.from_config({"input_shape": [3, 8, 8], "layers": [
+            {"type": "ChannelScale", "init": 0.5}, {"type": "Flatten"}, {"type": "Dense", "units": 2}]})
+
+    ``tests/test_core_model.py`` runs this example and gradchecks it.
     """
 
     type_name: ClassVar[str] = ""

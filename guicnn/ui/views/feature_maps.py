@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .common import (
+from guicnn.ui.views.common import (
     BAR_COLOUR,
     GREYS,
     HIGHLIGHT_COLOUR,
@@ -181,8 +181,8 @@ class _OverviewRow:
 class FeatureMapsView(QWidget):
     """The activations of every layer for one probe image.
 
-    * ``set_layers(labels)``: one label per layer, e.g. from :func:`layer_labels`
-      (``"3 · Conv2D 16@3x3 s1 p1 → 16×14×14"``).
+    * ``set_layers(labels, types)``: one label per layer, e.g. from :func:`layer_labels`
+      (``"3 · Conv2D 16@3x3 s1 p1 → 16×14×14"``), and its registry type name.
     * ``set_activations(input_image, activations, class_names=None, probe_caption=None)``:
       the probe image (C, H, W) and every layer's output without the batch dimension
       (``model.activations`` of a one-image forward pass, ``[0]`` removed). Cheap enough to
@@ -201,6 +201,7 @@ class FeatureMapsView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._labels: list[str] = []
+        self._types: list[str] = []  # registry type names, when the caller gave them
         self._input: np.ndarray | None = None
         self._activations: list[np.ndarray] = []
         self._class_names: list[str] | None = None
@@ -315,9 +316,11 @@ class FeatureMapsView(QWidget):
         layout.addWidget(self.stack)
 
     # ---- public API -----------------------------------------------------------------------
-    def set_layers(self, layer_labels: Sequence[str]) -> None:
-        """One label per layer (the architecture changed): rebuild the chooser, keep the choice if possible."""
+    def set_layers(self, layer_labels: Sequence[str], layer_types: Sequence[str] | None = None) -> None:
+        """One label (and type name) per layer (the architecture changed): rebuild the chooser,
+        keep the choice if possible."""
         self._labels = [str(label) for label in layer_labels]
+        self._types = [str(t) for t in layer_types] if layer_types is not None else []
         selected = self._selected
         self.layer_list.blockSignals(True)
         self.layer_list.clear()
@@ -460,7 +463,8 @@ class FeatureMapsView(QWidget):
         values = np.asarray(activation, dtype=np.float64).ravel()
         n = values.size
         index = self._selected
-        is_softmax = "softmax" in self._layer_title(index).lower() or _looks_like_probabilities(values)
+        layer_type = self._types[index] if 0 <= index < len(self._types) else None
+        is_softmax = layer_type == "Softmax" or _looks_like_probabilities(values)
         names = matching_names(self._class_names, n)
         if is_softmax:
             values = values * 100.0

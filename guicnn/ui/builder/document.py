@@ -17,8 +17,7 @@ from PySide6.QtGui import QUndoStack
 from guicnn.core import Analysis, ConfigError, analyze, layer_class
 from guicnn.core.analysis import check_input_shape, make_layer
 from guicnn.core.layers.common import fmt_shape
-
-from .commands import ConfigEdit, fmt_value, layer_label, with_layers
+from guicnn.ui.builder.commands import ConfigEdit, fmt_value, layer_label, with_layers
 
 NO_LAYER = -1  # `current` when the design itself (input, name) is selected
 
@@ -254,10 +253,6 @@ class DesignDocument(QObject):
             return None
         after = {**self._config, "name": name}
         return self._push(after, f"Rename design to '{name}'", merge_key=("design_name",))
-
-    def replace_config(self, config: dict[str, Any], text: str) -> str | None:
-        """Replace the whole design as one undoable step."""
-        return self._push(copy.deepcopy(config), text, NO_LAYER)
 
     def undo(self) -> str | None:
         return self._refuse_if_read_only() or self.undo_stack.undo()

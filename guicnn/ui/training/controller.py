@@ -7,6 +7,8 @@ weight copies, gradients), so the GUI thread never reads arrays the optimizer is
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -14,12 +16,12 @@ from PySide6.QtCore import QObject, Signal
 
 from guicnn.core import GuicnnError, Sequential
 from guicnn.core.data import Dataset
-from guicnn.core.training import Trainer, TrainSettings, check_compatible, evaluate
-
-from .training_worker import TrainingThread, TrainingWorker
+from guicnn.core.training import EndReport, EpochReport, StepReport, Trainer, TrainSettings, check_compatible, evaluate
+from guicnn.ui.worker import Job, JobContext
 
 DEAD_RELU_PROBES = 64  # images used to find ReLU units that never fire
 SNAPSHOT_RATE = 2.5  # feature-map refreshes per second while training
+STEP_RATE = 20.0  # step reports per second at most (the newest wins; epoch reports always arrive)
 
 
 def _copy(array: np.ndarray) -> np.ndarray:
@@ -48,13 +50,40 @@ class FrozenModel:
         self.input_shape = model.input_shape
 
 
+@dataclass(frozen=True)
+class EpochExamples:
+    """The validation images with what the model made of them at an epoch's end (for the
+    confusion gallery and the misclassified view), and a probe batch's activations."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    predictions: np.ndarray
+    confidence: np.ndarray
+    probe_batch: list[np.ndarray]
+    class_names: list[str]
+
+
+@dataclass(frozen=True)
+class TrainingSnapshot:
+    """What the views show of the model at one moment of training, copied in the worker thread
+    between two batches (never a view of an array the optimizer writes)."""
+
+    step: int
+    epoch_end: bool
+    model: FrozenModel
+    probe: np.ndarray | None = None  # the raw probe image (C, H, W)
+    activations: list[np.ndarray] | None = None  # every layer's output for the probe
+    probabilities: np.ndarray | None = None  # the probe's class probabilities
+    examples: EpochExamples | None = None  # at an epoch's end, when there is validation data
+
+
 class TrainingController(QObject):
     """Starts, pauses, stops and finishes training runs of the open design."""
 
     started = Signal(object)  # {"first_epoch", "epochs", "batches_per_epoch", "continued"}
     step = Signal(object)  # StepReport (throttled)
     epoch = Signal(object)  # EpochReport
-    snapshot = Signal(object)  # dict of copies, see _snapshot
+    snapshot = Signal(object)  # TrainingSnapshot
     finished = Signal(object)  # EndReport
     failed = Signal(str)  # a message for the user (a refused start, an error)
     crashed = Signal(str, str)  # an unexpected exception in the worker: message, traceback
@@ -64,7 +93,7 @@ class TrainingController(QObject):
         super().__init__(parent)
         self.document = document
         self.trainer: Trainer | None = None
-        self._thread: TrainingThread | None = None
+        self._job: Job | None = None
         self._state = "idle"
         self._val: Dataset | None = None
         self._probe: np.ndarray | None = None  # (C, H, W) raw image in [0, 1]
@@ -78,7 +107,7 @@ class TrainingController(QObject):
         return self._state
 
     def is_running(self) -> bool:
-        return self._thread is not None and self._thread.is_running()
+        return self._job is not None and self._job.is_running()
 
     def _set_state(self, state: str) -> None:
         if state != self._state:
@@ -115,22 +144,42 @@ class TrainingController(QObject):
         first_epoch = trainer.epoch
         total = first_epoch + settings.epochs
         batches = max(1, -(-len(train) // settings.batch_size))
-        worker = TrainingWorker(
-            lambda stop, pause: trainer.fit_iter(train, val, epochs=total, stop=stop, pause=pause),
-            snapshot_fn=self._snapshot, snapshot_rate=SNAPSHOT_RATE,
-        )
-        worker.step.connect(self.step)
-        worker.epoch.connect(self._on_epoch)
-        worker.snapshot.connect(self.snapshot)
-        worker.finished.connect(self._on_finished)
-        worker.failed.connect(self._on_failed)
-        self._thread = TrainingThread(worker)
+        # One BLAS thread: the GUI thread needs the second core; measured faster *and* smoother
+        # than letting BLAS and painting fight over two cores (benchmarks/bench_gui_training.py).
+        job = Job(lambda context: self._run(context, trainer, train, val, total), name="training",
+                  progress_interval=1.0 / STEP_RATE, blas_threads=1)
+        job.progress.connect(self.step)
+        job.reported.connect(self._on_report)
+        job.succeeded.connect(self._on_finished)
+        job.failed.connect(self._on_failed)
+        self._job = job
         self.document.set_read_only(True)
         self._set_state("running")
         self.started.emit({"first_epoch": first_epoch, "epochs": total, "batches_per_epoch": batches,
                            "continued": continue_training and first_epoch > 0})
-        self._thread.start()
+        job.start()
         return True
+
+    def _run(self, context: JobContext, trainer: Trainer, train: Dataset, val: Dataset | None,
+             epochs: int) -> EndReport | None:
+        """The worker thread's loop: step reports throttled, a snapshot every 1/SNAPSHOT_RATE s
+        and at each epoch's end (before its report), the end report as the result."""
+        last_snapshot, end = 0.0, None
+        for report in trainer.fit_iter(train, val, epochs=epochs, stop=context.stop_event,
+                                       pause=context.pause_event):
+            if isinstance(report, StepReport):
+                context.progress(report)
+                now = time.monotonic()
+                if now - last_snapshot >= 1.0 / SNAPSHOT_RATE:
+                    context.report(self._snapshot(False))
+                    last_snapshot = now
+            elif isinstance(report, EpochReport):
+                context.report(self._snapshot(True))
+                last_snapshot = time.monotonic()
+                context.report(report)
+            elif isinstance(report, EndReport):
+                end = report
+        return end
 
     def _trainer_for(self, settings: TrainSettings, continue_training: bool) -> Trainer:
         config = self.document.config
@@ -155,25 +204,25 @@ class TrainingController(QObject):
 
     # ---- controlling -------------------------------------------------------------------
     def set_paused(self, paused: bool) -> None:
-        if self._thread is None or self._state == "idle":
+        if self._job is None or self._state == "idle":
             return
-        self._thread.worker.set_paused(paused)
+        self._job.set_paused(paused)
         self._set_state("paused" if paused else "running")
 
     def stop(self) -> None:
         """Ask the run to stop after the current batch (the finished signal follows)."""
-        if self._thread is not None:
-            self._thread.worker.request_stop()
+        if self._job is not None:
+            self._job.cancel()
 
     def shutdown(self, keep_weights: bool = False) -> None:
         """Stop and join the worker thread (window closing); safe to call at any time.
 
         With ``keep_weights`` the weights trained so far go to the document, as after Stop.
         """
-        if self._thread is not None:
-            self._thread.worker.blockSignals(True)  # its queued reports are moot now
-            self._thread.shutdown()
-            self._thread = None
+        if self._job is not None:
+            self._job.blockSignals(True)  # its queued reports are moot now
+            self._job.shutdown()
+            self._job = None
             if keep_weights:
                 self._store_weights()
         if self._state != "idle":
@@ -181,25 +230,28 @@ class TrainingController(QObject):
             self._set_state("idle")
 
     # ---- worker callbacks (GUI thread) ----------------------------------------------------
-    def _on_epoch(self, report: Any) -> None:
-        self.epoch.emit(report)
+    def _on_report(self, report: Any) -> None:
+        if isinstance(report, TrainingSnapshot):
+            self.snapshot.emit(report)
+        elif isinstance(report, EpochReport):
+            self.epoch.emit(report)
 
     def _on_finished(self, report: Any) -> None:
         self._join()
         self._store_weights()
         self.finished.emit(report)
 
-    def _on_failed(self, message: str, details: str) -> None:
+    def _on_failed(self, message: str, details: str, _cancelled: bool = False) -> None:
         self._join()
         self._store_weights()
         self.failed.emit(f"Training stopped with an internal error: {message}")
         self.crashed.emit(message, details)
 
     def _join(self) -> None:
-        if self._thread is not None:
-            self._thread.thread.quit()
-            self._thread.thread.wait()
-            self._thread = None
+        if self._job is not None:
+            self._job.thread.quit()
+            self._job.thread.wait()
+            self._job = None
         self.document.set_read_only(False)
         self._set_state("idle")
 
@@ -227,30 +279,28 @@ class TrainingController(QObject):
             self.trainer = None
 
     # ---- snapshots (worker thread, between batches) ------------------------------------------
-    def _snapshot(self, epoch_end: bool) -> dict[str, Any]:
+    def _snapshot(self, epoch_end: bool) -> TrainingSnapshot:
         trainer = self.trainer
         model = trainer.model
-        result: dict[str, Any] = {"epoch_end": epoch_end, "step": trainer.step}
+        probe = self._probe
+        maps: dict[str, Any] = {}
         with np.errstate(all="ignore"):  # a diverging model may overflow; the trainer reports that
-            probe = self._probe
             if probe is not None and probe.shape == model.input_shape:
-                upto = len(model.layers) - 1 if model.ends_with_softmax else None
-                logits = model.forward(self._normalise(probe[None]), training=False, keep=True)
-                activations = [a[0] for a in model.activations]
-                result["probe"] = probe
-                result["activations"] = activations
-                result["probabilities"] = _probabilities(activations[upto - 1] if upto else logits[0])
-            result["model"] = FrozenModel(model)
+                output = model.forward(self._normalise(probe[None]), training=False, keep=True)
+                maps = {"probe": probe, "activations": [a[0] for a in model.activations],
+                        "probabilities": model.probabilities(output)[0]}
+            frozen = FrozenModel(model)
+            examples = None
             if epoch_end and self._val is not None and len(self._val):
-                result.update(self._epoch_details(model, trainer))
-        return result
+                examples = self._epoch_examples(model, trainer)
+        return TrainingSnapshot(step=trainer.step, epoch_end=epoch_end, model=frozen, examples=examples, **maps)
 
     def _normalise(self, x: np.ndarray) -> np.ndarray:
         """The trainer's input normalisation (the probe is kept raw for display)."""
         norm = self.trainer.normalization if self.trainer is not None else None
         return norm.apply(x) if norm is not None else np.asarray(x, np.float32)
 
-    def _epoch_details(self, model: Sequential, trainer: Trainer) -> dict[str, Any]:
+    def _epoch_examples(self, model: Sequential, trainer: Trainer) -> EpochExamples:
         """Per-image results for the confusion gallery (from the trainer's own validation pass)
         and the activations of a probe batch for the dead-ReLU count."""
         val = self._val
@@ -260,9 +310,9 @@ class TrainingController(QObject):
         model.forward(self._normalise(val.x[:DEAD_RELU_PROBES]), training=False, keep=True)
         confidence = scored.probabilities[np.arange(len(val)), scored.predictions]
         # The validation arrays are never written during training: shared, not copied.
-        return {"images": val.x, "labels": val.y,
-                "predictions": scored.predictions.copy(), "confidence": confidence.astype(np.float32),
-                "probe_batch": list(model.activations or []), "class_names": list(self._class_names)}
+        return EpochExamples(images=val.x, labels=val.y, predictions=scored.predictions.copy(),
+                             confidence=confidence.astype(np.float32), probe_batch=list(model.activations or []),
+                             class_names=list(self._class_names))
 
     # ---- prediction (GUI thread, only while idle) ----------------------------------------
     def predict(self, image: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]] | None:
@@ -300,10 +350,3 @@ class TrainingController(QObject):
         except ValueError:
             return TrainSettings()
 
-
-def _probabilities(scores: np.ndarray) -> np.ndarray:
-    """Softmax of a flat score vector (the model's logits)."""
-    from guicnn.core.layers import softmax
-
-    flat = np.asarray(scores, np.float64).reshape(1, -1)
-    return softmax(flat, axis=1)[0].astype(np.float32)
