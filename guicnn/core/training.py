@@ -706,7 +706,7 @@ class Trainer:
                     return
                 if self._loss_reference is None:
                     chance = math.log(max(math.prod(self.model.output_shape), 2)) \
-                        if self.loss.name == "cross_entropy" else 0.0
+                        if self.loss.type_name == "cross_entropy" else 0.0
                     self._loss_reference = max(loss, chance)
                 elif loss > DIVERGENCE_FACTOR * self._loss_reference:
                     yield self._diverged(f"loss jumped to {loss:.4g} at {self._where(batch)}, more than "
