@@ -509,3 +509,30 @@ def test_guicnn_gui_help_works_without_a_display():
     result = subprocess.run([sys.executable, "-c", starter], capture_output=True, text=True, timeout=60,
                             env={**os.environ, "PYTHONPATH": str(REPO), "QT_QPA_PLATFORM": "minimal"})
     assert result.returncode == 0 and result.stdout.startswith("usage: guicnn-gui")
+
+
+def test_too_little_free_space_is_found_before_training(capsys, monkeypatch, tmp_path):
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda folder: usage(10**9, 10**9 - 1000, 1000))
+    code, out, err = call(capsys, "train", write(tmp_path / "mini.json", MINI), "--epochs", "50",
+                          "--out", tmp_path / "m.safetensors")
+    assert code == 1 and "epoch" not in out
+    assert error_line(err).startswith(f"cannot save {tmp_path}/m.safetensors: it needs about ")
+    assert "but only 1000 B are free in" in err
+
+
+def test_a_second_ctrl_c_aborts_without_saving(capsys, monkeypatch, tmp_path):
+    original = cli.epoch_line
+
+    def interrupt_twice(report):
+        os.kill(os.getpid(), signal.SIGINT)  # asks to stop after the batch
+        os.kill(os.getpid(), signal.SIGINT)  # the user insists
+        return original(report)
+
+    monkeypatch.setattr(cli, "epoch_line", interrupt_twice)
+    code, out, err = call(capsys, "train", write(tmp_path / "mini.json", MINI), "--epochs", "50",
+                          "--out", tmp_path / "m.safetensors", "--quiet")
+    assert code == cli.EXIT_INTERRUPTED and err.strip().endswith("guicnn: interrupted")
+    assert not (tmp_path / "m.safetensors").exists() and leftovers(tmp_path) == []
