@@ -196,22 +196,25 @@ def _type_name(value: Any) -> str:
 
 
 def _check_history(name: str, history: dict[str, Any]) -> None:
-    from .training import HISTORY_KEYS
+    from .training import BATCH_HISTORY_KEYS, HISTORY_KEYS
 
-    lengths = {}
-    for key in HISTORY_KEYS:
-        if key not in history:
-            continue
-        values = history[key]
-        if not isinstance(values, list):
-            raise ModelFileError(f"{name}: the history's {key!r} must be a list of numbers, got {_type_name(values)}")
-        bad = [v for v in values if v is not None and not _is_number(v)]
-        if bad:
-            raise ModelFileError(f"{name}: the history's {key!r} holds {printable(repr(bad[0]))[:40]}, not a number")
-        lengths[key] = len(values)
-    if len(set(lengths.values())) > 1:
-        listed = ", ".join(f"{k} {n}" for k, n in lengths.items())
-        raise ModelFileError(f"{name}: the history's lists have different lengths ({listed})")
+    for group in (HISTORY_KEYS, BATCH_HISTORY_KEYS):  # one entry per epoch; one per optimizer step
+        lengths = {}
+        for key in group:
+            if key not in history:
+                continue
+            values = history[key]
+            if not isinstance(values, list):
+                raise ModelFileError(f"{name}: the history's {key!r} must be a list of numbers, got "
+                                     f"{_type_name(values)}")
+            bad = [v for v in values if v is not None and not _is_number(v)]
+            if bad:
+                raise ModelFileError(f"{name}: the history's {key!r} holds {printable(repr(bad[0]))[:40]}, "
+                                     "not a number")
+            lengths[key] = len(values)
+        if len(set(lengths.values())) > 1:
+            listed = ", ".join(f"{k} {n}" for k, n in lengths.items())
+            raise ModelFileError(f"{name}: the history's lists have different lengths ({listed})")
 
 
 def _check_dataset(name: str, dataset: dict[str, Any]) -> None:

@@ -42,6 +42,8 @@ HISTORY_KEYS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accura
 DIVERGENCE_FACTOR = 10.0
 #: An update that moves the weights further than this many times their own size is exploding.
 MAX_RELATIVE_UPDATE = 10.0
+#: Per-batch history: the training loss of every optimizer step and the (1-based) epoch it was in.
+BATCH_HISTORY_KEYS = ("batch_loss", "batch_epoch")
 
 
 # ---- settings ------------------------------------------------------------------------------
@@ -364,7 +366,7 @@ class Checkpoint:
 
 
 def _empty_history() -> dict[str, list]:
-    return {key: [] for key in HISTORY_KEYS}
+    return {key: [] for key in HISTORY_KEYS + BATCH_HISTORY_KEYS}
 
 
 def best_epoch(history: dict[str, list]) -> int:
@@ -444,7 +446,8 @@ class Trainer:
             except (ValueError, TypeError) as exc:
                 raise TrainingError(f"the saved optimizer state does not fit the model: {exc}") from None
         history = loaded.history or {}
-        trainer.history = {key: list(v) if isinstance(v := history.get(key), list) else [] for key in HISTORY_KEYS}
+        trainer.history = {key: list(v) if isinstance(v := history.get(key), list) else []
+                           for key in HISTORY_KEYS + BATCH_HISTORY_KEYS}
         try:
             trainer.epoch = int(training.get("epoch", len(trainer.history["epoch"])))
             trainer.batch = int(training.get("batch", 0))
@@ -648,6 +651,10 @@ class Trainer:
         self.optimizer.state = {name: {} for name in self.optimizer.params}
         self.optimizer.steps = 0
         meta = snapshot.meta
+        undone = self.step - meta["step"]
+        if undone > 0:
+            for key in BATCH_HISTORY_KEYS:
+                del self.history[key][-undone:]
         self.epoch, self.batch, self.step = meta["epoch"], meta["batch"], meta["step"]
         self._partial = list(meta["partial"])
         self.model.clear_caches()
@@ -720,6 +727,8 @@ class Trainer:
                     return
                 self.step += 1
                 self.batch = batch + 1
+                self.history["batch_loss"].append(loss)
+                self.history["batch_epoch"].append(epoch + 1)
                 self._partial = [self._partial[0] + loss * len(yb), self._partial[1] + correct,
                                  self._partial[2] + len(yb)]
                 seen = self._partial[2]
@@ -839,4 +848,5 @@ __all__ = [
     "TrainSettings", "StepReport", "EpochReport", "EndReport", "Report", "EvalResult", "Trainer",
     "evaluate", "check_compatible", "batch_bounds", "best_epoch", "HISTORY_KEYS", "Checkpoint",
     "DataMismatchError", "DIVERGENCE_FACTOR", "MAX_RELATIVE_UPDATE",
+    "evaluate", "check_compatible", "batch_bounds", "best_epoch", "HISTORY_KEYS", "BATCH_HISTORY_KEYS",
 ]

@@ -63,3 +63,21 @@ def open_error_text(exc: BaseException) -> str:
     if isinstance(exc, OSError):
         return f"{exc.filename or 'file'}: {exc.strerror or exc}"
     return str(exc)
+
+
+def safe_stem(name: str) -> str:
+    """A file name from a design name: 'LeNet-5' -> 'LeNet-5', 'a/b' -> 'a_b'."""
+    stem = "".join(c if c.isalnum() or c in "-_ ." else "_" for c in name).strip() or "design"
+    return stem.replace(" ", "_")
+
+
+def loaded_model(config: dict[str, Any], weights: dict[str, np.ndarray], model_info: dict[str, Any] | None = None,
+                 path: str | Path | None = None) -> modelfile.LoadedModel:
+    """The open document's trained model as the core's ``LoadedModel`` (a new model holding copies
+    of the weights, so a worker thread may use it while the document changes)."""
+    model = Sequential.from_config(config)
+    model.load_state_dict(weights)
+    info = model_info or {}
+    return modelfile.LoadedModel(path=Path(path) if path else None, model=model, config=config,
+                                 training=info.get("training") or {}, history=info.get("history") or {},
+                                 dataset=info.get("dataset") or {}, optimizer_state=info.get("optimizer_state") or {})

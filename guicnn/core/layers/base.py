@@ -227,3 +227,32 @@ class Layer:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self._given.items())
         return f"{self.type_name}({args})"
+
+    # ---- export: PyTorch code and ONNX (each layer type exports itself) ----------------
+    def torch_code(self, input_shape: Shape) -> str:
+        """Constructor source of the equivalent PyTorch module for this input shape, e.g. ``nn.ReLU()``.
+
+        The module must hold the same tensors as ``params`` and ``buffers`` under the same
+        names and shapes: the exported ``nn.Sequential`` loads a model file strictly.
+        """
+        raise ConfigError(
+            f"layer type {self.type_name} has no PyTorch export (its class defines no torch_code method)",
+            layer_type=self.type_name,
+        )
+
+    def torch_helpers(self, input_shape: Shape) -> dict[str, str]:
+        """Source of the module classes that ``torch_code`` uses beyond ``torch.nn``, by class name."""
+        return {}
+
+    def onnx_nodes(self, graph: Any, x: str) -> str:
+        """Add this built layer's inference computation to ``graph``; return the output's name.
+
+        ``graph`` is a :class:`guicnn.core.export.onnx_graph.OnnxGraph`: ``graph.node(op, inputs,
+        **attributes)`` adds a standard operator and returns its output name;
+        ``graph.tensor(name, array)`` adds a weight named like the state_dict (``"3.weight"``).
+        ``self.input_shape`` is the (batchless) input shape.
+        """
+        raise ConfigError(
+            f"layer type {self.type_name} has no ONNX export (its class defines no onnx_nodes method)",
+            layer_type=self.type_name,
+        )

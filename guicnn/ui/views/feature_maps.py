@@ -40,6 +40,7 @@ from guicnn.ui.views.common import (
     set_category_ticks,
     style_plot,
 )
+from guicnn.ui.widgets.image_export import add_image_menu
 
 EMPTY_HINT = ("No feature maps yet.\n\nWith a model and a probe image, the output of every layer for that "
               "image appears here, refreshed while the network trains.")
@@ -250,6 +251,7 @@ class FeatureMapsView(QWidget):
 
         # Page 0: one layer's channel mosaic with a colour bar.
         self.map_graphics = pg.GraphicsLayoutWidget()
+        add_image_menu(self.map_graphics, "feature-maps")  # right-click: save as PNG/SVG, copy
         self.map_view = self.map_graphics.addViewBox(row=0, col=0)
         self.map_view.setAspectLocked(True)
         self.map_view.invertY(True)
@@ -271,6 +273,7 @@ class FeatureMapsView(QWidget):
 
         # Page 1: a flat layer as bars.
         self.bar_graphics = pg.GraphicsLayoutWidget()
+        add_image_menu(self.bar_graphics, "layer-output")  # right-click: save as PNG/SVG, copy
         self.bar_plot = self.bar_graphics.addPlot()
         style_plot(self.bar_plot)
         self.bar_plot.setMouseEnabled(False, False)
@@ -286,6 +289,7 @@ class FeatureMapsView(QWidget):
 
         # Page 2: the overview, one row per layer (rows are made when the layer kinds change).
         self.overview_graphics = pg.GraphicsLayoutWidget()
+        add_image_menu(self.overview_graphics, "feature-map-overview")  # right-click: save as PNG/SVG, copy
         self.overview_graphics.ci.layout.setColumnStretchFactor(1, 1)
         self.overview_scroll = QScrollArea()
         self.overview_scroll.setWidgetResizable(True)

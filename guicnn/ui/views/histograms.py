@@ -23,6 +23,7 @@ from guicnn.ui.views.common import (
     set_category_ticks,
     style_plot,
 )
+from guicnn.ui.widgets.image_export import add_image_menu
 
 EMPTY_HINT = "No weights yet.\n\nBuild, train or load a model to see how its weights and gradients are distributed."
 NO_PARAMS_HINT = "This design has no layer with weights (add a Conv2D or Dense layer)."
@@ -163,6 +164,7 @@ class HistogramsView(QWidget):
             "learning; very wide ones, unstable training.", muted=True)
 
         self.graphics = pg.GraphicsLayoutWidget()
+        add_image_menu(self.graphics, "weight-histograms")  # right-click: save as PNG/SVG, copy
         self.weights = _HistogramPlot(self.graphics.addPlot(row=0, col=0), TRAIN_COLOUR, "weight value")
         self.gradients = _HistogramPlot(self.graphics.addPlot(row=0, col=1), VAL_COLOUR, "gradient value")
         self.dead_plot = self.graphics.addPlot(row=1, col=0, colspan=2)
