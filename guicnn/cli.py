@@ -669,7 +669,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .core.report import save_report
 
     loaded = _load_model(args.model)
-    data = _load_data(args.data, _saved_data_spec(loaded), "report on") if not args.no_data else None
+    data = _load_data(args.data, _saved_data_spec(loaded), "report on", design_shape=loaded.config.get("input_shape"),
+                      class_names=loaded.class_names) if not args.no_data else None
     save_report(args.output, loaded, data, split=args.split, examples=args.examples)
     _note(f"wrote {args.output}")
     return 0

@@ -72,7 +72,8 @@ def _has_image_subfolder(folder: Path) -> bool:
     return False
 
 
-def _folder_options(image_size: Sequence[int] | None, design_shape: Sequence[int] | None) -> dict[str, Any]:
+def _folder_options(image_size: Sequence[int] | None, design_shape: Sequence[int] | None,
+                    channels: int | None) -> dict[str, Any]:
     """How an image folder is read for a design: its size and channels, unless a size was asked for."""
     options: dict[str, Any] = {}
     shape = tuple(design_shape) if design_shape is not None else ()
@@ -80,13 +81,31 @@ def _folder_options(image_size: Sequence[int] | None, design_shape: Sequence[int
         options["size"] = tuple(image_size)
     elif len(shape) == 3:
         options["size"] = shape[1:]
-    if len(shape) == 3:
+    if channels is not None:
+        options["channels"] = int(channels)
+    elif len(shape) == 3:
         options["channels"] = shape[0]
     return options
 
 
+def is_image_folder(path: str | os.PathLike) -> bool:
+    """Whether :func:`load_dataset` reads ``path`` as a folder of images per class (so that it can
+    be read at another image size), rather than IDX files or CIFAR-10 batches."""
+    folder = Path(path)
+    if not folder.is_dir():
+        return False
+    try:
+        if _find_idx_pair(folder, "train") is not None or (folder / CIFAR_FOLDER).is_dir() \
+                or any(folder.glob("data_batch_*.bin")) or any(folder.glob("test_batch*.bin")):
+            return False
+        return _has_image_subfolder(folder)
+    except (OSError, DataError, ValueError):
+        return False
+
+
 def _load_folder(path: Path, split: str = "train", image_size: Sequence[int] | None = None,
-                 design_shape: Sequence[int] | None = None, **options: Any) -> Dataset:
+                 design_shape: Sequence[int] | None = None, channels: int | None = None,
+                 **options: Any) -> Dataset:
     pair = _find_idx_pair(path, split)
     if pair is not None:
         return _fixed_size(load_idx(*pair, **options), image_size)
@@ -94,7 +113,7 @@ def _load_folder(path: Path, split: str = "train", image_size: Sequence[int] | N
         options.pop("class_names", None)
         return _fixed_size(load_cifar10(path, split=split, **options), image_size)
     if _has_image_subfolder(path):
-        return load_image_folder(path, split=split, **_folder_options(image_size, design_shape), **options)
+        return load_image_folder(path, split=split, **_folder_options(image_size, design_shape, channels), **options)
     raise DataError(
         f"{printable(path.name)}: the folder holds no recognised data set (one subfolder of images per class, "
         "MNIST-style IDX files, or CIFAR-10 .bin batches)"
@@ -111,7 +130,7 @@ def _fixed_size(ds: Dataset, image_size: Sequence[int] | None) -> Dataset:
 
 
 def _load_file(path: Path, split: str = "train", image_size: Sequence[int] | None = None,
-               design_shape: Sequence[int] | None = None, **options: Any) -> Dataset:
+               design_shape: Sequence[int] | None = None, channels: int | None = None, **options: Any) -> Dataset:
     p, _ = _existing_file(path)
     lower = p.name.lower()
     class_names = options.pop("class_names", None)  # only IDX labels are bare indices to name
@@ -159,7 +178,8 @@ def _load_builtin(key: str, split: str, image_size: Sequence[int] | None, **opti
 
 
 def load_dataset(spec: str | os.PathLike, *, split: str = "train", image_size: Sequence[int] | None = None,
-                 design_shape: Sequence[int] | None = None, **options: Any) -> Dataset:
+                 design_shape: Sequence[int] | None = None, channels: int | None = None,
+                 **options: Any) -> Dataset:
     """Load a data set by name or path.
 
     Names (strings, case-insensitive): "digits", "shapes" (options go to :func:`make_shapes`), and "mnist",
@@ -173,8 +193,9 @@ def load_dataset(spec: str | os.PathLike, *, split: str = "train", image_size: S
     shapes; the digits have none). ``image_size`` = (height, width) resizes an image folder
     (other data refuse a size not their own). ``design_shape`` = the design's input (C, H, W):
     an image folder is read at that size and, when it mixes gray and colour, with that many
-    channels, unless ``image_size`` says otherwise. ``class_names`` fixes the classes of an
-    image folder or IDX files (e.g. those of a trained model).
+    channels, unless ``image_size`` says otherwise; ``channels`` (1 or 3) alone decides the
+    latter. ``class_names`` fixes the classes of an image folder or IDX files (e.g. those of a
+    trained model).
     """
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
@@ -195,8 +216,9 @@ def load_dataset(spec: str | os.PathLike, *, split: str = "train", image_size: S
         known = ", ".join(dataset_names())
         raise DataError(f"{printable(path.name or text)}: no such file or folder, and not a data set name ({known})")
     if path.is_dir():
-        return _load_folder(path, split=split, image_size=image_size, design_shape=design_shape, **options)
+        return _load_folder(path, split=split, image_size=image_size, design_shape=design_shape, channels=channels,
+                            **options)
     return _load_file(path, split=split, image_size=image_size, design_shape=design_shape, **options)
 
 
-__all__ = ["ALIASES", "BUILTIN_DATASETS", "SHAPES_TEST_SEED", "dataset_names", "load_dataset"]
+__all__ = ["ALIASES", "BUILTIN_DATASETS", "SHAPES_TEST_SEED", "dataset_names", "is_image_folder", "load_dataset"]

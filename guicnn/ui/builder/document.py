@@ -16,7 +16,9 @@ from PySide6.QtGui import QUndoStack
 
 from guicnn.core import Analysis, ConfigError, analyze, layer_class
 from guicnn.core.analysis import check_input_shape, make_layer
+from guicnn.core.fixes import Fix
 from guicnn.core.layers.common import fmt_shape
+from guicnn.core.modelfile import expected_state_shapes
 from guicnn.ui.builder.commands import ConfigEdit, fmt_value, layer_label, with_layers
 
 NO_LAYER = -1  # `current` when the design itself (input, name) is selected
@@ -254,6 +256,19 @@ class DesignDocument(QObject):
         after = {**self._config, "name": name}
         return self._push(after, f"Rename design to '{name}'", merge_key=("design_name",))
 
+    def apply_fix(self, fix: Fix) -> str | None:
+        """Apply a one-click fix as one undoable edit named by its description (Edit ▸ Undo <description>)."""
+        layers = fix.design.get("layers") if isinstance(fix.design, dict) else None
+        if not isinstance(layers, list):
+            return "the fix has no design to apply"
+        if fix.layer is not None and 0 <= fix.layer < len(layers):
+            select = fix.layer
+        elif self._current < len(layers):
+            select = self._current
+        else:
+            select = NO_LAYER
+        return self._push(copy.deepcopy(fix.design), fix.description, select)
+
     def undo(self) -> str | None:
         return self._refuse_if_read_only() or self.undo_stack.undo()
 
@@ -335,12 +350,7 @@ def parameter_shapes(config: dict[str, Any], analysis: Analysis) -> dict[str, tu
     """Shapes of every parameter and buffer, keyed like ``state_dict``; None if the design is invalid."""
     if not analysis.valid:
         return None
-    shapes: dict[str, tuple[int, ...]] = {}
-    for info, layer_config in zip(analysis.layers, config["layers"]):
-        layer = make_layer(layer_config, info.index)
-        own = {**layer.param_shapes(info.input_shape), **layer.buffer_shapes(info.input_shape)}
-        shapes.update({f"{info.index}.{key}": tuple(shape) for key, shape in own.items()})
-    return shapes
+    return expected_state_shapes(config)
 
 
 def weight_mismatch(config: dict[str, Any], analysis: Analysis, weights: dict[str, np.ndarray]) -> str | None:
