@@ -441,9 +441,9 @@ class PredictView(QWidget):
 
     def _update_seen(self) -> None:
         c, h, w = self._shape
+        source = "resized from the file" if self._loaded is not None else "averaged down from the canvas"
         self.seen_caption.setText(f"What the network sees: {fmt_shape(self._shape)} "
-                                  f"({'colour' if c == 3 else 'grey'}, "
-                                  f"{'resized from the file' if self._loaded is not None else 'averaged down from the canvas'})")
+                                  f"({'colour' if c == 3 else 'grey'}, {source})")
         if self._current is None:
             self.seen_picture.clear()
             return
