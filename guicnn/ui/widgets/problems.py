@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from guicnn.core.checks import Problem
 from guicnn.core.fixes import Fix
@@ -36,6 +36,7 @@ class ProblemList(QWidget):
         while self._layout.count():
             item = self._layout.takeAt(0)
             if item.widget() is not None:
+                item.widget().hide()
                 item.widget().deleteLater()
         self._problems = list(problems)
         self._buttons = []
@@ -58,18 +59,13 @@ class ProblemList(QWidget):
         label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         column.addWidget(label)
         buttons = [(fix.description, self._chooser(fix)) for fix in problem.fixes] + list(extra)
-        if buttons:
-            row = QHBoxLayout()
-            row.setSpacing(6)
-            for text, action in buttons:
-                button = QPushButton(text)
-                button.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
-                button.clicked.connect(action)
-                button.setEnabled(self._enabled)
-                row.addWidget(button)
-                self._buttons.append(button)
-            row.addStretch(1)
-            column.addLayout(row)
+        for text, action in buttons:  # one under the other: a side dock is narrow
+            button = QPushButton(text)
+            button.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
+            button.clicked.connect(action)
+            button.setEnabled(self._enabled)
+            column.addWidget(button, 0, Qt.AlignmentFlag.AlignLeft)
+            self._buttons.append(button)
         return box
 
     def _chooser(self, fix: Fix) -> Callable[[], None]:
