@@ -76,7 +76,11 @@ def test_run_reports_in_order_and_trained_weights_belong_to_the_document(qtbot, 
     assert with_maps[-1].probabilities.sum() == pytest.approx(1, abs=1e-5)
     final = [s for s in snapshots if s.epoch_end][-1].examples
     assert final.confidence.shape == final.predictions.shape == (len(val),)
-    assert [a.shape[1:] for a in final.probe_batch] == [layer.output_shape for layer in model.layers]
+    # the epoch reports carry the layer health, rated on the validation probe batch
+    health = [r.health for k, r in events if k == "epoch"][-1]
+    assert [h.index for h in health] == [i for i, layer in enumerate(model.layers)
+                                         if layer.params or layer.type_name == "ReLU"]
+    assert all(h.probes == min(64, len(val)) for h in health if h.dead_share is not None)
 
 
 def test_step_signals_are_throttled(qtbot, controller, digits):

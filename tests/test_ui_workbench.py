@@ -9,21 +9,6 @@ from PySide6.QtWidgets import QMessageBox
 from guicnn import cli
 from guicnn.core.data import load_digits
 from guicnn.core.training import evaluate
-from guicnn.ui.app import build_window, parse_args
-
-
-@pytest.fixture
-def window(qtbot, monkeypatch):
-    window = build_window(parse_args(["--preset", "digits_small", "--data", "digits", "--size", "1280x800"]))
-    window.show()
-    qtbot.waitUntil(lambda: window.workbench.data_panel.dataset() is not None, timeout=20_000)
-    yield window
-    # Close it here, answering its questions, rather than block on a dialog in qtbot's teardown.
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
-    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    window.close()
-    window.workbench.shutdown()
-    window.deleteLater()
 
 
 def _train(qtbot, window, epochs=3):

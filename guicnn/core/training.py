@@ -26,6 +26,8 @@ import numpy as np
 from .checks import Problem, check_dataset, design_size_problem
 from .data import Dataset, Normalization, augment_batch, train_val_split
 from .errors import ConfigError, ShapeError, TrainingError
+from .health import PROBES as HEALTH_PROBES
+from .health import LayerHealth, layer_health
 from .losses import LOSSES, Loss, make_loss
 from .model import Sequential
 from .optim import DEFAULT_OPTIMIZER, OPTIMIZERS, Optimizer, make_optimizer, scheduled_lr
@@ -181,6 +183,7 @@ class EpochReport:
     confusion: np.ndarray | None
     best_epoch: int
     history: dict[str, tuple]
+    health: tuple[LayerHealth, ...] = ()  # per-layer health after this epoch (core.health)
 
 
 @dataclass(frozen=True)
@@ -191,6 +194,7 @@ class EndReport:
     message: str
     epoch: int  # completed epochs
     step: int
+    health: tuple[LayerHealth, ...] = ()  # per-layer health at the end (core.health)
 
 
 Report = Union[StepReport, EpochReport, EndReport]
@@ -417,6 +421,8 @@ class Trainer:
         self.best: Checkpoint | None = None
         self.run_start_step = 0  # step at which the current run began (the best may be that state)
         self._loss_reference: float | None = None  # divergence: the run's first batch loss
+        self.last_health: tuple[LayerHealth, ...] = ()  # core.health figures of the last report
+        self._health_x: np.ndarray | None = None  # normalised probe batch for the health figures
 
     # ---- construction ---------------------------------------------------------------------
     @classmethod
@@ -570,6 +576,9 @@ class Trainer:
             channels = (-1, 1, 1)
             self._norm_stats = (np.asarray(self.normalization.mean, np.float32).reshape(channels),
                                 np.asarray(self.normalization.std, np.float32).reshape(channels))
+        probes = (val if val is not None else train).x[:HEALTH_PROBES]
+        self._health_x = _fit_input(self.normalization.apply(probes) if self.normalization is not None
+                                    else np.array(probes, np.float32), self.model)
         if not self.dataset_info:
             self.dataset_info = {"name": train.name, "source": train.source, "input_shape": list(train.input_shape),
                                  "class_names": list(train.class_names)}
@@ -697,6 +706,8 @@ class Trainer:
             for batch in range(self.batch, len(bounds)):
                 clock.wait_while_paused(pause, stop)
                 if stop.is_set():
+                    if self.batch:  # steps since the last epoch report: rate them
+                        self._rate_health(snapshots[(self.step - 1) % 2])
                     yield self._end("stopped", self._stopped_message(len(bounds)))
                     return
                 current = snapshots[self.step % 2]
@@ -740,6 +751,7 @@ class Trainer:
                     lr=self.optimizer.lr, samples_per_sec=(seen - trained_before) / active, elapsed=clock.now(),
                 )
             train_seconds = max(clock.now() - began, 1e-9)
+            self._rate_health(snapshots[(self.step - 1) % 2])
             yield self._finish_epoch(val, (self._partial[2] - trained_before) / train_seconds, train_seconds, clock)
         yield self._end("finished", f"finished {self.epoch} epoch{'s' if self.epoch != 1 else ''} "
                                     f"({self.step} steps)")
@@ -773,12 +785,20 @@ class Trainer:
             train_loss=h["train_loss"][-1], train_accuracy=h["train_accuracy"][-1],
             val_loss=h["val_loss"][-1], val_accuracy=h["val_accuracy"][-1], lr=self.optimizer.lr,
             samples_per_sec=samples_per_sec, elapsed=clock.now(), confusion=confusion,
-            best_epoch=best_epoch(h), history={k: tuple(v) for k, v in h.items()},
+            best_epoch=best_epoch(h), history={k: tuple(v) for k, v in h.items()}, health=self.last_health,
         )
+
+    def _rate_health(self, before: _Snapshot | None) -> None:
+        """Layer health on the probe batch; the update ratio from ``before`` if it holds the
+        weights of just before the last step."""
+        if self._health_x is None or self.step == 0:
+            return
+        last_step = before is not None and before.meta is not None and before.meta["step"] == self.step - 1
+        self.last_health = layer_health(self.model, self._health_x, before.arrays if last_step else None)
 
     def _end(self, reason: str, message: str) -> EndReport:
         self.model.clear_caches()
-        return EndReport(reason=reason, message=message, epoch=self.epoch, step=self.step)
+        return EndReport(reason=reason, message=message, epoch=self.epoch, step=self.step, health=self.last_health)
 
     def _stopped_message(self, batches: int) -> str:
         if self.batch:
@@ -804,6 +824,7 @@ class Trainer:
         """Restore the last good weights (``good``) and end the run, saying what happened."""
         lr = self.optimizer.lr
         self._restore(good)
+        self._rate_health(None)
         restored = good.meta["batch"]
         kept = (f"kept the weights from before step {restored + 1}" if restored
                 else f"kept the weights from the start of epoch {self.epoch + 1}")

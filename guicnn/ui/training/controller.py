@@ -28,7 +28,6 @@ from guicnn.core.training import (
 )
 from guicnn.ui.worker import Job, JobContext
 
-DEAD_RELU_PROBES = 64  # images used to find ReLU units that never fire
 SNAPSHOT_RATE = 2.5  # feature-map refreshes per second while training
 STEP_RATE = 20.0  # step reports per second at most (the newest wins; epoch reports always arrive)
 
@@ -62,13 +61,12 @@ class FrozenModel:
 @dataclass(frozen=True)
 class EpochExamples:
     """The validation images with what the model made of them at an epoch's end (for the
-    confusion gallery and the misclassified view), and a probe batch's activations."""
+    confusion gallery and the misclassified view)."""
 
     images: np.ndarray
     labels: np.ndarray
     predictions: np.ndarray
     confidence: np.ndarray
-    probe_batch: list[np.ndarray]
     class_names: list[str]
 
 
@@ -361,24 +359,26 @@ class TrainingController(QObject):
                 examples = self._epoch_examples(model, trainer)
         return TrainingSnapshot(step=trainer.step, epoch_end=epoch_end, model=frozen, examples=examples, **maps)
 
+    def model_input(self, image: np.ndarray) -> np.ndarray:
+        """What the trained model receives for a raw image (C, H, W): the trainer's normalisation applied."""
+        return self._normalise(np.asarray(image, np.float32)[None])[0]
+
     def _normalise(self, x: np.ndarray) -> np.ndarray:
         """The trainer's input normalisation (the probe is kept raw for display)."""
         norm = self.trainer.normalization if self.trainer is not None else None
         return norm.apply(x) if norm is not None else np.asarray(x, np.float32)
 
     def _epoch_examples(self, model: Sequential, trainer: Trainer) -> EpochExamples:
-        """Per-image results for the confusion gallery (from the trainer's own validation pass)
-        and the activations of a probe batch for the dead-ReLU count."""
+        """Per-image results for the confusion gallery (from the trainer's own validation pass).
+        Dead units and the rest of the layer health come with the epoch report (core.health)."""
         val = self._val
         scored = trainer.last_evaluation
         if scored is None or len(scored.predictions) != len(val):
             scored = evaluate(model, val.x, val.y, loss=trainer.settings.loss, normalization=trainer.normalization)
-        model.forward(self._normalise(val.x[:DEAD_RELU_PROBES]), training=False, keep=True)
         confidence = scored.probabilities[np.arange(len(val)), scored.predictions]
         # The validation arrays are never written during training: shared, not copied.
         return EpochExamples(images=val.x, labels=val.y, predictions=scored.predictions.copy(),
-                             confidence=confidence.astype(np.float32), probe_batch=list(model.activations or []),
-                             class_names=list(self._class_names))
+                             confidence=confidence.astype(np.float32), class_names=list(self._class_names))
 
     # ---- prediction (GUI thread, only while idle) ----------------------------------------
     def predict(self, image: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]] | None:

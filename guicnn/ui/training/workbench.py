@@ -12,13 +12,15 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox, QSplitter, QTabWidget, QWidget
+from threadpoolctl import ThreadpoolController
 
 from guicnn.core import Sequential
 from guicnn.core.checks import check_dataset, design_size_problem
 from guicnn.core.layers.common import fmt_shape
 from guicnn.core.training import TrainSettings
+from guicnn.core.walkthrough import build_layer, can_walk, layer_input
 from guicnn.ui.data.panel import DataPanel
 from guicnn.ui.training.controller import FrozenModel, TrainingController, TrainingSnapshot
 from guicnn.ui.training.panel import TrainingPanel
@@ -28,12 +30,16 @@ from guicnn.ui.views.feature_maps import FeatureMapsView
 from guicnn.ui.views.filters import FiltersView
 from guicnn.ui.views.histograms import HistogramsView
 from guicnn.ui.views.predict import PredictView
+from guicnn.ui.views.walkthrough import WalkthroughView
 
-TABS = ("Design", "Training", "Filters", "Weights", "Confusion", "Misclassified", "Predict")
+_BLAS = ThreadpoolController()  # made once: inspecting the loaded libraries takes ~1 ms
+TABS = ("Design", "Training", "Filters", "Weights", "Confusion", "Misclassified", "Predict", "Step through")
 
 
 class Workbench(QObject):
     """Owns the training-related panels and views of one main window."""
+
+    healthChanged = Signal(object)  # tuple of core.health.LayerHealth (empty: unknown) for the cards
 
     def __init__(self, window, design_area: QWidget, *, initial_data: str | None = "auto") -> None:
         super().__init__(window)
@@ -48,9 +54,9 @@ class Workbench(QObject):
         self._probe_from_predict = False
         self._example_images: np.ndarray | None = None
         self._last_snapshot: TrainingSnapshot | None = None
-        self._probe_batch: list[np.ndarray] | None = None  # activations of the last epoch's probe batch
         self._user_picked_cell = False
         self._auto_selecting = False
+        self._health: tuple = ()
         # Edits come in bursts (typing, undo): redraw the model views once the burst is over.
         self._idle_refresh = QTimer(self)
         self._idle_refresh.setSingleShot(True)
@@ -72,6 +78,7 @@ class Workbench(QObject):
         self.confusion = ConfusionView()
         self.misclassified = MisclassifiedView()
         self.predict = PredictView()
+        self.walkthrough = WalkthroughView()
         training = QSplitter(Qt.Orientation.Vertical)
         training.addWidget(self.curves)
         training.addWidget(self.feature_maps)
@@ -80,10 +87,12 @@ class Workbench(QObject):
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         for title, widget in zip(TABS, (design_area, training, self.filters, self.histograms, self.confusion,
-                                        self.misclassified, self.predict)):
+                                        self.misclassified, self.predict, self.walkthrough)):
             self.tabs.addTab(widget, title)
         self.tabs.setTabToolTip(1, "Loss and accuracy curves, and the feature maps of the probe image, live")
         self.tabs.setTabToolTip(4, "Which classes are confused with which, after each epoch")
+        self.tabs.setTabToolTip(TABS.index("Step through"),
+                                "How a convolution or pooling layer computes its output, value by value")
 
     def show_tab(self, title: str) -> None:
         self.tabs.setCurrentIndex(TABS.index(title))
@@ -117,6 +126,7 @@ class Workbench(QObject):
         self.confusion.cellClicked.connect(self._cell_clicked)
         self.confusion.exampleActivated.connect(self._use_example_as_probe)
         self.misclassified.exampleActivated.connect(self._use_example_as_probe)
+        self.walkthrough.layerRequested.connect(self._show_walkthrough_layer)
 
     def _load_initial_data(self, which: str) -> None:
         if self.data_panel.dataset() is not None or self.data_panel.is_busy():
@@ -133,6 +143,10 @@ class Workbench(QObject):
         labels = ["?" if info.output_shape is None else f"{info.index} · {info.description} → "
                   f"{fmt_shape(info.output_shape)}" for info in analysis.layers]
         self.feature_maps.set_layers(labels, [info.type for info in analysis.layers])
+        self.walkthrough.set_layers([(info.index, f"{info.index} · {info.description}") for info in analysis.layers
+                                     if can_walk(info.type) and info.output_shape is not None])
+        if self._health:  # the figures were of another network
+            self._set_health(())
         if analysis.input_shape is not None and len(analysis.input_shape) == 3:
             self.predict.set_input_shape(analysis.input_shape)
         self._idle_refresh.start()
@@ -143,6 +157,7 @@ class Workbench(QObject):
             return
         info = self.document.model_info or {}
         history = info.get("history")
+        self._set_health(())
         self.curves.clear()
         if history:
             self.curves.set_history(history)
@@ -266,6 +281,7 @@ class Workbench(QObject):
 
     def _epoch(self, report) -> None:
         self.training_panel.show_epoch(report)
+        self._set_health(report.health)
         self.curves.add_epoch(report.epoch, report.val_loss, report.val_accuracy,
                               report.train_loss, report.train_accuracy)
         if report.confusion is not None:
@@ -300,7 +316,6 @@ class Workbench(QObject):
             args = (ex.images, ex.labels, ex.predictions, ex.confidence)
             self.confusion.set_examples(*args)
             self.misclassified.set_examples(*args, class_names=self._class_names)
-            self._probe_batch = ex.probe_batch
         self._draw_snapshot(snap, self.tabs.tabText(self.tabs.currentIndex()))
 
     def _draw_snapshot(self, snap: TrainingSnapshot, tab: str) -> None:
@@ -311,17 +326,32 @@ class Workbench(QObject):
         elif tab == "Filters":
             self.filters.set_model(snap.model)
         elif tab == "Weights":
-            self.histograms.update_from_model(snap.model, self._probe_batch)
+            self.histograms.update_from_model(snap.model)
 
     def _tab_changed(self, index: int) -> None:
+        if self.tabs.tabText(index) == "Step through":
+            self._show_walkthrough_layer(self.walkthrough.requested_layer())
+            return
         if self.controller.is_running():
             if self._last_snapshot is not None:
                 self._draw_snapshot(self._last_snapshot, self.tabs.tabText(index))
         else:
             self._refresh_idle_views()
 
+    def _set_health(self, health: tuple) -> None:
+        """Layer health (core.health) to the Weights tab's dead-unit chart and, via healthChanged, the cards."""
+        self._health = tuple(health)
+        self.histograms.set_health(self._health)
+        self.healthChanged.emit(self._health)
+
+    @property
+    def health(self) -> tuple:
+        return self._health
+
     def _finished(self, report) -> None:
         self.training_panel.show_end(report)
+        if report is not None and report.health:
+            self._set_health(report.health)
         if report is not None and report.reason == "diverged":
             QMessageBox.warning(self.window, "Training diverged", report.message)
         self.window.show_message(report.message if report is not None else "Training ended.")
@@ -381,6 +411,9 @@ class Workbench(QObject):
         if self.controller.is_running():
             return
         tab = self.tabs.tabText(self.tabs.currentIndex())
+        if tab == "Step through":
+            self._show_walkthrough_layer(self.walkthrough.requested_layer())
+            return
         if tab not in ("Training", "Filters", "Weights", "Predict"):
             return
         model, trained = self._preview_model()
@@ -413,6 +446,61 @@ class Workbench(QObject):
             self.feature_maps.set_activations(probe, activations, self._class_names, probe_caption=caption)
         if probabilities is not None and self._probe_from_predict:
             self.predict.show_probabilities(probabilities)
+
+    # ---- step through a layer -------------------------------------------------------------
+    def show_walkthrough(self, layer_index: int) -> None:
+        """Open the Step-through tab on layer ``layer_index`` (a Conv2D or window pooling)."""
+        self._show_walkthrough_layer(layer_index)
+        self.show_tab("Step through")
+
+    def _show_walkthrough_layer(self, index: int | None) -> None:
+        """Give the walkthrough view layer ``index`` with its current weights and inputs."""
+        # One image through a few layers: one BLAS thread is several times faster than two
+        # fighting over a busy machine (benchmarks/bench_walkthrough.py).
+        with _BLAS.limit(limits=1, user_api="blas"):
+            self._show_walkthrough_layer_now(index)
+
+    def _show_walkthrough_layer_now(self, index: int | None) -> None:
+        analysis = self.document.analysis
+        if index is None or not 0 <= index < len(analysis.layers) or not can_walk(analysis.layers[index].type):
+            self.walkthrough.clear()
+            return
+        if not analysis.valid:
+            self.walkthrough.clear("Fix the design's errors first: the layers need their shapes.")
+            return
+        running = self.controller.is_running()
+        found = self._running_layer(index) if running else self._idle_layer(index)
+        if found is None:
+            self.walkthrough.clear("No weights to show yet: they come with the first training snapshot.")
+            return
+        layer, inputs, note = found
+        self.walkthrough.set_layer(index, layer, inputs, note)
+
+    def _idle_layer(self, index: int):
+        model, trained = self._preview_model()
+        if model is None:
+            return None
+        probe = self._current_probe()
+        inputs: dict[str, np.ndarray | None] = {"real": None, "probe": probe}
+        if probe is not None and tuple(probe.shape) == model.input_shape:
+            x = self.controller.model_input(probe) if trained else probe
+            inputs["real"] = layer_input(model, index, x)
+        note = "Trained weights" if trained else "Untrained: random initial weights (train the model to see learned ones)"
+        return model.layers[index], inputs, note
+
+    def _running_layer(self, index: int):
+        snap = self._last_snapshot
+        if snap is None:
+            return None
+        info = self.document.analysis.layers[index]
+        layer = build_layer(self.document.layers[index], snap.model.layers[index].params, info.input_shape)
+        probe, activations = snap.probe, snap.activations
+        real = None
+        if probe is not None and activations is not None:
+            real = self.controller.model_input(probe) if index == 0 else activations[index - 1]
+        note = (f"Weights as of training step {snap.step:,} (training continues; come back to this tab "
+                "for newer ones)")
+        return layer, {"real": real, "probe": probe}, note
 
     # ---- closing -------------------------------------------------------------------------
     def confirm_close(self) -> bool:
