@@ -24,9 +24,10 @@ from PIL import Image
 
 from guicnn import cli
 from guicnn.core import modelfile
-from guicnn.core.data import load_digits
 from guicnn.core.errors import SaveError
 from guicnn.core.modelfile import load_model
+
+from robust_helpers import digit_folder, fill_disk_in
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -63,20 +64,6 @@ def program(*argv, env=None, **kwargs) -> subprocess.CompletedProcess:
 def write(path: Path, design: dict) -> Path:
     path.write_text(json.dumps(design))
     return path
-
-
-def digit_folder(root: Path, classes=(0, 1, 2), per_class=30, scale: int = 1, test=0) -> Path:
-    """PNGs of the built-in digits, one folder per class (optionally a test/ part)."""
-    digits = load_digits()
-    for c in classes:
-        rows = np.flatnonzero(digits.y == c)
-        for part, picked in (("", rows[:per_class]), ("test", rows[per_class:per_class + test])):
-            folder = root / part / f"d{c}"
-            folder.mkdir(parents=True, exist_ok=True)
-            for i in picked:
-                pixels = (digits.x[i, 0] * 255).astype(np.uint8)
-                Image.fromarray(pixels).resize((8 * scale, 8 * scale), Image.NEAREST).save(folder / f"{i}.png")
-    return root
 
 
 def design8(units: int = 3, **extra) -> dict:
@@ -316,14 +303,7 @@ def test_a_failed_save_keeps_the_trained_weights_elsewhere(capsys, monkeypatch, 
     target.mkdir()
     rescue = tmp_path / "rescue"
     rescue.mkdir()
-    original = modelfile.save_file
-
-    def full_here(tensors, filename, metadata=None):
-        if Path(filename).parent == target:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return original(tensors, filename, metadata=metadata)
-
-    monkeypatch.setattr(modelfile, "save_file", full_here)
+    fill_disk_in(monkeypatch, target)
     monkeypatch.setattr(tempfile, "tempdir", str(rescue))
     code, out, err = call(capsys, "train", write(tmp_path / "mini.json", MINI), "--epochs", "1",
                           "--out", target / "m.safetensors", "--quiet")

@@ -6,21 +6,21 @@ from __future__ import annotations
 
 import errno
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton
+from PySide6.QtWidgets import QApplication, QPushButton
 
 from guicnn import cli
 from guicnn.core import modelfile
-from guicnn.core.data import load_digits, load_image_folder, read_image
+from guicnn.core.data import load_image_folder, read_image
 from guicnn.ui import worker
-from guicnn.ui.app import build_window, parse_args
 from guicnn.ui.data.panel import DataPanel
 from guicnn.ui.views.predict import PredictView
+
+from robust_helpers import digit_folder, fill_disk_in
 
 TIMEOUT = 30_000
 
@@ -39,37 +39,10 @@ def panel(qtbot, tmp_path, monkeypatch):
     assert worker.live_jobs() == 0
 
 
-@pytest.fixture
-def window(qtbot, monkeypatch):
-    window = build_window(parse_args(["--preset", "digits_small", "--data", "digits", "--size", "1280x800"]))
-    window.show()
-    qtbot.waitUntil(lambda: window.workbench.data_panel.dataset() is not None, timeout=TIMEOUT)
-    yield window
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
-    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    window.close()
-    window.workbench.shutdown()
-    window.deleteLater()
-    assert worker.live_jobs() == 0
-
-
 def load(qtbot, panel, action):
     with qtbot.waitSignal(panel.datasetChanged, timeout=TIMEOUT) as blocker:
         action()
     return blocker.args[0]
-
-
-def digit_folder(root: Path, classes=(0, 1, 2), per_class=20, scale=1, test=0) -> Path:
-    digits = load_digits()
-    for c in classes:
-        rows = np.flatnonzero(digits.y == c)
-        for part, picked in (("", rows[:per_class]), ("test", rows[per_class:per_class + test])):
-            folder = root / part / f"d{c}"
-            folder.mkdir(parents=True, exist_ok=True)
-            for i in picked:
-                pixels = (digits.x[i, 0] * 255).astype(np.uint8)
-                Image.fromarray(pixels).resize((8 * scale, 8 * scale), Image.NEAREST).save(folder / f"{i}.png")
-    return root
 
 
 def click_in_next_dialog(qtbot, text: str, clicked: list) -> None:
@@ -92,7 +65,7 @@ def click_in_next_dialog(qtbot, text: str, clicked: list) -> None:
 # ---- the data panel shows the image size and changes it ------------------------------------
 
 def test_an_image_folder_shows_its_size_and_is_read_again_at_another(qtbot, panel, tmp_path):
-    folder = digit_folder(tmp_path / "big", scale=4)  # 32x32 pictures
+    folder = digit_folder(tmp_path / "big", per_class=20, scale=4)  # 32x32 pictures
     ds = load(qtbot, panel, lambda: panel.load_path(folder))
     assert ds.input_shape == (1, 32, 32) and panel.image_size.isVisible()
     assert (panel.size_height.value(), panel.size_width.value()) == (32, 32)
@@ -108,8 +81,8 @@ def test_an_image_folder_shows_its_size_and_is_read_again_at_another(qtbot, pane
 
 
 def test_mixed_sizes_are_listed_and_the_chosen_size_is_used(qtbot, panel, tmp_path):
-    folder = digit_folder(tmp_path / "mixed", classes=(0, 1))
-    digit_folder(folder, classes=(2,), scale=2)
+    folder = digit_folder(tmp_path / "mixed", classes=(0, 1), per_class=20)
+    digit_folder(folder, classes=(2,), per_class=20, scale=2)
     panel.set_design({"input_shape": [1, 12, 12], "layers": [{"type": "Flatten"}, {"type": "Dense", "units": 3}]})
     with qtbot.assertNotEmitted(panel.datasetChanged):
         panel.load_path(folder)
@@ -150,7 +123,7 @@ def test_gray_and_colour_images_follow_the_designs_channels(qtbot, panel, tmp_pa
 
 
 def test_the_panels_loaders_refuse_what_exceeds_the_memory_budget(qtbot, panel, tmp_path, monkeypatch):
-    folder = digit_folder(tmp_path / "big", scale=40)  # 320x320 pictures
+    folder = digit_folder(tmp_path / "big", per_class=20, scale=40)  # 320x320 pictures
     monkeypatch.setenv("GUICNN_MEMORY_BUDGET", "1M")
     with qtbot.assertNotEmitted(panel.datasetChanged):
         panel.load_path(folder)
@@ -300,14 +273,7 @@ def test_a_failed_save_offers_save_as_and_keeps_the_weights(qtbot, window, tmp_p
     weights = window.document.weights
     full = tmp_path / "full"
     full.mkdir()
-    original = modelfile.save_file
-
-    def disk_full_here(tensors, filename, metadata=None):
-        if Path(filename).parent == full:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return original(tensors, filename, metadata=metadata)
-
-    monkeypatch.setattr(modelfile, "save_file", disk_full_here)
+    fill_disk_in(monkeypatch, full)
     elsewhere = tmp_path / "elsewhere.safetensors"
     monkeypatch.setattr(window, "_ask_save_path", lambda: str(elsewhere))
     seen: list = []
