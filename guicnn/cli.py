@@ -22,6 +22,8 @@ import numpy as np
 
 from . import __version__ as VERSION
 from .core.analysis import analyze
+from .core.explain import explain_layer
+from .core.repair import fixes_by_problem
 from .core.designfile import atomic_write, load_design, load_preset, preset_names
 from .core.errors import ConfigError, GuicnnError, SaveError, printable
 from .core.losses import LOSSES
@@ -205,6 +207,10 @@ def cmd_summary(args: argparse.Namespace) -> int:
     config, loaded = resolve_target(args.target)
     analysis = analyze(config)
     _say(format_summary(analysis, title=config.get("name")))
+    if not analysis.valid:
+        _say(_fixes_text(config))
+    for index in args.explain or []:
+        _say(_explanation_text(config, analysis, index))
     if loaded is not None:
         _say(_trained_text(loaded))
     if not analysis.valid:
@@ -212,6 +218,28 @@ def cmd_summary(args: argparse.Namespace) -> int:
             _note(f"guicnn: error: {line}")
         return EXIT_ERROR
     return 0
+
+
+def _fixes_text(config: dict[str, Any]) -> str:
+    """The one-edit fixes under the errors, grouped by problem; ✓ marks those that make the design valid."""
+    groups = fixes_by_problem(config)
+    if not groups:
+        return "No one-edit fix found: see the errors above."
+    analysis = analyze(config)
+    lines = ["", "Fixes (each changes one thing; ✓ = the whole design is then valid):"]
+    for key, fixes in groups.items():
+        lines.append("  the input:" if key is None else f"  layer {key} {analysis.layers[key].type}:")
+        lines += [f"    {'✓' if analyze(fix.design).valid else '·'} {fix.description}" for fix in fixes]
+    return "\n".join(lines)
+
+
+def _explanation_text(config: dict[str, Any], analysis: Any, index: int) -> str:
+    """``--explain N``: how layer N's figures come out, with the design's own numbers."""
+    if not 0 <= index < len(analysis.layers):
+        raise ConfigError(f"--explain {index}: the design has layers 0 to {len(analysis.layers) - 1}")
+    info = analysis.layers[index]
+    title = f"Layer {index} {info.description or info.type}"
+    return f"\n{title}\n{'─' * len(title)}\n{explain_layer(config, index, analysis).text()}"
 
 
 def _trained_text(loaded: Any) -> str:
@@ -734,6 +762,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("summary", help="layer table of a design, model file or preset")
     p.add_argument("target", metavar="DESIGN", help="design .json, model .safetensors or preset name (e.g. lenet5)")
+    p.add_argument("--explain", metavar="LAYER", type=int, action="append",
+                   help="also show how layer LAYER's figures come out, with its numbers (repeatable)")
     p.set_defaults(func=cmd_summary)
 
     p = sub.add_parser("train", help="train a design (or continue a model file)")

@@ -19,6 +19,7 @@ from guicnn.core.analysis import check_input_shape, make_layer
 from guicnn.core.fixes import Fix
 from guicnn.core.layers.common import fmt_shape
 from guicnn.core.modelfile import expected_state_shapes
+from guicnn.core.repair import fixes_by_problem
 from guicnn.ui.builder.commands import ConfigEdit, fmt_value, layer_label, with_layers
 
 NO_LAYER = -1  # `current` when the design itself (input, name) is selected
@@ -58,6 +59,7 @@ class DesignDocument(QObject):
         super().__init__(parent)
         self._config = copy.deepcopy(config) if config is not None else empty_design()
         self._analysis = analyze(self._config)
+        self._fixes: dict[int | None, list[Fix]] | None = None
         self._current = NO_LAYER
         self._path: Path | None = None
         self._weights: dict[str, np.ndarray] | None = None
@@ -77,6 +79,16 @@ class DesignDocument(QObject):
     @property
     def analysis(self) -> Analysis:
         return self._analysis
+
+    @property
+    def fixes(self) -> dict[int | None, list[Fix]]:
+        """One-click fixes of the current design by problem (None: the input; i: layer i), computed once per edit."""
+        if self._fixes is None:
+            self._fixes = {} if self._analysis.valid else fixes_by_problem(self._config)
+        return self._fixes
+
+    def fix_makes_valid(self, fix: Fix) -> bool:
+        return analyze(fix.design).valid
 
     @property
     def name(self) -> str:
@@ -132,6 +144,7 @@ class DesignDocument(QObject):
         """Start over with a new design (opening a file or a preset); clears undo history."""
         self._config = copy.deepcopy(config)
         self._analysis = analyze(self._config)
+        self._fixes = None
         self._weights = weights
         self._model_info = dict(model_info or {})
         self._weights_unsaved = False
@@ -314,6 +327,7 @@ class DesignDocument(QObject):
         """Called by commands: install a config, re-analyse, emit once. Returns weights it dropped."""
         self._config = copy.deepcopy(config)
         self._analysis = analyze(self._config)
+        self._fixes = None
         if restore_weights is not None:
             self._weights = restore_weights
             self.message.emit("Trained weights restored: the parameter shapes match them again.")

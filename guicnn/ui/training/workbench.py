@@ -142,7 +142,10 @@ class Workbench(QObject):
         self.data_panel.set_design(self.document.config)
         labels = ["?" if info.output_shape is None else f"{info.index} · {info.description} → "
                   f"{fmt_shape(info.output_shape)}" for info in analysis.layers]
-        self.feature_maps.set_layers(labels, [info.type for info in analysis.layers])
+        types = [info.type for info in analysis.layers]
+        for view in (self.feature_maps, self.predict.feature_maps):
+            view.set_layers(labels, types)
+            view.set_design(self.document.config if analysis.valid else None)
         self.walkthrough.set_layers([(info.index, f"{info.index} · {info.description}") for info in analysis.layers
                                      if can_walk(info.type) and info.output_shape is not None])
         if self._health:  # the figures were of another network
@@ -323,6 +326,8 @@ class Workbench(QObject):
             self.feature_maps.set_activations(snap.probe, snap.activations, self._class_names)
         elif tab == "Predict" and snap.probabilities is not None and self._probe_from_predict:
             self.predict.show_probabilities(snap.probabilities)
+            if snap.activations is not None:
+                self.predict.feature_maps.set_activations(snap.probe, snap.activations, self._class_names)
         elif tab == "Filters":
             self.filters.set_model(snap.model)
         elif tab == "Weights":
@@ -380,7 +385,8 @@ class Workbench(QObject):
         self.controller.set_probe(image)
         if not self.controller.is_running():
             model, trained = self._preview_model()
-            if model is not None and trained and tuple(image.shape) == model.input_shape:
+            # Untrained too: the drawing's feature maps are worth tracing before any training.
+            if model is not None and tuple(image.shape) == model.input_shape:
                 self._refresh_probe_views(model, trained, self.tabs.tabText(self.tabs.currentIndex()))
 
     def _use_example_as_probe(self, index: int) -> None:
@@ -446,6 +452,9 @@ class Workbench(QObject):
             self.feature_maps.set_activations(probe, activations, self._class_names, probe_caption=caption)
         if probabilities is not None and self._probe_from_predict:
             self.predict.show_probabilities(probabilities)
+        if tab == "Predict" and self._probe_from_predict:
+            caption = "your drawing" if trained else "your drawing · untrained: random weights"
+            self.predict.feature_maps.set_activations(probe, activations, self._class_names, probe_caption=caption)
 
     # ---- step through a layer -------------------------------------------------------------
     def show_walkthrough(self, layer_index: int) -> None:
