@@ -88,3 +88,20 @@ def test_every_preset_trains_out_of_the_box_on_the_data_it_names(tmp_path, prese
     check_compatible(trainer.model, data)
     report = trainer.fit(data)
     assert report.reason == "finished" and trainer.step > 0
+
+
+def test_ten_shapes_for_ten_outputs_and_a_small_cnn_tells_them_apart():
+    """LeNet-5 has ten outputs: the suggestion draws ten shapes, each one a class a CNN can learn."""
+    from guicnn.core.data import SHAPE_CLASSES, train_val_split
+
+    assert len(SHAPE_CLASSES) == 10 and SHAPE_CLASSES[:7] == ("circle", "square", "triangle", "cross", "line",
+                                                              "ring", "star")  # the first seven unchanged
+    suggestion = suggest_data(load_preset("lenet5"))
+    assert suggestion.now_options == {"classes": list(SHAPE_CLASSES)}
+    data = load_dataset("shapes", n=1500, seed=2, **suggestion.now_options)
+    train, val = train_val_split(data, 0.2, seed=0)
+    trainer = Trainer.from_config(load_preset("lenet5"), TrainSettings(batch_size=32, epochs=4,
+                                                                      optimizer={"type": "adam", "lr": 0.003}))
+    trainer.fit(train, val)
+    accuracy = trainer.history["val_accuracy"][-1]
+    assert accuracy > 0.85, accuracy

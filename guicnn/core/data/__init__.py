@@ -7,7 +7,16 @@ Pure NumPy (+ Pillow for image folders); no Qt. Every reader raises
 from __future__ import annotations
 
 from ..errors import DataError
-from .auto import BUILTIN_DATASETS, BUILTIN_SHAPES, DataSuggestion, data_credits, dataset_names, load_dataset, suggest_data
+from .auto import (
+    BUILTIN_DATASETS,
+    BUILTIN_SHAPES,
+    DataSuggestion,
+    data_credits,
+    dataset_names,
+    is_image_folder,
+    load_dataset,
+    suggest_data,
+)
 from .builtin import load_digits
 from .dataset import Dataset, Normalization, augment_batch, one_hot, train_val_split, validation_count
 from .download import (
@@ -22,8 +31,10 @@ from .download import (
     safe_extract_tar,
     sha256_file,
 )
+from .images import read_image
 from .loaders import (
     CIFAR10_CLASSES,
+    ImageSizeError,
     load_cifar10,
     load_csv,
     load_idx,
@@ -43,6 +54,7 @@ __all__ = [
     "DataSuggestion",
     "Dataset",
     "DownloadCancelled",
+    "ImageSizeError",
     "Normalization",
     "RemoteDataset",
     "RemoteFile",
@@ -54,6 +66,7 @@ __all__ = [
     "dataset_names",
     "download",
     "is_downloaded",
+    "is_image_folder",
     "load_cifar10",
     "load_csv",
     "load_dataset",
@@ -64,6 +77,7 @@ __all__ = [
     "make_shapes",
     "make_shapes_rgb",
     "one_hot",
+    "read_image",
     "read_idx",
     "safe_extract_tar",
     "sha256_file",

@@ -15,7 +15,8 @@ import numpy as np
 from .dataset import Dataset
 
 #: Every class the generator can draw, in its default order.
-SHAPE_CLASSES: tuple[str, ...] = ("circle", "square", "triangle", "cross", "line", "ring", "star")
+SHAPE_CLASSES: tuple[str, ...] = ("circle", "square", "triangle", "cross", "line", "ring", "star", "frame",
+                                  "corner", "diamond")
 #: The classes drawn when ``classes`` is not given: clearly distinct, learnt in seconds.
 DEFAULT_SHAPE_CLASSES: tuple[str, ...] = ("circle", "square", "triangle", "cross", "line")
 #: Smallest picture side the generator draws.
@@ -51,6 +52,14 @@ def _signed_distance(kind: str, u: np.ndarray, v: np.ndarray, r: np.ndarray, t: 
         return np.minimum(bar1, bar2)
     if kind == "line":  # one straight bar of half-length r
         return np.maximum(np.abs(u) - r, np.abs(v) - t / 2)
+    if kind == "frame":  # square outline
+        return np.abs(np.maximum(np.abs(u), np.abs(v)) - (0.8 * r - t / 2)) - t / 2
+    if kind == "corner":  # an L: a bar down the left side and one along the bottom
+        upright = np.maximum(np.abs(u + 0.55 * r) - t / 2, np.abs(v) - 0.8 * r)
+        foot = np.maximum(np.abs(v - 0.6 * r) - t / 2, np.abs(u - 0.125 * r) - 0.675 * r)
+        return np.minimum(upright, foot)
+    if kind == "diamond":  # filled rhombus, tall and narrow (never a tilted square)
+        return (np.abs(u) / 0.55 + np.abs(v) - r) * 0.48
     if kind == "star":  # five-pointed star, inner radius 0.42 r
         rho = np.hypot(u, v)
         phi = np.arctan2(v, u) + np.pi / 2  # a point straight up

@@ -23,6 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from guicnn.core.data.images import read_rgb, resize_rgb, to_channels
+from guicnn.core.errors import GuicnnError
 from guicnn.ui.style import ERROR
 from guicnn.ui.views.common import (
     BAR_COLOUR,
@@ -66,6 +68,15 @@ def canvas_to_input(rgb: np.ndarray, shape: tuple[int, int, int], fit: bool = Fa
     if invert:
         x = 1.0 - x
     return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def loaded_to_input(rgb: np.ndarray, shape: tuple[int, int, int], invert: bool = False) -> np.ndarray:
+    """A loaded file's (H, W, 3) pixels as the model's (C, H, W) input, by the core's resize and
+    channel rules (exactly ``core.data.images.read_image``); grey repeated for other channel counts."""
+    c, h, w = shape
+    small = resize_rgb(rgb, (h, w))
+    x = to_channels(small, c) if c in (1, 3) else np.repeat(to_channels(small, 1), c, axis=0)
+    return 1.0 - x if invert else x
 
 
 def _fit_ink(rgb: np.ndarray) -> np.ndarray:
@@ -234,6 +245,7 @@ class PredictView(QWidget):
         self._names: list[str] = []
         self._top_k = max(1, min(top_k, MAX_TOP_K))
         self._current: np.ndarray | None = None
+        self._loaded: np.ndarray | None = None  # a loaded file's RGB pixels, until the user draws over them
         self._top_names: list[str] = []
         self._build_ui()
         self._update_pen()
@@ -378,6 +390,7 @@ class PredictView(QWidget):
 
     def clear(self) -> None:
         """Empty the canvas and the probabilities."""
+        self._loaded = None
         self.canvas.clear()
         self.invert_check.blockSignals(True)
         self.invert_check.setChecked(False)
@@ -392,21 +405,25 @@ class PredictView(QWidget):
         """Put a (C, H, W) array in [0, 1] (e.g. a validation image) on the canvas and emit it."""
         x = np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0)
         picture = x.transpose(1, 2, 0) if x.shape[0] == 3 else np.repeat(x[0][:, :, None], 3, axis=2)
+        self._loaded = None
         self.error_label.setVisible(False)
         self.canvas.set_picture(qimage_from_array(np.rint(picture * 255.0).astype(np.uint8)), smooth=False)
         self._send()
 
     def load_image(self, path: str | os.PathLike) -> bool:
-        """Put an image file on the canvas and emit it; a problem is shown in the view and gives False."""
+        """Put an image file on the canvas and emit it; a problem is shown in the view and gives False.
+
+        The file is read by the core's image reader (the one of ``guicnn predict`` and of image
+        folders: same transparency handling, same resampling), so the window, the command line
+        and training see the same input array for the same file.
+        """
         try:
-            with Image.open(path) as picture:
-                rgb = np.asarray(picture.convert("RGB"))
-        except (OSError, ValueError, Image.DecompressionBombError) as exc:
-            reason = str(exc) or type(exc).__name__
-            self._show_error(f"Could not open {os.path.basename(os.fspath(path))}: {reason}. "
-                             "Choose a PNG, JPEG, BMP or GIF image.")
+            rgb = read_rgb(path)
+        except GuicnnError as exc:
+            self._show_error(f"{exc}. Choose a PNG, JPEG, BMP or GIF image.")
             return False
         self.error_label.setVisible(False)
+        self._loaded = rgb
         self.canvas.set_picture(qimage_from_array(rgb))
         if self._shape[0] != 3:
             # Grey training sets (MNIST, shapes, digits) are white on black: a light page is probably
@@ -428,9 +445,15 @@ class PredictView(QWidget):
         self.canvas.pen_width = CANVAS_PIXELS / w * stroke * PEN_SCALES[self.pen_combo.currentText()]
 
     def _on_canvas_changed(self) -> None:
+        self._loaded = None  # drawn over: the canvas is the input now
         self._send()
 
     def _send(self) -> None:
+        if self._loaded is not None:
+            self._current = loaded_to_input(self._loaded, self._shape, invert=self.invert_check.isChecked())
+            self._update_seen()
+            self.imageReady.emit(self._current.copy())
+            return
         if not self.canvas.has_ink():
             self._current = None
             self._update_seen()
@@ -442,8 +465,9 @@ class PredictView(QWidget):
 
     def _update_seen(self) -> None:
         c, h, w = self._shape
+        source = "resized from the file" if self._loaded is not None else "averaged down from the canvas"
         self.seen_caption.setText(f"What the network sees: {fmt_shape(self._shape)} "
-                                  f"({'colour' if c == 3 else 'grey'}, averaged down from the canvas)")
+                                  f"({'colour' if c == 3 else 'grey'}, {source})")
         if self._current is None:
             self.seen_picture.clear()
             return
