@@ -80,3 +80,24 @@ def test_about_names_the_version_licence_and_every_data_sets_credit(window, monk
     monkeypatch.setattr(QMessageBox, "about", lambda parent, title, body: shown.append((title, body)))
     window.show_about()
     assert shown == [("About guicnn", text)]
+
+
+def test_a_long_status_message_is_never_lost(window, qtbot):
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QToolTip
+
+    window.resize(1000, 650)
+    window.show()
+    qtbot.waitExposed(window)
+    message = ("Training was not started: the images are 1x28x28 but the design's input is 3x32x32; set the "
+               "design's input_shape to [1, 28, 28] or load data that fits (the Data panel offers it).")
+    window.show_message(message)
+    qtbot.wait(50)
+    label = window.message_label
+    assert label.text() == message and label.toolTip() == message
+    assert label.width() > 520  # it may take most of the bar, not a fixed 520 px
+    assert label.is_cut()  # this one is still longer than the bar: hover or click shows it whole
+    QTest.mouseClick(label, Qt.MouseButton.LeftButton, pos=QPoint(5, 5))
+    qtbot.waitUntil(lambda: QToolTip.text() == message, timeout=2000)  # (offscreen never shows it)
+    assert window._message_timer.interval() > 8000  # and a long note stays longer than a short one

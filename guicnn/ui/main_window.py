@@ -36,6 +36,8 @@ from guicnn.ui.training.workbench import Workbench
 from guicnn.ui.widgets.elided_label import ElidedLabel
 
 MESSAGE_MS = 8000
+MESSAGE_MS_PER_CHAR = 70  # a long message stays longer: time to read it
+MESSAGE_SHARE = 0.6  # of the status bar's width a message may take
 #: The narrowest each panel may get, in characters of the window's font: below it layer names
 #: and fields are cut. A small window or a layout saved on a small screen stops here.
 READABLE_CHARS = {"palette": 21, "inspector": 38, "data": 38, "training": 38}
@@ -237,10 +239,13 @@ class MainWindow(QMainWindow):
         self._message_timer.timeout.connect(self.message_label.clear)
 
     def show_message(self, text: str) -> None:
-        """A passing note in the status bar (refused edit, saved file, dropped weights)."""
+        """A passing note in the status bar (refused edit, saved file, dropped weights). It may take
+        most of the bar's width; what still does not fit ends in "…" and shows whole on hover or
+        click, and a long note stays longer."""
+        self.message_label.set_max_width(max(520, int(self.width() * MESSAGE_SHARE)))
         self.message_label.setText(text)
         self.message_label.setToolTip(text)
-        self._message_timer.start()
+        self._message_timer.start(max(MESSAGE_MS, MESSAGE_MS_PER_CHAR * len(text)))
 
     # ---- menus -----------------------------------------------------------------------------
     def _build_menus(self) -> None:
