@@ -41,6 +41,9 @@ def main() -> int:
     parser.add_argument("--layer", type=int, default=0, help="layer shown alone on the feature-map page")
     parser.add_argument("--predict-index", type=int, default=0, help="data set image put on the Predict canvas")
     parser.add_argument("--resize", action="store_true", help="also shrink to 1000x650 and enlarge again")
+    parser.add_argument("--prefix", default="polish", help="file names start with this")
+    parser.add_argument("--extras", action="store_true",
+                        help="also the user guide and a colour preset with the data it offers")
     args = parser.parse_args()
 
     from guicnn.ui.app import build_window, parse_args
@@ -66,10 +69,10 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     suffix = f"_{args.suffix}" if args.suffix else ""
 
-    def shot(name: str) -> None:
+    def shot(name: str, widget=None) -> None:
         settle(app)
-        path = out / f"tour_{name}{suffix}.png"
-        window.grab().save(str(path))
+        path = out / f"{args.prefix}_{name}{suffix}.png"
+        (widget or window).grab().save(str(path))
         print(path, flush=True)
 
     window.docks["training"].raise_()
@@ -94,6 +97,24 @@ def main() -> int:
         shot("training_after_resize")
         window.docks["data"].raise_()
         shot("data_after_resize")
+    if args.extras:
+        guide = window.show_guide("building.md")
+        guide.resize(760, 620)
+        shot("help_guide", guide)
+        guide.close()
+        from PySide6.QtWidgets import QMessageBox
+
+        from guicnn.core.designfile import preset_paths
+
+        QMessageBox.warning = lambda *a, **k: QMessageBox.StandardButton.Discard  # drop the trained weights
+        window.new_from_preset(next(p for p in preset_paths() if p.stem == "tiny_vgg"))
+        loaded = QEventLoop()
+        workbench.data_panel.datasetChanged.connect(lambda _data: QTimer.singleShot(300, loaded.quit))
+        QTimer.singleShot(60_000, loaded.quit)
+        loaded.exec()
+        window.docks["data"].raise_()
+        workbench.show_tab("Design")
+        shot("tiny_vgg_data_offer")
     workbench.shutdown()
     from PySide6.QtWidgets import QMessageBox
 

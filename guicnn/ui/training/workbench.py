@@ -87,8 +87,8 @@ class Workbench(QObject):
         training = QSplitter(Qt.Orientation.Vertical)
         training.addWidget(self.curves)
         training.addWidget(self.feature_maps)
-        training.setStretchFactor(0, 2)
-        training.setStretchFactor(1, 3)
+        training.setStretchFactor(0, 1)  # curves as tall as the feature maps: at 1366x768 they were squat
+        training.setStretchFactor(1, 1)
         training.setChildrenCollapsible(False)  # a small window keeps both readable
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)

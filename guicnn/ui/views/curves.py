@@ -32,7 +32,7 @@ STEP_READOUT_REACH = 0.5
 MIN_REDRAW_MS = 200
 READOUT_HINT = "Training per batch, validation after each epoch. Hover over a plot to read the values at that epoch."
 MIN_PLOT_HEIGHT = 190  # px of the two plots with their legend
-LEGEND_ENTRY_EXTRA = 64  # px of a legend entry besides its text: the line sample and the spacing  # at most 5 redraws a second: each costs ~15 ms of software painting
+LEGEND_ENTRY_EXTRA = 56  # px of a legend entry besides its text: the line sample and the spacing  # at most 5 redraws a second: each costs ~15 ms of software painting
 EMPTY_HINT = ("No training yet.\n\nPress Train: the training loss and accuracy appear here after every "
               "batch, the validation loss and accuracy after every epoch.")
 
@@ -469,8 +469,13 @@ class CurvesView(QWidget):
         font = QFont(self.font())
         font.setPointSizeF(9)  # the legend's label size
         metrics = QFontMetrics(font)
-        entry = max(metrics.horizontalAdvance(name) for name in self._legend_names) + LEGEND_ENTRY_EXTRA
-        columns = max(1, min(len(self._legend_names), (self.graphics.width() - 24) // entry))
+        widths = [metrics.horizontalAdvance(name) + LEGEND_ENTRY_EXTRA for name in self._legend_names]
+        room = self.graphics.width() - 24
+
+        def width_with(columns: int) -> int:  # entries go row by row; a column is as wide as its widest
+            return sum(max(widths[i::columns]) for i in range(columns))
+
+        columns = next((c for c in range(len(widths), 1, -1) if width_with(c) <= room), 1)
         if columns != self.legend.columnCount:
             self.legend.setColumnCount(columns)
 
