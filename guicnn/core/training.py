@@ -10,11 +10,18 @@ Determinism: the model is built from ``settings.seed``; epoch ``e`` shuffles wit
 stochastic pooling) and the augmentation get generators seeded ``[seed, e, k]``. A trainer
 saved between two batches stores those generators' states, so loading it continues exactly
 as if it had never stopped.
+
+One step, explained: while paused, setting ``fit_iter``'s ``step`` event runs exactly one
+batch and attaches a :class:`~guicnn.core.step_explanation.StepExplanation` to its report;
+:meth:`Trainer.step_once` does the same from a standing start. Either way the random streams
+and the batch order are the ones an uninterrupted run uses, so stepping changes nothing about
+where training goes.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import threading
 import time
@@ -29,6 +36,7 @@ from .layers.activations import softmax
 from .losses import LOSSES, Loss, make_loss
 from .model import Sequential
 from .optim import Optimizer, make_optimizer, scheduled_lr
+from .step_explanation import StepExplanation, explained_step
 
 #: Seconds between checks of the stop event while paused.
 PAUSE_POLL = 0.05
@@ -154,6 +162,7 @@ class StepReport:
     lr: float
     samples_per_sec: float
     elapsed: float  # seconds of training in this fit_iter call, pauses excluded
+    explanation: StepExplanation | None = None  # for a step asked for while paused
 
 
 @dataclass(frozen=True)
@@ -288,13 +297,22 @@ class _Clock:
     def now(self) -> float:
         return time.perf_counter() - self.start - self.paused
 
-    def wait_while_paused(self, pause: threading.Event | None, stop: threading.Event) -> None:
+    def wait_while_paused(self, pause: threading.Event | None, stop: threading.Event,
+                          step: threading.Event | None = None) -> bool:
+        """Wait while ``pause`` is set; True when ``step`` was set meanwhile (it is cleared:
+        the caller runs that one step and comes back here)."""
         if pause is None or not pause.is_set():
-            return
+            return False
         began = time.perf_counter()
+        requested = False
         while pause.is_set() and not stop.is_set():
+            if step is not None and step.is_set():
+                step.clear()
+                requested = True
+                break
             stop.wait(PAUSE_POLL)  # sleeps; returns at once when stop is set
         self.paused += time.perf_counter() - began
+        return requested
 
 
 class _Snapshot:
@@ -535,13 +553,14 @@ class Trainer:
 
     # ---- the loop -------------------------------------------------------------------------
     def train_step(self, xb: np.ndarray, yb: np.ndarray, upto: int | None,
-                   grads: dict[str, np.ndarray]) -> tuple[float, int]:
+                   grads: dict[str, np.ndarray], keep: bool = False) -> tuple[float, int]:
         """One update: forward in training mode, loss, backward, optimizer step.
 
         Returns (loss, correct predictions); a non-finite loss returns before changing anything.
+        ``keep`` leaves copies of every layer's output in ``model.activations``.
         """
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is caught below
-            out = self.model.forward(xb, training=True, upto=upto)
+            out = self.model.forward(xb, training=True, keep=keep, upto=upto)
             loss = self.loss.forward(out, yb)
             if not math.isfinite(loss):
                 return loss, 0
@@ -573,24 +592,52 @@ class Trainer:
 
     def fit_iter(self, train: Dataset | tuple, val: Dataset | tuple | None = None, *,
                  epochs: int | None = None, stop: threading.Event | None = None,
-                 pause: threading.Event | None = None) -> Iterator[Report]:
+                 pause: threading.Event | None = None, step: threading.Event | None = None) -> Iterator[Report]:
         """Train until ``settings.epochs`` epochs are complete, yielding reports.
 
         ``train`` is a Dataset or an (x, y) pair; without ``val`` it is split by
         ``settings.val_fraction`` (seeded). ``epochs`` replaces ``settings.epochs`` (the total,
         counting epochs already done). Setting ``stop`` ends training after the current batch;
-        while ``pause`` is set it waits between batches (still honouring ``stop``). The last
-        report is always an :class:`EndReport`.
+        while ``pause`` is set it waits between batches (still honouring ``stop``), and setting
+        ``step`` then runs one batch whose StepReport carries an ``explanation`` (the event is
+        cleared; training stays paused). The last report is always an :class:`EndReport`.
         """
         if epochs is not None:
             self.settings.epochs = int(epochs)
             self.settings.validate()
         train, val = self._prepare(train, val)
         stop = stop or threading.Event()
-        return self._loop(train, val, stop, pause)
+        return self._loop(train, val, stop, pause, step)
+
+    def step_once(self, train: Dataset | tuple, val: Dataset | tuple | None = None, *,
+                  epochs: int | None = None) -> StepExplanation:
+        """Train exactly one batch (the next one an uninterrupted run would train) and explain it.
+
+        Takes the same arguments as :meth:`fit_iter`. When the batch completes an epoch, that
+        epoch is finished as in ``fit_iter`` (validation, history, snapshot) and its report is
+        the explanation's ``finished_epoch``. Raises TrainingError when every epoch is already
+        done or the loss of the batch is not finite (then nothing changed but the position
+        noted in the message).
+        """
+        stop, pause, step = threading.Event(), threading.Event(), threading.Event()
+        pause.set()
+        step.set()
+        explanation: StepExplanation | None = None
+        for report in self.fit_iter(train, val, epochs=epochs, stop=stop, pause=pause, step=step):
+            if isinstance(report, StepReport):
+                explanation = report.explanation
+                stop.set()
+            elif isinstance(report, EpochReport) and explanation is not None:
+                explanation = dataclasses.replace(explanation, finished_epoch=report)
+            elif isinstance(report, EndReport) and explanation is None:
+                if report.reason == "finished":
+                    raise TrainingError(f"all {self.settings.epochs} epochs are done; "
+                                        "raise the number of epochs to train further")
+                raise TrainingError(report.message)
+        return explanation
 
     def _loop(self, train: Dataset, val: Dataset | None, stop: threading.Event,
-              pause: threading.Event | None) -> Iterator[Report]:
+              pause: threading.Event | None, step: threading.Event | None = None) -> Iterator[Report]:
         s = self.settings
         clock = _Clock()
         bounds = batch_bounds(len(train), s.batch_size)
@@ -607,7 +654,7 @@ class Trainer:
             self._prepare_streams(epoch)
             began, trained_before = clock.now(), self._partial[2]
             for batch in range(self.batch, len(bounds)):
-                clock.wait_while_paused(pause, stop)
+                explain = clock.wait_while_paused(pause, stop, step)
                 if stop.is_set():
                     yield self._end("stopped", self._stopped_message(len(bounds)))
                     return
@@ -615,7 +662,13 @@ class Trainer:
                 self._capture(current)
                 index = order[bounds[batch][0]:bounds[batch][1]]
                 yb = train.y[index]
-                loss, correct = self.train_step(self._batch_x(train.x, index), yb, upto, grads)
+                explanation = None
+                if explain:
+                    loss, correct, explanation = explained_step(
+                        self, self._batch_x(train.x, index), yb, upto, grads, epoch=epoch, batch=batch,
+                        batches=len(bounds))
+                else:
+                    loss, correct = self.train_step(self._batch_x(train.x, index), yb, upto, grads)
                 if not math.isfinite(loss):
                     yield self._diverged(loss, batch, len(bounds), current, snapshots[(self.step + 1) % 2])
                     return
@@ -630,6 +683,7 @@ class Trainer:
                     batches_per_epoch=len(bounds), samples_seen=seen, loss=loss, accuracy=correct / len(yb),
                     running_loss=_mean(self._partial[0], seen), running_accuracy=_mean(self._partial[1], seen),
                     lr=self.optimizer.lr, samples_per_sec=(seen - trained_before) / active, elapsed=clock.now(),
+                    explanation=explanation,
                 )
             train_seconds = max(clock.now() - began, 1e-9)
             yield self._finish_epoch(val, (self._partial[2] - trained_before) / train_seconds, train_seconds, clock)
@@ -723,5 +777,5 @@ def _as_images(x: np.ndarray) -> np.ndarray:
 
 __all__ = [
     "TrainSettings", "StepReport", "EpochReport", "EndReport", "Report", "EvalResult", "Trainer",
-    "evaluate", "check_compatible", "batch_bounds", "best_epoch", "HISTORY_KEYS",
+    "evaluate", "check_compatible", "batch_bounds", "best_epoch", "HISTORY_KEYS", "StepExplanation",
 ]
