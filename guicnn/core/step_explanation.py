@@ -204,7 +204,8 @@ def explained_step(trainer: Trainer, xb: np.ndarray, yb: np.ndarray, upto: int |
                 slot_norms={slot: _norm(value) for slot, value in optimizer.state[name].items()},
             ))
             if key == "weight" and old.size:
-                filter_before, filter_after = np.array(old[0], copy=True), np.array(new[0], copy=True)
+                if old.ndim >= 2:  # a Conv2D or Dense filter; batch-norm and PReLU weights are per channel
+                    filter_before, filter_after = np.array(old[0], copy=True), np.array(new[0], copy=True)
                 update = _weight_update(trainer, name, old, new, grads[name], slots_before[name])
         layers.append(LayerStep(
             index=index, type_name=layer.type_name, description=layer.describe(),
