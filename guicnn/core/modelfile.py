@@ -5,6 +5,9 @@ Tensors: every parameter and buffer under its ``state_dict`` name (``"0.weight"`
 ``optimizer.steps`` and ``optimizer.lr``. Metadata (all JSON strings): ``format``
 (``guicnn/1``), ``architecture`` (the design config), ``training`` (settings and position),
 ``history`` (per-epoch lists), ``dataset`` (name, input shape, class names, normalisation).
+Optionally the epoch time machine: a ``snapshots`` metadata entry (see
+:mod:`guicnn.core.snapshots`; at most its ``MAX_BYTES`` of arrays, compressed), which leaves
+the tensors exactly the weights and the optimizer state.
 
 Reading checks the 8-byte header length against the file size before anything is parsed,
 so a forged header cannot cause a large allocation; every problem becomes one
@@ -29,6 +32,7 @@ from .designfile import atomic_write
 from .errors import ConfigError, ModelFileError
 from .model import Sequential
 from .optim import Optimizer
+from .snapshots import SnapshotError, SnapshotHistory
 
 FORMAT = "guicnn/1"
 FORMAT_VERSION = 1
@@ -49,6 +53,7 @@ class LoadedModel:
     history: dict[str, list] = field(default_factory=dict)
     dataset: dict[str, Any] = field(default_factory=dict)
     optimizer_state: dict[str, np.ndarray] = field(default_factory=dict)
+    snapshots: SnapshotHistory | None = None  # the epoch time machine, when saved
 
     @property
     def normalization(self):
@@ -86,11 +91,11 @@ def _contiguous(value: Any) -> np.ndarray:
 
 def save_model(path: str | os.PathLike, model: Sequential, *, optimizer: Optimizer | dict | None = None,
                training: dict[str, Any] | None = None, history: dict[str, Any] | None = None,
-               dataset: dict[str, Any] | None = None) -> None:
+               dataset: dict[str, Any] | None = None, snapshots: SnapshotHistory | None = None) -> None:
     """Save weights, buffers, optimizer state and metadata to one ``.safetensors`` file, atomically.
 
     ``optimizer`` is an Optimizer (its ``state_dict``; its config is added to ``training``)
-    or an already-made state dict.
+    or an already-made state dict; ``snapshots`` the epoch time machine (if any).
     """
     tensors = {name: _contiguous(value) for name, value in model.state_dict().items()}
     training = dict(training or {})
@@ -103,6 +108,8 @@ def save_model(path: str | os.PathLike, model: Sequential, *, optimizer: Optimiz
     for key, value in (("architecture", model.get_config()), ("training", training),
                        ("history", history or {}), ("dataset", dataset or {})):
         metadata[key] = json.dumps(_json_safe(value), allow_nan=False)
+    if snapshots is not None and len(snapshots):
+        metadata["snapshots"] = json.dumps(_json_safe(snapshots.to_file()), allow_nan=False)
     atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
 
 
@@ -154,7 +161,7 @@ def _check_format(name: str, metadata: Any) -> None:
     raise ModelFileError(f"{name}: unknown model format {fmt!r} (expected {FORMAT})")
 
 
-def _parse_metadata(name: str, metadata: dict[str, str]) -> dict[str, Any]:
+def _parse_metadata(name: str, metadata: dict[str, str], snapshots: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {"format": metadata["format"]}
     for key in METADATA_KEYS:
         if key not in metadata:
@@ -169,17 +176,23 @@ def _parse_metadata(name: str, metadata: dict[str, str]) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise ModelFileError(f"{name}: the {key} metadata must be a JSON object, got {type(value).__name__}")
         out[key] = value
+    if snapshots and "snapshots" in metadata:  # optional; checked against the model by load_model
+        try:
+            out["snapshots"] = json.loads(metadata["snapshots"])
+        except (TypeError, json.JSONDecodeError) as exc:
+            raise ModelFileError(f"{name}: the snapshots metadata is not valid JSON ({exc})") from None
     return out
 
 
-def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
-    """The parsed metadata (``format``, ``architecture``, ``training``, ``history``, ``dataset``)
-    without loading any weights; ModelFileError if the file is not a readable guicnn model."""
+def read_metadata(path: str | os.PathLike, *, snapshots: bool = False) -> dict[str, Any]:
+    """The parsed metadata (``format``, ``architecture``, ``training``, ``history``, ``dataset``,
+    and with ``snapshots=True`` the raw ``snapshots`` entry if any) without loading any weights;
+    ModelFileError if the file is not a readable guicnn model."""
     path = Path(path)
     header = _read_header(path)
     metadata = header.get("__metadata__")
     _check_format(path.name, metadata)
-    return _parse_metadata(path.name, metadata)
+    return _parse_metadata(path.name, metadata, snapshots)
 
 
 def _read_tensors(path: Path) -> dict[str, np.ndarray]:
@@ -198,7 +211,7 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
     of a newer format, or when its weights do not fit its architecture.
     """
     path = Path(path)
-    meta = read_metadata(path)
+    meta = read_metadata(path, snapshots=True)
     config = meta["architecture"]
     try:
         model = Sequential.from_config(config, seed=0)
@@ -211,8 +224,15 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
         model.load_state_dict(weights, strict=True)
     except ValueError as exc:
         raise ModelFileError(f"{path.name}: the weights do not fit the architecture: {exc}") from None
+    snapshots = None
+    if "snapshots" in meta:
+        try:
+            snapshots = SnapshotHistory.from_file(meta["snapshots"], model)
+        except SnapshotError as exc:
+            raise ModelFileError(f"{path.name}: the epoch snapshots are invalid: {exc}") from None
     return LoadedModel(path=path, model=model, config=config, training=meta["training"],
-                       history=meta["history"], dataset=meta["dataset"], optimizer_state=optimizer_state)
+                       history=meta["history"], dataset=meta["dataset"], optimizer_state=optimizer_state,
+                       snapshots=snapshots)
 
 
 def is_model_file(path: str | os.PathLike) -> bool:

@@ -36,6 +36,7 @@ from .layers.activations import softmax
 from .losses import LOSSES, Loss, make_loss
 from .model import Sequential
 from .optim import Optimizer, make_optimizer, scheduled_lr
+from .snapshots import SnapshotHistory, take_snapshot
 from .step_explanation import StepExplanation, explained_step
 
 #: Seconds between checks of the stop event while paused.
@@ -377,6 +378,7 @@ class Trainer:
         self._pending_rng: dict[str, Any] | None = None  # streams saved mid-epoch in a model file
         self._norm_stats: tuple[np.ndarray, np.ndarray] | None = None
         self.last_evaluation: EvalResult | None = None  # the validation pass of the last epoch
+        self.snapshots = SnapshotHistory()  # the epoch time machine
 
     # ---- construction ---------------------------------------------------------------------
     @classmethod
@@ -413,6 +415,8 @@ class Trainer:
         except (TypeError, ValueError, AttributeError) as exc:
             raise TrainingError(f"the saved training position is invalid ({exc})") from None
         trainer._pending_rng = training.get("rng") if trainer.batch else None
+        if getattr(loaded, "snapshots", None) is not None:
+            trainer.snapshots = loaded.snapshots
         saved = training.get("settings")
         if trainer.batch and isinstance(saved, dict) and _reorders_epoch(saved, settings.to_dict()):
             trainer._restart_epoch()
@@ -468,7 +472,7 @@ class Trainer:
         from .modelfile import save_model
 
         save_model(path, self.model, optimizer=self.optimizer, training=self.training_state(),
-                   history=self.history, dataset=self.dataset_metadata())
+                   history=self.history, dataset=self.dataset_metadata(), snapshots=self.snapshots)
 
     # ---- data -----------------------------------------------------------------------------
     def split_data(self, data: Dataset | tuple) -> tuple[Dataset, Dataset | None]:
@@ -513,6 +517,8 @@ class Trainer:
         if not self.dataset_info:
             self.dataset_info = {"name": train.name, "source": train.source, "input_shape": list(train.input_shape),
                                  "class_names": list(train.class_names)}
+        if self.snapshots.probe is None:
+            self.snapshots.set_probe((val if val is not None else train).x[0])
         return train, val
 
     def _batch_x(self, x: np.ndarray, index: np.ndarray) -> np.ndarray:
@@ -707,6 +713,7 @@ class Trainer:
         h["seconds"].append(round(seconds, 3))
         self.epoch += 1
         self._restart_epoch()
+        self._record_snapshot(result)
         confusion = None
         if result is not None:
             confusion = result.confusion.copy()
@@ -718,6 +725,19 @@ class Trainer:
             samples_per_sec=samples_per_sec, elapsed=clock.now(), confusion=confusion,
             best_epoch=best_epoch(h), history={k: tuple(v) for k, v in h.items()},
         )
+
+    def _record_snapshot(self, result: EvalResult | None) -> None:
+        """Add this epoch to the time machine (probe maps, filters, confusion, figures)."""
+        probe = self.snapshots.probe
+        x = None
+        if probe is not None and probe.size == math.prod(self.model.input_shape):
+            x = probe[None]
+            if self.normalization is not None and x.ndim == 4:
+                x = self.normalization.apply(x)
+            x = _fit_input(x, self.model).reshape((1,) + tuple(self.model.input_shape))
+        metrics = {key: self.history[key][-1] for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr")}
+        self.snapshots.add(take_snapshot(self.model, x, epoch=self.epoch, step=self.step,
+                                         confusion=None if result is None else result.confusion, metrics=metrics))
 
     def _end(self, reason: str, message: str) -> EndReport:
         self.model.clear_caches()
