@@ -21,7 +21,9 @@ from . import __version__ as VERSION
 from .core.analysis import analyze
 from .core.designfile import atomic_write, load_design, load_preset, preset_names
 from .core.errors import ConfigError, GuicnnError
+from .core.losses import LOSSES
 from .core.model import format_summary
+from .core.optim import OPTIMIZERS
 from .core.training import format_duration
 
 EXIT_ERROR = 1
@@ -488,9 +490,11 @@ def build_parser() -> argparse.ArgumentParser:
                                   "(default: the design's dataset)")
     p.add_argument("--epochs", type=_positive_int, help="epochs to train in this run (default 10)")
     p.add_argument("--batch-size", type=_positive_int)
-    p.add_argument("--lr", type=_positive_float, help="learning rate")
-    p.add_argument("--optimizer", choices=("adam", "sgd", "rmsprop"))
-    p.add_argument("--loss", choices=("cross_entropy", "mse"))
+    p.add_argument("--lr", type=_positive_float, help="learning rate (default: the optimizer's own, "
+                   + ", ".join(f"{k} {c.field('lr').default:g}" for k, c in OPTIMIZERS.items()) + ")")
+    p.add_argument("--optimizer", choices=tuple(OPTIMIZERS),
+                   help="; ".join(f"{k}: {c.help}" for k, c in OPTIMIZERS.items()))
+    p.add_argument("--loss", choices=tuple(LOSSES), help="; ".join(f"{k}: {c.help}" for k, c in LOSSES.items()))
     p.add_argument("--seed", type=int)
     p.add_argument("--val-fraction", type=float)
     p.add_argument("--shift", type=int, help="augment: random shift up to this many pixels")

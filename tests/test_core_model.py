@@ -214,3 +214,11 @@ def test_dropout_is_inverted_and_identity_in_inference():
     kept = np.unique(y[y != 0])
     assert kept.size == 1 and kept[0] == pytest.approx(1 / 0.75)
     assert np.mean(y == 0) == pytest.approx(0.25, abs=0.03)
+
+
+def test_per_class_accuracy_is_the_recall_of_each_true_class():
+    from guicnn.core.metrics import per_class_accuracy
+
+    confusion = np.array([[3, 1, 0], [0, 0, 0], [2, 2, 4]])
+    got = per_class_accuracy(confusion)
+    assert got[0] == 0.75 and np.isnan(got[1]) and got[2] == 0.5

@@ -14,12 +14,13 @@ from PySide6.QtGui import QColor, QDropEvent  # noqa: E402
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox  # noqa: E402
 
 from guicnn.core.designfile import load_design, load_preset  # noqa: E402
-from guicnn.ui import commands, style  # noqa: E402
+from guicnn.ui import style  # noqa: E402
 from guicnn.ui.app import build_window, parse_args  # noqa: E402
-from guicnn.ui.document import NO_LAYER  # noqa: E402
-from guicnn.ui.layer_stack import row_of  # noqa: E402
+from guicnn.ui.builder import commands  # noqa: E402
+from guicnn.ui.builder.document import NO_LAYER  # noqa: E402
+from guicnn.ui.builder.layer_stack import row_of  # noqa: E402
+from guicnn.ui.builder.summary import ERROR, WARNING  # noqa: E402
 from guicnn.ui.main_window import MainWindow, preset_files, status_text  # noqa: E402
-from guicnn.ui.summary import ERROR, WARNING  # noqa: E402
 
 Button = QMessageBox.StandardButton
 

@@ -7,10 +7,12 @@ import pytest
 
 from guicnn.core.data import load_digits, train_val_split
 from guicnn.core.designfile import load_preset
+from guicnn.core.losses import LOSSES
+from guicnn.core.optim import DEFAULT_OPTIMIZER, OPTIMIZERS, SCHEDULE_TYPES, make_optimizer
 from guicnn.core.training import TrainSettings
-from guicnn.ui.document import DesignDocument
-from guicnn.ui.training_controller import TrainingController
-from guicnn.ui.training_panel import TrainingPanel
+from guicnn.ui.builder.document import DesignDocument
+from guicnn.ui.training.controller import TrainingController
+from guicnn.ui.training.panel import TrainingPanel
 
 
 @pytest.fixture
@@ -210,11 +212,12 @@ def test_panel_settings_round_trip_and_state(qtbot):
 def test_switching_optimizer_takes_its_defaults_but_keeps_what_the_user_set(qtbot):
     panel = TrainingPanel()
     qtbot.addWidget(panel)
-    assert panel.settings().optimizer == {"type": "adam", "lr": 0.001}
+    assert panel.settings().optimizer == {"type": "adam", "lr": OPTIMIZERS["adam"].field("lr").default}
     panel.optimizer.setCurrentIndex(panel.optimizer.findData("sgd"))
-    assert panel.settings().optimizer["lr"] == pytest.approx(0.05)  # SGD's own default
+    assert panel.settings().optimizer["lr"] == pytest.approx(OPTIMIZERS["sgd"].field("lr").default)
     panel.optimizer.setCurrentIndex(panel.optimizer.findData("rmsprop"))
-    assert panel.momentum.value() == 0.0 and panel.lr.value() == pytest.approx(0.001)
+    assert panel.momentum.value() == OPTIMIZERS["rmsprop"].field("momentum").default
+    assert panel.lr.value() == pytest.approx(OPTIMIZERS["rmsprop"].field("lr").default)
     panel.momentum.setValue(0.9)  # the user's choice survives state changes
     panel.set_state("running")
     panel.set_state("idle")
@@ -222,3 +225,30 @@ def test_switching_optimizer_takes_its_defaults_but_keeps_what_the_user_set(qtbo
     panel.lr.setValue(0.02)
     panel.optimizer.setCurrentIndex(panel.optimizer.findData("adam"))
     assert panel.lr.value() == pytest.approx(0.02)  # a learning rate the user typed stays
+
+
+def test_panel_defaults_are_the_cores(qtbot):
+    """One home for defaults: an untouched panel gives what the core (and so the CLI) would use."""
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    core = TrainSettings()
+    for kind, cls in OPTIMIZERS.items():
+        panel.optimizer.setCurrentIndex(panel.optimizer.findData(kind))
+        given = panel.settings()
+        assert given.optimizer["type"] == kind
+        assert given.optimizer["lr"] == pytest.approx(cls.field("lr").default)
+        assert given.optimizer.get("momentum", 0.0) == pytest.approx(
+            cls.field("momentum").default if cls.field("momentum") else 0.0)
+        assert make_optimizer({"w": np.zeros(1, np.float32)}, given.optimizer).get_config() == \
+            make_optimizer({"w": np.zeros(1, np.float32)}, {"type": kind}).get_config()
+    panel.optimizer.setCurrentIndex(panel.optimizer.findData(DEFAULT_OPTIMIZER))
+    given = panel.settings()
+    for name in ("loss", "batch_size", "epochs", "seed", "normalize", "augment", "schedule"):
+        assert getattr(given, name) == getattr(core, name), name
+    assert given.optimizer == {"type": core.optimizer["type"], "lr": core.optimizer["lr"]}
+    panel.schedule.setCurrentIndex(panel.schedule.findData("step"))
+    step = panel.settings().schedule
+    assert step == SCHEDULE_TYPES["step"].defaults()
+    assert [panel.schedule.itemText(i) for i in range(panel.schedule.count())] == \
+        [spec.title for spec in SCHEDULE_TYPES.values()]
+    assert [panel.loss.itemData(i) for i in range(panel.loss.count())] == list(LOSSES)

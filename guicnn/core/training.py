@@ -32,10 +32,9 @@ import numpy as np
 
 from .data import Dataset, Normalization, augment_batch, train_val_split
 from .errors import ShapeError, TrainingError
-from .layers.activations import softmax
 from .losses import LOSSES, Loss, make_loss
 from .model import Sequential
-from .optim import Optimizer, make_optimizer, scheduled_lr
+from .optim import DEFAULT_OPTIMIZER, OPTIMIZERS, Optimizer, make_optimizer, scheduled_lr
 from .snapshots import SnapshotHistory, take_snapshot
 from .step_explanation import StepExplanation, explained_step
 
@@ -51,7 +50,7 @@ HISTORY_KEYS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accura
 # ---- settings ------------------------------------------------------------------------------
 
 def _default_optimizer() -> dict[str, Any]:
-    return {"type": "adam", "lr": 0.001}
+    return {"type": DEFAULT_OPTIMIZER, "lr": OPTIMIZERS[DEFAULT_OPTIMIZER].field("lr").default}
 
 
 def _default_augment() -> dict[str, Any]:
@@ -82,7 +81,8 @@ class TrainSettings:
     @property
     def lr(self) -> float:
         """The base learning rate of the optimizer settings."""
-        return float(self.optimizer.get("lr", 0.001 if self.optimizer.get("type", "adam") == "adam" else 0.01))
+        kind = OPTIMIZERS.get(str(self.optimizer.get("type", DEFAULT_OPTIMIZER)).lower(), OPTIMIZERS[DEFAULT_OPTIMIZER])
+        return float(self.optimizer.get("lr", kind.field("lr").default))
 
     def validate(self) -> TrainSettings:
         """Raise ValueError saying which setting is wrong and what would be right; return self."""
@@ -213,7 +213,7 @@ class EvalResult:
 
 def _logit_end(model: Sequential, loss: Loss) -> int | None:
     """Cross-entropy takes logits: stop before a final Softmax layer so it is not applied twice."""
-    return len(model.layers) - 1 if loss.name == "cross_entropy" and model.ends_with_softmax else None
+    return model.logits_end if loss.type_name == "cross_entropy" else None
 
 
 def _fit_input(x: np.ndarray, model: Sequential) -> np.ndarray:
@@ -235,7 +235,6 @@ def evaluate(model: Sequential, x: np.ndarray, y: np.ndarray, batch_size: int = 
     if len(x) != len(y):
         raise ShapeError(f"{len(x)} images but {len(y)} labels")
     upto = _logit_end(model, loss_fn)
-    outputs_are_probs = upto is None and model.ends_with_softmax
     k = int(np.prod(model.output_shape))
     total, probs = 0.0, []
     for start in range(0, len(x), batch_size):
@@ -245,7 +244,7 @@ def evaluate(model: Sequential, x: np.ndarray, y: np.ndarray, batch_size: int = 
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a NaN loss is reported as NaN
             out = model.forward(_fit_input(xb, model), training=False, upto=upto).reshape(len(xb), -1)
             total += loss_fn.forward(out, y[start:start + batch_size]) * len(xb)
-            probs.append(out.astype(np.float32) if outputs_are_probs else softmax(out, axis=1).astype(np.float32))
+            probs.append(model.probabilities(out, upto=upto))
     model.clear_caches()
     probabilities = np.concatenate(probs) if probs else np.zeros((0, k), np.float32)
     predictions = probabilities.argmax(axis=1).astype(np.int64)

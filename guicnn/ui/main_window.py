@@ -8,21 +8,28 @@ from typing import Any
 from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QDockWidget, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMenu, QMessageBox, QSplitter, QWidget,
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QSplitter,
+    QWidget,
 )
 
 from guicnn.core import GuicnnError
-from guicnn.core.designfile import atomic_write, load_design
-from guicnn.resources import resource_dir
-
-from . import files, style
-from .document import NO_LAYER, DesignDocument, empty_design
-from .elided_label import ElidedLabel
-from .inspector import QtInspector
-from .layer_stack import QtLayerStack
-from .palette import QtLayerPalette, add_type_menu
-from .settings import SettingsStore
-from .summary import QtSummary
+from guicnn.core.designfile import atomic_write, load_design, preset_paths
+from guicnn.ui import files, style
+from guicnn.ui.builder.document import NO_LAYER, DesignDocument, empty_design
+from guicnn.ui.builder.inspector import QtInspector
+from guicnn.ui.builder.layer_stack import QtLayerStack
+from guicnn.ui.builder.palette import QtLayerPalette, add_type_menu
+from guicnn.ui.builder.summary import QtSummary
+from guicnn.ui.settings import SettingsStore
+from guicnn.ui.training.workbench import Workbench
+from guicnn.ui.widgets.elided_label import ElidedLabel
 
 MESSAGE_MS = 8000
 
@@ -30,7 +37,7 @@ MESSAGE_MS = 8000
 def preset_files() -> list[tuple[str, Path]]:
     """(display name, path) of every shipped preset, in file-name order."""
     presets = []
-    for path in sorted((resource_dir() / "presets").glob("*.json")):
+    for path in preset_paths():
         try:
             presets.append((str(load_design(path).get("name") or path.stem), path))
         except GuicnnError:
@@ -83,13 +90,15 @@ def status_text(analysis) -> str:
 
 
 class MainWindow(QMainWindow):
-    """Palette (left), layer stack (centre), inspector (right), summary (below the stack).
+    """Palette (left), the workbench's tabs (centre: the layer stack above the summary, then the
+    training views), inspector, data and training panels (right).
 
-    Later panels (data, training, plots) join through `add_dock`, which also lists them in
-    the View menu.
+    ``initial_data`` is the data set the workbench loads once the window is up ("auto": the one
+    that fits the design; None: none, as the tests want).
     """
 
-    def __init__(self, document: DesignDocument | None = None, settings: SettingsStore | None = None) -> None:
+    def __init__(self, document: DesignDocument | None = None, settings: SettingsStore | None = None,
+                 *, initial_data: str | None = None) -> None:
         super().__init__()
         self.document = document or DesignDocument(empty_design())
         self.settings = settings or SettingsStore()
@@ -101,15 +110,22 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self.stack = QtLayerStack(self.document)
         self.summary = QtSummary(self.document)
-        self.setCentralWidget(self._design_area())
         self.palette = QtLayerPalette(self.document)
         self.inspector = QtInspector(self.document)
-        self.add_dock("palette", "Layers", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.add_dock("inspector", "Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea)
         self._build_status_bar()
+        self.workbench = Workbench(self, self._design_area(), initial_data=initial_data)
+        self.setCentralWidget(self.workbench.tabs)
+        right = Qt.DockWidgetArea.RightDockWidgetArea
+        self.add_dock("palette", "Layers", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.add_dock("inspector", "Inspector", self.inspector, right)
+        self.add_dock("data", "Data", self.workbench.data_panel, right, tabify_with="inspector")
+        self.add_dock("training", "Train", self.workbench.training_panel, right, tabify_with="data")
+        self.docks["inspector"].raise_()
         self._connect_document()
         self.resize(1280, 800)
         self._size_docks()
+        if self.settings.value("window/state") is None:  # keep a layout the user saved
+            QTimer.singleShot(0, self._size_docks)  # again once the window has its final size
         self._update_title()
         self._update_edit_actions()
 
@@ -131,8 +147,8 @@ class MainWindow(QMainWindow):
         return dock
 
     def _design_area(self) -> QSplitter:
-        """The layer stack above the summary table (the workbench makes this its Design tab, so
-        the training views next to it get the window's full height)."""
+        """The layer stack above the summary table (the workbench's Design tab, so the training
+        views next to it get the window's full height)."""
         design = QSplitter(Qt.Orientation.Vertical)
         design.addWidget(self.stack)
         design.addWidget(self.summary)
@@ -141,8 +157,13 @@ class MainWindow(QMainWindow):
         return design
 
     def _size_docks(self) -> None:
-        width = self.fontMetrics().horizontalAdvance("0")
-        self.resizeDocks([self.docks["palette"], self.docks["inspector"]], [width * 26, width * 40],
+        """Give the right-hand panels the width their content needs (the data panel's preview
+        and split rows), the palette its names, and the centre the rest."""
+        char = self.fontMetrics().horizontalAdvance("0")
+        # The data panel is laid out for 320–380 px; the training panel needs its minimum.
+        right = max(char * 50, 350, self.workbench.training_panel.minimumSizeHint().width() + 24)
+        right = min(right, self.width() // 3)
+        self.resizeDocks([self.docks["palette"], self.docks["inspector"]], [char * 26, right],
                          Qt.Orientation.Horizontal)
 
     def _build_status_bar(self) -> None:
@@ -421,15 +442,13 @@ class MainWindow(QMainWindow):
         self.open_file(path)
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        workbench = getattr(self, "workbench", None)
-        if workbench is not None and not workbench.confirm_close():
+        if not self.workbench.confirm_close():
             event.ignore()
             return
         if self.maybe_save_changes():
             self.settings.set_value("window/state", self.saveState())
             self.settings.set_value("window/geometry", self.saveGeometry())
-            if workbench is not None:
-                workbench.shutdown()  # join every worker thread before the window goes
+            self.workbench.shutdown()  # join every worker thread before the window goes
             event.accept()
         else:
             event.ignore()

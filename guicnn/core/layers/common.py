@@ -16,9 +16,10 @@ def check_image_input(layer, input_shape: Shape) -> tuple[int, int, int]:
     return c, h, w
 
 
-def fmt_shape(shape: Shape | None) -> str:
-    if shape is None:
-        return "?"
+def fmt_shape(shape: Shape | None, missing: str = "?") -> str:
+    """(1, 28, 28) -> '1×28×28' (the one shape format of the cards, tables, panels and CLI)."""
+    if shape is None or len(shape) == 0:
+        return missing
     return "×".join(str(int(d)) for d in shape)
 
 

@@ -12,7 +12,16 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
-from .common import BEST_COLOUR, TRAIN_COLOUR, VAL_COLOUR, HintStack, caption_label, fmt_percent, fmt_value, style_plot
+from guicnn.ui.views.common import (
+    BEST_COLOUR,
+    TRAIN_COLOUR,
+    VAL_COLOUR,
+    HintStack,
+    caption_label,
+    fmt_percent,
+    fmt_value,
+    style_plot,
+)
 
 MIN_REDRAW_MS = 200  # at most 5 redraws a second: each costs ~15 ms of software painting
 EMPTY_HINT = ("No training yet.\n\nPress Train: the training loss and accuracy appear here after every "

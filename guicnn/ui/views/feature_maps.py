@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .common import (
+from guicnn.ui.views.common import (
     BAR_COLOUR,
     GREYS,
     HIGHLIGHT_COLOUR,

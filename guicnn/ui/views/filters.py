@@ -11,8 +11,8 @@ from PySide6.QtCore import QRectF, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QComboBox, QGraphicsRectItem, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from ..style import TEXT
-from .common import (
+from guicnn.ui.style import TEXT
+from guicnn.ui.views.common import (
     DIVERGING,
     HIGHLIGHT_COLOUR,
     HintStack,

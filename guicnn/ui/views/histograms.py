@@ -9,8 +9,9 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from ..style import ERROR
-from .common import (
+from guicnn.core.layers.common import fmt_shape
+from guicnn.ui.style import ERROR
+from guicnn.ui.views.common import (
     BAR_COLOUR,
     HIGHLIGHT_COLOUR,
     TRAIN_COLOUR,
@@ -253,7 +254,7 @@ class HistogramsView(QWidget):
         self.layer_combo.clear()
         for index, name in entries:
             layer = model.layers[index]
-            shape = "×".join(map(str, layer.params[name].shape))
+            shape = fmt_shape(layer.params[name].shape)
             self.layer_combo.addItem(f"{index} · {layer.describe()} · {name} ({shape})")
         self.layer_combo.setCurrentIndex(entries.index(current) if current in entries else 0)
         self.layer_combo.blockSignals(False)

@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..style import ERROR
-from .common import (
+from guicnn.ui.style import ERROR
+from guicnn.ui.views.common import (
     BAR_COLOUR,
     HIGHLIGHT_COLOUR,
     HintStack,

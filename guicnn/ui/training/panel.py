@@ -24,13 +24,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from guicnn.core.losses import LOSSES
+from guicnn.core.optim import DEFAULT_OPTIMIZER, OPTIMIZERS, SCHEDULE_TYPES
 from guicnn.core.training import TrainSettings, format_duration
 
-OPTIMIZERS = (("Adam", "adam"), ("SGD", "sgd"), ("RMSprop", "rmsprop"))
-SCHEDULES = (("Constant", None), ("Step decay", "step"), ("Cosine annealing", "cosine"))
-LOSSES = (("Cross-entropy", "cross_entropy"), ("Mean squared error", "mse"))
-DEFAULT_LR = {"adam": 0.001, "sgd": 0.05, "rmsprop": 0.001}
-DEFAULT_MOMENTUM = {"adam": 0.9, "sgd": 0.9, "rmsprop": 0.0}  # Adam ignores it; shown greyed
+# Every choice, default and range below comes from the core's specs (one home, shared with the CLI).
+_DEFAULTS = TrainSettings()
+
+
+def optimizer_default(kind: str, name: str, fallback: Any = 0.0) -> Any:
+    """The core's default of one optimizer setting (``fallback`` when it has no such setting)."""
+    spec = OPTIMIZERS[kind].field(name)
+    return fallback if spec is None else spec.default
+
+
+def schedule_default(kind: str, name: str) -> Any:
+    return SCHEDULE_TYPES[kind].field(name).default
 
 
 class LearningRateBox(QDoubleSpinBox):
@@ -83,30 +92,39 @@ class TrainingPanel(QWidget):
         form = QFormLayout(box)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.optimizer = QComboBox()
-        for text, key in OPTIMIZERS:
-            self.optimizer.addItem(text, key)
-        self.optimizer.setToolTip("Adam adapts the step per weight and works well by default; SGD with "
-                                  "momentum is the classic; RMSprop divides by a running gradient size.")
+        for key, cls in OPTIMIZERS.items():
+            self.optimizer.addItem(cls.title, key)
+            self.optimizer.setItemData(self.optimizer.count() - 1, cls.help, Qt.ItemDataRole.ToolTipRole)
+        self.optimizer.setCurrentIndex(self.optimizer.findData(DEFAULT_OPTIMIZER))
+        self.optimizer.setToolTip("\n".join(f"{cls.title}: {cls.help}" for cls in OPTIMIZERS.values()))
         self.optimizer.currentIndexChanged.connect(self._optimizer_changed)
         self.lr = LearningRateBox()
-        self.momentum = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=0.99, singleStep=0.05, value=0.9)
-        self.momentum.setToolTip("Fraction of the previous update added to the next (SGD and RMSprop).")
+        self.lr.setValue(optimizer_default(DEFAULT_OPTIMIZER, "lr"))
+        momentum_spec = OPTIMIZERS["sgd"].field("momentum")
+        self.momentum = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=0.99, singleStep=0.05,
+                                       value=optimizer_default(DEFAULT_OPTIMIZER, "momentum"))
+        self.momentum.setToolTip(momentum_spec.help + " (SGD and RMSprop)")
         self.nesterov = QCheckBox("Nesterov")
-        self.nesterov.setToolTip("Look-ahead momentum (SGD only).")
+        self.nesterov.setToolTip(OPTIMIZERS["sgd"].field("nesterov").help + " (SGD only)")
         momentum_row = QHBoxLayout()
         momentum_row.addWidget(self.momentum, 1)
         momentum_row.addWidget(self.nesterov)
-        self.weight_decay = QDoubleSpinBox(decimals=5, minimum=0.0, maximum=1.0, singleStep=0.0001, value=0.0)
-        self.weight_decay.setToolTip("L2 penalty added to every gradient: pulls weights towards zero.")
+        decay_spec = OPTIMIZERS[DEFAULT_OPTIMIZER].field("weight_decay")
+        self.weight_decay = QDoubleSpinBox(decimals=5, minimum=decay_spec.minimum, maximum=decay_spec.maximum,
+                                           singleStep=0.0001, value=decay_spec.default)
+        self.weight_decay.setToolTip(decay_spec.help)
         self.schedule = QComboBox()
         self.schedule.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.schedule.setMinimumContentsLength(8)
-        for text, key in SCHEDULES:
-            self.schedule.addItem(text, key)
+        for key, spec in SCHEDULE_TYPES.items():
+            self.schedule.addItem(spec.title, None if key == "constant" else key)
+            self.schedule.setItemData(self.schedule.count() - 1, spec.help, Qt.ItemDataRole.ToolTipRole)
         self.schedule.setToolTip("How the learning rate changes from epoch to epoch.")
-        self.step_size = QSpinBox(minimum=1, maximum=1000, value=5, prefix="every ")
-        self.step_size.setToolTip("Multiply the learning rate by the factor every this many epochs.")
-        self.gamma = QDoubleSpinBox(decimals=2, minimum=0.01, maximum=0.99, singleStep=0.05, value=0.5, prefix="× ")
+        self.step_size = QSpinBox(minimum=1, maximum=1000, value=schedule_default("step", "step_size"), prefix="every ")
+        self.step_size.setToolTip(SCHEDULE_TYPES["step"].help)
+        self.gamma = QDoubleSpinBox(decimals=2, minimum=0.01, maximum=0.99, singleStep=0.05,
+                                    value=schedule_default("step", "gamma"), prefix="× ")
+        self.gamma.setToolTip(SCHEDULE_TYPES["step"].field("gamma").help)
         schedule_row = QHBoxLayout()
         schedule_row.addWidget(self.schedule, 1)
         schedule_row.addWidget(self.step_size)
@@ -115,12 +133,14 @@ class TrainingPanel(QWidget):
         self.loss = QComboBox()
         self.loss.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.loss.setMinimumContentsLength(12)
-        for text, key in LOSSES:
-            self.loss.addItem(text, key)
-        self.batch_size = QSpinBox(minimum=1, maximum=4096, value=32)
+        for key, cls in LOSSES.items():
+            self.loss.addItem(cls.title, key)
+            self.loss.setItemData(self.loss.count() - 1, cls.help, Qt.ItemDataRole.ToolTipRole)
+        self.loss.setCurrentIndex(self.loss.findData(_DEFAULTS.loss))
+        self.batch_size = QSpinBox(minimum=1, maximum=4096, value=_DEFAULTS.batch_size)
         self.batch_size.setToolTip("Images per update. Larger batches give smoother but fewer updates per epoch.")
-        self.epochs = QSpinBox(minimum=1, maximum=10000, value=5)
-        self.seed = QSpinBox(minimum=0, maximum=2**31 - 1, value=0)
+        self.epochs = QSpinBox(minimum=1, maximum=10000, value=_DEFAULTS.epochs)
+        self.seed = QSpinBox(minimum=0, maximum=2**31 - 1, value=_DEFAULTS.seed)
         self.seed.setToolTip("Same seed, same data order and same starting weights: runs are reproducible.")
         self.shift = QSpinBox(minimum=0, maximum=8, value=0, suffix=" px")
         self.shift.setToolTip("Random shift of each training image by up to this many pixels (augmentation).")
@@ -132,7 +152,7 @@ class TrainingPanel(QWidget):
         self.normalize = QCheckBox("normalise inputs")
         self.normalize.setToolTip("Subtract each channel's mean and divide by its standard deviation "
                                   "(measured on the training split and saved with the model).")
-        self.normalize.setChecked(True)
+        self.normalize.setChecked(_DEFAULTS.normalize)
         form.addRow("Optimizer", self.optimizer)
         form.addRow("Learning rate", self.lr)
         form.addRow("Momentum", momentum_row)
@@ -205,17 +225,18 @@ class TrainingPanel(QWidget):
         key = self.optimizer.currentData()
         previous = getattr(self, "_optimizer_shown", None)
         if previous is not None and previous != key:
-            if math.isclose(self.lr.value(), DEFAULT_LR[previous]):
-                self.lr.setValue(DEFAULT_LR[key])
-            if math.isclose(self.momentum.value(), DEFAULT_MOMENTUM[previous]):
-                self.momentum.setValue(DEFAULT_MOMENTUM[key])
+            if math.isclose(self.lr.value(), optimizer_default(previous, "lr")):
+                self.lr.setValue(optimizer_default(key, "lr"))
+            if math.isclose(self.momentum.value(), optimizer_default(previous, "momentum")):
+                self.momentum.setValue(optimizer_default(key, "momentum"))
         self._optimizer_shown = key
         self._update_optimizer_fields()
 
     def _update_optimizer_fields(self) -> None:
         key = self.optimizer.currentData()
-        self.momentum.setEnabled(key in ("sgd", "rmsprop") and self._state == "idle")
-        self.nesterov.setEnabled(key == "sgd" and self._state == "idle")
+        cls = OPTIMIZERS[key]
+        self.momentum.setEnabled(cls.field("momentum") is not None and self._state == "idle")
+        self.nesterov.setEnabled(cls.field("nesterov") is not None and self._state == "idle")
 
     def _schedule_changed(self, *_: Any) -> None:
         key = self.schedule.currentData()
@@ -228,11 +249,11 @@ class TrainingPanel(QWidget):
         optimizer: dict[str, Any] = {"type": kind, "lr": float(self.lr.value())}
         if self.weight_decay.value():
             optimizer["weight_decay"] = float(self.weight_decay.value())
-        if kind == "sgd" and self.momentum.value():
+        cls = OPTIMIZERS[kind]
+        if cls.field("momentum") is not None and self.momentum.value():
             optimizer["momentum"] = float(self.momentum.value())
+        if cls.field("nesterov") is not None and self.momentum.value():
             optimizer["nesterov"] = bool(self.nesterov.isChecked())
-        if kind == "rmsprop" and self.momentum.value():
-            optimizer["momentum"] = float(self.momentum.value())
         schedule = None
         if self.schedule.currentData() == "step":
             schedule = {"type": "step", "step_size": int(self.step_size.value()), "gamma": float(self.gamma.value())}
@@ -248,15 +269,16 @@ class TrainingPanel(QWidget):
     def set_settings(self, settings: TrainSettings) -> None:
         """Show saved settings (e.g. from an opened model file)."""
         opt = settings.optimizer
-        self.optimizer.setCurrentIndex(max(0, self.optimizer.findData(opt.get("type", "adam"))))
-        self.lr.setValue(float(opt.get("lr", DEFAULT_LR.get(opt.get("type", "adam"), 0.001))))
+        kind = opt.get("type", DEFAULT_OPTIMIZER)
+        self.optimizer.setCurrentIndex(max(0, self.optimizer.findData(kind)))
+        self.lr.setValue(float(opt.get("lr", optimizer_default(kind if kind in OPTIMIZERS else DEFAULT_OPTIMIZER, "lr"))))
         self.momentum.setValue(float(opt.get("momentum", 0.0)))
         self.nesterov.setChecked(bool(opt.get("nesterov", False)))
         self.weight_decay.setValue(float(opt.get("weight_decay", 0.0)))
         schedule = settings.schedule or {}
         self.schedule.setCurrentIndex(max(0, self.schedule.findData(schedule.get("type"))))
-        self.step_size.setValue(int(schedule.get("step_size", 5)))
-        self.gamma.setValue(float(schedule.get("gamma", 0.5)))
+        self.step_size.setValue(int(schedule.get("step_size", schedule_default("step", "step_size"))))
+        self.gamma.setValue(float(schedule.get("gamma", schedule_default("step", "gamma"))))
         self.loss.setCurrentIndex(max(0, self.loss.findData(settings.loss)))
         self.batch_size.setValue(settings.batch_size)
         self.epochs.setValue(max(1, settings.epochs))

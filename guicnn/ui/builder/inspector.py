@@ -6,16 +6,23 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QFormLayout, QFrame, QHBoxLayout, QLabel, QLineEdit, QScrollArea, QSizePolicy, QVBoxLayout, QWidget,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QScrollArea,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
 )
 
 from guicnn.core import ConfigError, Field, layer_class
 from guicnn.core.layers.common import fmt_shape
-
-from . import style
-from .document import NO_LAYER, DesignDocument
-from .elided_label import ElidedLabel
-from .field_editors import FieldEditor, make_editor
+from guicnn.ui import style
+from guicnn.ui.builder.document import NO_LAYER, DesignDocument
+from guicnn.ui.builder.field_editors import FieldEditor, make_editor
+from guicnn.ui.widgets.elided_label import ElidedLabel
 
 
 def caption(text: str = "", role: str = "caption") -> QLabel:

@@ -9,8 +9,8 @@ from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QMouseEvent, QPainter, QPaintEvent, QPen, QResizeEvent
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
-from . import style
-from .views.common import HIGHLIGHT_COLOUR, images_to_uint8, qimage_from_array, tile_mosaic
+from guicnn.ui import style
+from guicnn.ui.views.common import HIGHLIGHT_COLOUR, images_to_uint8, qimage_from_array, tile_mosaic
 
 GAP = 3
 MIN_TILE = 20

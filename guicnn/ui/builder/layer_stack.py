@@ -11,15 +11,22 @@ from typing import Any
 from PySide6.QtCore import QAbstractListModel, QEvent, QMimeData, QModelIndex, QPoint, QRect, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QDrag, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
-    QAbstractItemView, QFrame, QListView, QMenu, QStyle, QStyleOptionViewItem, QVBoxLayout, QWidget,
+    QAbstractItemView,
+    QFrame,
+    QListView,
+    QMenu,
+    QStyle,
+    QStyleOptionViewItem,
+    QVBoxLayout,
+    QWidget,
 )
 
-from . import style
-from .card_view import CARD_ROLE, GAP, INPUT_ROW, CardDelegate, CardFonts, card_rect
-from .cards import Card, make_cards
-from .document import NO_LAYER, DesignDocument
-from .input_card import InputCard
-from .palette import add_type_menu
+from guicnn.ui import style
+from guicnn.ui.builder.card_view import CARD_ROLE, GAP, INPUT_ROW, CardDelegate, CardFonts, card_rect
+from guicnn.ui.builder.cards import Card, make_cards
+from guicnn.ui.builder.document import NO_LAYER, DesignDocument
+from guicnn.ui.builder.input_card import InputCard
+from guicnn.ui.builder.palette import add_type_menu
 
 
 def row_of(layer_index: int) -> int:

@@ -7,16 +7,21 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QItemSelectionModel, QModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView, QHeaderView, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QTableView,
-    QVBoxLayout, QWidget,
+    QAbstractItemView,
+    QHeaderView,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
 )
 
 from guicnn.core import Analysis
 from guicnn.core.layers.common import fmt_shape
-
-from . import style
-from .document import NO_LAYER, DesignDocument
-from .elided_label import ElidedLabel
+from guicnn.ui import style
+from guicnn.ui.builder.document import NO_LAYER, DesignDocument
+from guicnn.ui.widgets.elided_label import ElidedLabel
 
 COLUMNS = ("#", "Layer", "Output shape", "Params", "Receptive field", "Mult-adds", "Notes")
 NUMERIC = {0, 3, 5}
@@ -29,7 +34,7 @@ def summary_rows(analysis: Analysis) -> list[tuple[tuple[str, ...], str, str]]:
     rows = [(("", "Input", fmt_shape(analysis.input_shape), "", "", "", input_note),
              ERROR if input_note else OK, input_note)]
     for info in analysis.layers:
-        rf = "" if info.receptive_field is None else "×".join(map(str, info.receptive_field))
+        rf = fmt_shape(info.receptive_field, missing="")
         label = info.description if not info.name else f"{info.name} · {info.description}"
         shape = "error" if info.error else ("?" if info.output_shape is None else fmt_shape(info.output_shape))
         known = info.output_shape is not None

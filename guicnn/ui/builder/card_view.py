@@ -8,11 +8,11 @@ from PySide6.QtCore import QModelIndex, QRect, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
-from . import style
-from .cards import Card
+from guicnn.ui import style
+from guicnn.ui.builder.cards import Card
 
 if TYPE_CHECKING:
-    from .layer_stack import LayerStackView
+    from guicnn.ui.builder.layer_stack import LayerStackView
 
 CARD_ROLE = Qt.ItemDataRole.UserRole + 1
 INPUT_ROW = 0

@@ -15,8 +15,7 @@ from PySide6.QtCore import QObject, Signal
 from guicnn.core import GuicnnError, Sequential
 from guicnn.core.data import Dataset
 from guicnn.core.training import Trainer, TrainSettings, check_compatible, evaluate
-
-from .training_worker import TrainingThread, TrainingWorker
+from guicnn.ui.training.worker import TrainingThread, TrainingWorker
 
 DEAD_RELU_PROBES = 64  # images used to find ReLU units that never fire
 SNAPSHOT_RATE = 2.5  # feature-map refreshes per second while training
@@ -234,12 +233,10 @@ class TrainingController(QObject):
         with np.errstate(all="ignore"):  # a diverging model may overflow; the trainer reports that
             probe = self._probe
             if probe is not None and probe.shape == model.input_shape:
-                upto = len(model.layers) - 1 if model.ends_with_softmax else None
-                logits = model.forward(self._normalise(probe[None]), training=False, keep=True)
-                activations = [a[0] for a in model.activations]
+                output = model.forward(self._normalise(probe[None]), training=False, keep=True)
                 result["probe"] = probe
-                result["activations"] = activations
-                result["probabilities"] = _probabilities(activations[upto - 1] if upto else logits[0])
+                result["activations"] = [a[0] for a in model.activations]
+                result["probabilities"] = model.probabilities(output)[0]
             result["model"] = FrozenModel(model)
             if epoch_end and self._val is not None and len(self._val):
                 result.update(self._epoch_details(model, trainer))
@@ -300,10 +297,3 @@ class TrainingController(QObject):
         except ValueError:
             return TrainSettings()
 
-
-def _probabilities(scores: np.ndarray) -> np.ndarray:
-    """Softmax of a flat score vector (the model's logits)."""
-    from guicnn.core.layers import softmax
-
-    flat = np.asarray(scores, np.float64).reshape(1, -1)
-    return softmax(flat, axis=1)[0].astype(np.float32)

@@ -17,8 +17,7 @@ from PySide6.QtGui import QUndoStack
 from guicnn.core import Analysis, ConfigError, analyze, layer_class
 from guicnn.core.analysis import check_input_shape, make_layer
 from guicnn.core.layers.common import fmt_shape
-
-from .commands import ConfigEdit, fmt_value, layer_label, with_layers
+from guicnn.ui.builder.commands import ConfigEdit, fmt_value, layer_label, with_layers
 
 NO_LAYER = -1  # `current` when the design itself (input, name) is selected
 

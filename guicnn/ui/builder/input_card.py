@@ -7,10 +7,9 @@ from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
 from guicnn.core.layers.common import fmt_shape
-
-from . import style
-from .card_view import PAD, TILE, card_rect
-from .document import NO_LAYER, DesignDocument
+from guicnn.ui import style
+from guicnn.ui.builder.card_view import PAD, TILE, card_rect
+from guicnn.ui.builder.document import NO_LAYER, DesignDocument
 
 
 class InputCard(QFrame):

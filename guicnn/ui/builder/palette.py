@@ -5,13 +5,19 @@ from __future__ import annotations
 from PySide6.QtCore import QMimeData, QSize, Qt
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
-    QAbstractItemView, QLabel, QLineEdit, QMenu, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
+    QAbstractItemView,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
 )
 
 from guicnn.core import GROUPS, layer_classes
-
-from .document import DesignDocument
-from .style import MIME_LAYER_TYPE, bold_font, glyph_pixmap
+from guicnn.ui.builder.document import DesignDocument
+from guicnn.ui.style import MIME_LAYER_TYPE, bold_font, glyph_pixmap
 
 TYPE_ROLE = Qt.ItemDataRole.UserRole + 1
 

@@ -36,9 +36,9 @@ from PySide6.QtWidgets import (
 
 from guicnn.core.data import (
     DATASETS,
+    DEFAULT_SHAPE_CLASSES,
     SHAPE_CLASSES,
     Dataset,
-    DEFAULT_SHAPE_CLASSES,
     dataset_dir,
     is_downloaded,
     load_dataset,
@@ -47,10 +47,10 @@ from guicnn.core.data import (
     train_val_split,
     validation_count,
 )
-
-from . import style
-from .data_preview import BalanceBars, PreviewGrid
-from .data_worker import DataStats, LoadFn, LoadJob, LoadResult, join_on_quit, shutdown_all
+from guicnn.core.layers.common import fmt_shape
+from guicnn.ui import style
+from guicnn.ui.data.preview import BalanceBars, PreviewGrid
+from guicnn.ui.data.worker import DataStats, LoadFn, LoadJob, LoadResult, join_on_quit, shutdown_all
 
 #: (key, combo label) of every source, in the order the chooser lists them.
 SOURCES: tuple[tuple[str, str], ...] = (
@@ -78,8 +78,8 @@ atexit.register(shutdown_all)  # last resort: never let Python tear down a runni
 
 
 def fmt_chw(shape: Sequence[int] | None) -> str:
-    """(1, 28, 28) -> '1×28×28'."""
-    return "×".join(str(int(v)) for v in shape) if shape else "–"
+    """(1, 28, 28) -> '1×28×28', '–' when unknown."""
+    return fmt_shape(shape, missing="–")
 
 
 def _caption(text: str = "", *, muted: bool = True, wrap: bool = True) -> QLabel:

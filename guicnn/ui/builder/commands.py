@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtGui import QUndoCommand
 
 if TYPE_CHECKING:
-    from .document import DesignDocument
+    from guicnn.ui.builder.document import DesignDocument
 
 # Consecutive edits of the same value within this time become one undo step
 # (spin-box arrow clicks, typing then pressing Enter again).

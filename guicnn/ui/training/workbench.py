@@ -1,10 +1,10 @@
 """The training workbench: data and training panels, the inspection views, and their wiring.
 
-``install_workbench(window)`` turns the builder window into the whole application: the
-layer stack becomes the "Design" tab of the centre, next to "Training" (curves and feature
-maps), "Filters", "Weights", "Confusion", "Misclassified" and "Predict"; the Data and Train
-panels join the Inspector on the right. Views subscribe to the controller's signals and
-never talk to each other.
+The main window creates one ``Workbench`` and gives it the design area (the layer stack above
+the summary): that becomes the "Design" tab of ``tabs``, next to "Training" (curves and feature
+maps), "Filters", "Weights", "Confusion", "Misclassified" and "Predict". The window puts
+``tabs`` in its centre and the Data and Train panels beside the Inspector. Views subscribe to
+the controller's signals and never talk to each other.
 """
 
 from __future__ import annotations
@@ -13,21 +13,20 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QTimer
-from PySide6.QtWidgets import QMessageBox, QSplitter, QTabWidget
+from PySide6.QtWidgets import QMessageBox, QSplitter, QTabWidget, QWidget
 
 from guicnn.core import Sequential
 from guicnn.core.layers.common import fmt_shape
 from guicnn.core.training import TrainSettings
-
-from .data_panel import DataPanel
-from .training_controller import FrozenModel, TrainingController
-from .training_panel import TrainingPanel
-from .views.confusion import ConfusionView, MisclassifiedView
-from .views.curves import CurvesView
-from .views.feature_maps import FeatureMapsView
-from .views.filters import FiltersView
-from .views.histograms import HistogramsView
-from .views.predict import PredictView
+from guicnn.ui.data.panel import DataPanel
+from guicnn.ui.training.controller import FrozenModel, TrainingController
+from guicnn.ui.training.panel import TrainingPanel
+from guicnn.ui.views.confusion import ConfusionView, MisclassifiedView
+from guicnn.ui.views.curves import CurvesView
+from guicnn.ui.views.feature_maps import FeatureMapsView
+from guicnn.ui.views.filters import FiltersView
+from guicnn.ui.views.histograms import HistogramsView
+from guicnn.ui.views.predict import PredictView
 
 TABS = ("Design", "Training", "Filters", "Weights", "Confusion", "Misclassified", "Predict")
 
@@ -35,15 +34,14 @@ TABS = ("Design", "Training", "Filters", "Weights", "Confusion", "Misclassified"
 class Workbench(QObject):
     """Owns the training-related panels and views of one main window."""
 
-    def __init__(self, window, *, initial_data: str | None = "auto") -> None:
+    def __init__(self, window, design_area: QWidget, *, initial_data: str | None = "auto") -> None:
         super().__init__(window)
-        self.window = window
+        self.window = window  # the owner: parent of dialogs, its status bar and docks
         self.document = window.document
         self.controller = TrainingController(self.document, self)
         self.data_panel = DataPanel()
         self.training_panel = TrainingPanel()
-        self._build_views()
-        self._build_docks()
+        self._build_views(design_area)
         self._untrained: tuple[dict, Sequential] | None = None  # design -> random-weight model for previews
         self._class_names: list[str] = []
         self._probe_from_predict = False
@@ -63,8 +61,7 @@ class Workbench(QObject):
             QTimer.singleShot(0, lambda: self._load_initial_data(initial_data))
 
     # ---- layout ------------------------------------------------------------------------
-    def _build_views(self) -> None:
-        window = self.window
+    def _build_views(self, design_area: QWidget) -> None:
         self.curves = CurvesView()
         self.feature_maps = FeatureMapsView()
         self.filters = FiltersView()
@@ -79,34 +76,11 @@ class Workbench(QObject):
         training.setStretchFactor(1, 3)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        design = window.takeCentralWidget()  # the layer stack above the summary
-        for title, widget in zip(TABS, (design, training, self.filters, self.histograms, self.confusion,
+        for title, widget in zip(TABS, (design_area, training, self.filters, self.histograms, self.confusion,
                                         self.misclassified, self.predict)):
             self.tabs.addTab(widget, title)
         self.tabs.setTabToolTip(1, "Loss and accuracy curves, and the feature maps of the probe image, live")
         self.tabs.setTabToolTip(4, "Which classes are confused with which, after each epoch")
-        window.setCentralWidget(self.tabs)
-
-    def _build_docks(self) -> None:
-        window = self.window
-        right = Qt.DockWidgetArea.RightDockWidgetArea
-        window.add_dock("data", "Data", self.data_panel, right, tabify_with="inspector")
-        window.add_dock("training", "Train", self.training_panel, right, tabify_with="data")
-        window.docks["inspector"].raise_()
-        self._fit_docks()
-        if window.settings.value("window/state") is None:  # keep a layout the user saved
-            QTimer.singleShot(0, self._fit_docks)  # again once the window has its final size
-
-    def _fit_docks(self) -> None:
-        """Give the right-hand panels the width their content needs (the data panel's preview
-        and split rows), the palette its names, and the centre the rest."""
-        window = self.window
-        char = window.fontMetrics().horizontalAdvance("0")
-        # The data panel is laid out for 320–380 px; the training panel needs its minimum.
-        right = max(char * 50, 350, self.training_panel.minimumSizeHint().width() + 24)
-        right = min(right, window.width() // 3)
-        window.resizeDocks([window.docks["palette"], window.docks["inspector"]], [char * 26, right],
-                           Qt.Orientation.Horizontal)
 
     def show_tab(self, title: str) -> None:
         self.tabs.setCurrentIndex(TABS.index(title))
@@ -394,10 +368,3 @@ class Workbench(QObject):
         """Stop and join every background thread (training and data loading)."""
         self.controller.shutdown(keep_weights=True)
         self.data_panel.shutdown()
-
-
-def install_workbench(window, **options: Any) -> Workbench:
-    """Add the data, training and inspection parts to a builder MainWindow."""
-    workbench = Workbench(window, **options)
-    window.workbench = workbench
-    return workbench

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 
 from guicnn.core import Analysis, ConfigError, layer_class
 from guicnn.core.layers.common import fmt_shape
-
-from .style import fmt_count
+from guicnn.ui.style import fmt_count
 
 
 @dataclass(frozen=True)
