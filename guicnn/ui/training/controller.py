@@ -13,7 +13,9 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from guicnn.core import GuicnnError, Sequential
+from guicnn.core.compare import PinnedModel, predict_image
 from guicnn.core.data import Dataset
+from guicnn.core.snapshots import SnapshotHistory
 from guicnn.core.training import Trainer, TrainSettings, check_compatible, evaluate
 from guicnn.ui.training.worker import TrainingThread, TrainingWorker
 
@@ -52,6 +54,7 @@ class TrainingController(QObject):
 
     started = Signal(object)  # {"first_epoch", "epochs", "batches_per_epoch", "continued"}
     step = Signal(object)  # StepReport (throttled)
+    explained = Signal(object)  # StepExplanation of a batch run with the Step button
     epoch = Signal(object)  # EpochReport
     snapshot = Signal(object)  # dict of copies, see _snapshot
     finished = Signal(object)  # EndReport
@@ -93,8 +96,10 @@ class TrainingController(QObject):
         self._probe = None if image is None else np.array(image, dtype=np.float32, copy=True)
 
     # ---- starting ----------------------------------------------------------------------
-    def start(self, settings: TrainSettings, train: Dataset, val: Dataset | None, *, continue_training: bool) -> bool:
-        """Start a run in the worker thread; returns False (after emitting ``failed``) if it cannot."""
+    def start(self, settings: TrainSettings, train: Dataset, val: Dataset | None, *, continue_training: bool,
+              paused: bool = False) -> bool:
+        """Start a run in the worker thread (``paused``: waiting for Step or Resume); returns False
+        (after emitting ``failed``) if it cannot."""
         if self.is_running():
             self.failed.emit("Training is already running.")
             return False
@@ -115,17 +120,19 @@ class TrainingController(QObject):
         total = first_epoch + settings.epochs
         batches = max(1, -(-len(train) // settings.batch_size))
         worker = TrainingWorker(
-            lambda stop, pause: trainer.fit_iter(train, val, epochs=total, stop=stop, pause=pause),
+            lambda stop, pause, step: trainer.fit_iter(train, val, epochs=total, stop=stop, pause=pause, step=step),
             snapshot_fn=self._snapshot, snapshot_rate=SNAPSHOT_RATE,
         )
+        worker.set_paused(paused)
         worker.step.connect(self.step)
+        worker.explained.connect(self.explained)
         worker.epoch.connect(self._on_epoch)
         worker.snapshot.connect(self.snapshot)
         worker.finished.connect(self._on_finished)
         worker.failed.connect(self._on_failed)
         self._thread = TrainingThread(worker)
         self.document.set_read_only(True)
-        self._set_state("running")
+        self._set_state("paused" if paused else "running")
         self.started.emit({"first_epoch": first_epoch, "epochs": total, "batches_per_epoch": batches,
                            "continued": continue_training and first_epoch > 0})
         self._thread.start()
@@ -149,7 +156,8 @@ class TrainingController(QObject):
         info = self.document.model_info or {}
         loaded = LoadedModel(path=self.document.path, model=model, config=self.document.config,
                              training=info.get("training") or {}, history=info.get("history") or {},
-                             dataset=info.get("dataset") or {}, optimizer_state=info.get("optimizer_state") or {})
+                             dataset=info.get("dataset") or {}, optimizer_state=info.get("optimizer_state") or {},
+                             snapshots=info.get("snapshots"))
         return Trainer.from_loaded(loaded, settings)
 
     # ---- controlling -------------------------------------------------------------------
@@ -158,6 +166,26 @@ class TrainingController(QObject):
             return
         self._thread.worker.set_paused(paused)
         self._set_state("paused" if paused else "running")
+
+    def step_once(self, settings: TrainSettings, train: Dataset, val: Dataset | None, *,
+                  continue_training: bool) -> bool:
+        """Train exactly one batch in the worker and explain it (``explained`` follows).
+
+        While a run is going it pauses after the current batch and steps; when idle it starts a
+        paused run (Resume then trains on exactly as an uninterrupted run would).
+        """
+        if self._thread is None or self._state == "idle":
+            if not self.start(settings, train, val, continue_training=continue_training, paused=True):
+                return False
+        return self.request_step()
+
+    def request_step(self) -> bool:
+        """Pause the run (after its current batch) and train one explained batch."""
+        if self._thread is None or self._state == "idle":
+            return False
+        self._thread.worker.request_step()
+        self._set_state("paused")
+        return True
 
     def stop(self) -> None:
         """Ask the run to stop after the current batch (the finished signal follows)."""
@@ -208,7 +236,8 @@ class TrainingController(QObject):
         if trainer is None or trainer.step == 0:
             return
         info = {"training": trainer.training_state(), "history": trainer.history,
-                "dataset": trainer.dataset_metadata(), "optimizer_state": trainer.optimizer.state_dict()}
+                "dataset": trainer.dataset_metadata(), "optimizer_state": trainer.optimizer.state_dict(),
+                "snapshots": trainer.snapshots}
         self._stored_weights = trainer.model.state_dict()
         self.document.set_trained_weights(self._stored_weights, info)
 
@@ -240,6 +269,8 @@ class TrainingController(QObject):
             result["model"] = FrozenModel(model)
             if epoch_end and self._val is not None and len(self._val):
                 result.update(self._epoch_details(model, trainer))
+            if epoch_end:  # the epoch's time-machine snapshots (never changed once taken: shared)
+                result["time_machine"] = (trainer.snapshots.probe, list(trainer.snapshots))
         return result
 
     def _normalise(self, x: np.ndarray) -> np.ndarray:
@@ -265,15 +296,28 @@ class TrainingController(QObject):
     def predict(self, image: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]] | None:
         """Class probabilities and every layer's activation for one raw image, or None if no model."""
         model = self.predict_model()
-        if model is None or tuple(image.shape) != model.input_shape:
+        if model is None:
             return None
-        with np.errstate(all="ignore"):
-            x = self._normalise(image[None])
-            activations = model.feature_maps(x)
-            probabilities = model.predict_proba(x)[0]
-        if not np.all(np.isfinite(probabilities)):
+        result = predict_image(model, image, self.trainer.normalization if self.trainer is not None else None)
+        return None if result is None else (result.probabilities, result.activations)
+
+    def snapshot_history(self) -> SnapshotHistory | None:
+        """The epoch snapshots of the trained model the views show (None before any training)."""
+        if self.is_running():
             return None
-        return probabilities, [a[0] for a in activations]
+        trainer = self.trainer
+        if trainer is not None and trainer.model.get_config() == self.document.config:
+            return trainer.snapshots
+        if self.document.weights is not None:
+            return self.document.model_info.get("snapshots")
+        return None
+
+    def pin(self, label: str = "A") -> PinnedModel | None:
+        """A frozen copy of the trained model (design, weights, normalisation, curves) for A/B
+        comparison; None while training or before any training."""
+        if self.predict_model() is None:
+            return None
+        return PinnedModel.from_trainer(self.trainer, label)
 
     def predict_model(self) -> Sequential | None:
         """The trained model of the document (None while training or before any training)."""

@@ -69,11 +69,16 @@ class TrainingPanel(QWidget):
     startRequested = Signal(bool)  # True: continue the trained weights, False: start from new weights
     pauseRequested = Signal(bool)
     stopRequested = Signal()
+    stepRequested = Signal(bool)  # one explained batch; True: continue the trained weights
+    pinRequested = Signal()  # pin the trained model as "A" for comparison
+    unpinRequested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._state = "idle"
         self._has_progress = False
+        self._can_pin = False
+        self._pinned: str | None = None
         self._epoch_started = 0.0
         self._run_total_steps = 0
         self._run_first_step = 0
@@ -183,14 +188,32 @@ class TrainingPanel(QWidget):
         self.pause_button.clicked.connect(self._pause_clicked)
         self.stop_button = QPushButton("■  Stop")
         self.stop_button.clicked.connect(self.stopRequested.emit)
+        self.step_button = QPushButton("⏭  Step")
+        self.step_button.setToolTip("Train exactly one batch (forward, loss, backward, update) and show what it "
+                                    "changed in the Step tab.\nTraining then stays paused: Step again, or Resume "
+                                    "to train on exactly as if it had never paused.")
+        self.step_button.clicked.connect(lambda: self.stepRequested.emit(bool(self._has_progress and
+                                                                              self.mode.currentData())))
         row.addWidget(self.start_button)
         row.addWidget(self.pause_button)
+        row.addWidget(self.step_button)
         row.addWidget(self.stop_button)
+        self.pin_button = QPushButton("Pin as A")
+        self.pin_button.setToolTip("Keep the trained model as \"A\": change the design or the settings and train "
+                                   "\"B\";\nthe curves overlay A and B, and Predict shows both answers side by side.")
+        self.pin_button.clicked.connect(self._pin_clicked)
+        self.pinned_label = QLabel("")
+        self.pinned_label.setWordWrap(True)
+        self.pinned_label.setStyleSheet("color: #6b4f9e;")
+        pin_row = QHBoxLayout()
+        pin_row.addWidget(self.pin_button)
+        pin_row.addWidget(self.pinned_label, 1)
         outer = QWidget()
         column = QVBoxLayout(outer)
         column.setContentsMargins(0, 0, 0, 0)
         column.addWidget(box)
         column.addWidget(self.mode)
+        column.addLayout(pin_row)
         return outer
 
     def _build_progress(self) -> QWidget:
@@ -315,6 +338,27 @@ class TrainingPanel(QWidget):
         self.pause_button.setEnabled(not idle)
         self.pause_button.setText("▶  Resume" if self._state == "paused" else "❚❚  Pause")
         self.stop_button.setEnabled(not idle)
+        self.pin_button.setEnabled(idle and (self._can_pin or self._pinned is not None))
+        self.pin_button.setText("Unpin A" if self._pinned is not None else "Pin as A")
+
+    def set_can_pin(self, can_pin: bool) -> None:
+        """Whether there is a trained model to pin as A."""
+        self._can_pin = can_pin
+        self._apply_state()
+
+    def set_pinned(self, summary: str | None) -> None:
+        """Show the pinned model A (its one-line summary), or that none is pinned."""
+        self._pinned = summary
+        self.pinned_label.setText("" if summary is None else f"A: {summary}")
+        self.pinned_label.setToolTip("" if summary is None else "The pinned model A, drawn dashed in the curves "
+                                                                 "and beside B in Predict.")
+        self._apply_state()
+
+    def _pin_clicked(self) -> None:
+        if self._pinned is None:
+            self.pinRequested.emit()
+        else:
+            self.unpinRequested.emit()
 
     def _start_clicked(self) -> None:
         self.startRequested.emit(bool(self._has_progress and self.mode.currentData()))

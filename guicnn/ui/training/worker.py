@@ -13,7 +13,8 @@ from threadpoolctl import threadpool_limits
 # Called in the worker thread between batches with epoch_end=True after each epoch;
 # returns copies (never views of live buffers).
 SnapshotFn = Callable[[bool], Any]
-IteratorFactory = Callable[[threading.Event, threading.Event], Iterator[Any]]
+# Gets the stop, pause and step events (step: run one explained batch while paused).
+IteratorFactory = Callable[[threading.Event, threading.Event, threading.Event], Iterator[Any]]
 
 
 class TrainingWorker(QObject):
@@ -22,10 +23,12 @@ class TrainingWorker(QObject):
     Step reports are throttled to ``max_rate`` per second (the newest one wins); epoch and
     end reports are always delivered; ``snapshot()`` (probe feature maps, weights) runs in
     this thread between batches at ``snapshot_rate`` per second, so the GUI never reads
-    arrays the optimizer is writing.
+    arrays the optimizer is writing. A step asked for with ``request_step`` while paused is
+    delivered at once: its report, a fresh snapshot, then ``explained`` with its explanation.
     """
 
     step = Signal(object)
+    explained = Signal(object)  # StepExplanation of a step asked for with request_step
     epoch = Signal(object)
     snapshot = Signal(object)
     finished = Signal(object)
@@ -40,11 +43,17 @@ class TrainingWorker(QObject):
         self._snapshot_interval = 1.0 / snapshot_rate if snapshot_rate > 0 else float("inf")
         self.stop_event = threading.Event()
         self.pause_event = threading.Event()
+        self.step_event = threading.Event()
         self.emitted_steps = 0
 
     def request_stop(self) -> None:
         self.pause_event.clear()
         self.stop_event.set()
+
+    def request_step(self) -> None:
+        """Pause (if running) and train exactly one more batch, explained."""
+        self.pause_event.set()
+        self.step_event.set()
 
     def set_paused(self, paused: bool) -> None:
         if paused:
@@ -64,9 +73,17 @@ class TrainingWorker(QObject):
         pending = None
         end = None
         try:
-            for report in self._make_iterator(self.stop_event, self.pause_event):
+            for report in self._make_iterator(self.stop_event, self.pause_event, self.step_event):
                 kind = getattr(report, "kind", None) or type(report).__name__
                 now = time.monotonic()
+                if getattr(report, "explanation", None) is not None:
+                    self._emit_step(report)
+                    pending, last_step = None, now
+                    if self._snapshot_fn:
+                        self.snapshot.emit(self._snapshot_fn(False))
+                        last_snapshot = now
+                    self.explained.emit(report.explanation)
+                    continue
                 if kind in ("step", "StepReport"):
                     pending = report
                     if now - last_step >= self._step_interval:
