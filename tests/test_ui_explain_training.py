@@ -154,7 +154,7 @@ def test_pinning_a_overlays_its_curves_and_predict_shows_both_models(qtbot, wind
     assert pinned is not None and panel.pinned_label.text().startswith("A: ")
     x, y = workbench.curves.reference_data("accuracy", "val")
     np.testing.assert_allclose(y, 100 * np.array(pinned.history["val_accuracy"]))
-    assert any(text.startswith("A · validation") for text in workbench.curves.legend_texts())
+    assert {"A: validation (dashed)", "A: training (dotted)"} <= set(workbench.curves.legend_texts())
 
     _settings(window, epochs=1, lr=0.01)  # B: other settings, restarted
     panel.mode.setCurrentIndex(1)

@@ -188,7 +188,7 @@ class TrainingPanel(QWidget):
         self.pause_button.clicked.connect(self._pause_clicked)
         self.stop_button = QPushButton("■  Stop")
         self.stop_button.clicked.connect(self.stopRequested.emit)
-        self.step_button = QPushButton("⏭  Step")
+        self.step_button = QPushButton("▶❚  Step")
         self.step_button.setToolTip("Train exactly one batch (forward, loss, backward, update) and show what it "
                                     "changed in the Step tab.\nTraining then stays paused: Step again, or Resume "
                                     "to train on exactly as if it had never paused.")

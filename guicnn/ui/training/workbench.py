@@ -513,7 +513,8 @@ class Workbench(QObject):
                 self.feature_maps.set_activations(probe, maps, self._class_names,
                                                   probe_caption=f"{when}; maps shrunk to at most 16×16")
         elif tab == "Filters":
-            self.filters.set_filters([(names.get(i, str(i)), w) for i, w in sorted(snapshot.filters.items())])
+            self.filters.set_filters([(f"{names.get(i, str(i))} · after epoch {snapshot.epoch}", w)
+                                      for i, w in sorted(snapshot.filters.items())])
         elif tab == "Confusion" and snapshot.confusion is not None:
             self.confusion.set_examples(np.zeros((0,) + tuple(self._time_machine[0].shape if
                                                                self._time_machine[0] is not None else (1, 1, 1)),

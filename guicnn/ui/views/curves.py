@@ -334,8 +334,8 @@ class CurvesView(QWidget):
             self.reference_curves[key]["val"].setData(x, column(f"val_{key}", scale))
             self.reference_curves[key]["train"].setData(x, column(f"train_{key}", scale))
         self._reference = (label, summary)
-        self.title.setText(f"Loss and accuracy · B (solid) against the pinned {label} (purple, dashed"
-                           + (f": {summary})" if summary else ")"))
+        self.title.setText(f"Loss and accuracy · B, the current run (solid) against {label} (purple)")
+        self.title.setToolTip(f"{label}: {summary}" if summary else "")
         self._legend_key = None
         self.stack.show_content()
         self.flush()
@@ -346,12 +346,14 @@ class CurvesView(QWidget):
                 curve.setData([], [])
         self._reference = None
         self.title.setText(TITLE)
+        self.title.setToolTip("")
         self._legend_key = None
         self.flush()
 
     def reference_data(self, key: str = "accuracy", which: str = "val") -> tuple[np.ndarray, np.ndarray]:
         """The pinned model's curve as drawn (x, y); empty without one."""
-        x, y = self.reference_curves[key][which].getData()
+        curve = self.reference_curves[key][which]  # the data given, not the part clipped to the view
+        x, y = curve.xData, curve.yData
         return (np.zeros(0), np.zeros(0)) if x is None else (np.asarray(x), np.asarray(y))
 
     def legend_texts(self) -> list[str]:
@@ -443,14 +445,14 @@ class CurvesView(QWidget):
                  "train_epoch": "training, mean per epoch", "val": "validation, after each epoch"}
         shown = {"raw": raw, "smooth": smooth, "train_epoch": train_epoch, "val": val}
         self.legend.clear()
-        prefix = "B · " if self._reference is not None else ""
+        self.legend.setColumnCount(3 if self._reference is not None else 4)  # two even rows with A's two
         for name, visible in shown.items():
             if visible:
-                self.legend.addItem(self.curves["loss"][name], prefix + names[name])
+                self.legend.addItem(self.curves["loss"][name], names[name])
         if self._reference is not None:
-            label, summary = self._reference
-            self.legend.addItem(self.reference_curves["loss"]["val"], f"{label} · validation")
-            self.legend.addItem(self.reference_curves["loss"]["train"], f"{label} · training, mean per epoch")
+            label = self._reference[0]
+            self.legend.addItem(self.reference_curves["loss"]["val"], f"{label}: validation (dashed)")
+            self.legend.addItem(self.reference_curves["loss"]["train"], f"{label}: training (dotted)")
 
     def _on_smoothing(self, value: int) -> None:
         self._weight = value / 100.0

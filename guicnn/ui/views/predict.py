@@ -378,10 +378,12 @@ class PredictView(QWidget):
         self._top_names = names
         set_category_ticks(self.plot.getAxis("left"), names, max_chars=16)
         self.plot.setYRange(-0.6, max(k, 3) - 0.4, padding=0)
-        self.plot.setTitle(f"Top {k} of {p.size} classes", color="#1f2933", size="10pt")
+        self.plot.setXRange(0, 128 if paired else 112, padding=0)  # room for "B 100.0%" after a full bar
+        self.plot.setTitle(f"Top {k} of {p.size} classes" + (f" · B (orange/blue) and {self._reference} (purple)"
+                                                             if paired else ""), color="#1f2933", size="10pt")
         if paired:
             best = int(np.argmax(q))
-            self.answer.setText(f"B: {names[0]} · {values[0]:.1f}%   "
+            self.answer.setText(f"B: {names[0]} · {values[0]:.1f}%<br>"
                                 f"<span style='color:{REFERENCE_COLOUR}'>{self._reference}: {self._name(best)} · "
                                 f"{100 * q[best]:.1f}%</span>")
         else:

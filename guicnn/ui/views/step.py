@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from guicnn.core.layers.common import fmt_shape
+from guicnn.core.optim import OPTIMIZERS
 from guicnn.ui.style import ERROR, MUTED, OK
 from guicnn.ui.views.common import DIVERGING, HintStack, build_mosaic, caption_label, fmt_value, grid_shape
 
@@ -59,6 +60,11 @@ def _tiles(weights: np.ndarray) -> np.ndarray:
     padded = np.full(rows * side, np.nan, np.float32)
     padded[: flat.size] = flat
     return padded.reshape(1, rows, side)
+
+
+def _optimizer_title(config: dict) -> str:
+    cls = OPTIMIZERS.get(str(config.get("type", "")))
+    return cls.title if cls is not None else str(config.get("type", "the optimizer"))
 
 
 def _norm_text(value: float) -> str:
@@ -117,6 +123,7 @@ class StepView(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 6)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for column in range(1, len(COLUMNS)):
@@ -128,6 +135,9 @@ class StepView(QWidget):
         self.graphics.setBackground("w")
         self.pictures = [_FilterPicture(self.graphics.ci, i, title)
                          for i, title in enumerate(("before", "after", "change (after − before)"))]
+        for column in range(len(self.pictures)):  # three equal columns, so the pictures have one size
+            self.graphics.ci.layout.setColumnStretchFactor(column, 1)
+            self.graphics.ci.layout.setColumnPreferredWidth(column, 10)
         self.filter_note = caption_label("", muted=True)
         filters = QWidget()
         filter_column = QVBoxLayout(filters)
@@ -158,8 +168,8 @@ class StepView(QWidget):
         lower = QSplitter(Qt.Orientation.Horizontal)
         lower.addWidget(filters)
         lower.addWidget(formula)
-        lower.setStretchFactor(0, 1)
-        lower.setStretchFactor(1, 1)
+        lower.setStretchFactor(0, 2)
+        lower.setStretchFactor(1, 3)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table)
         split.addWidget(lower)
@@ -181,7 +191,7 @@ class StepView(QWidget):
     def set_explanation(self, explanation: Any) -> None:
         self._explanation = explanation
         e = explanation
-        optimizer = e.optimizer.get("type", "?")
+        optimizer = _optimizer_title(e.optimizer)
         self.title.setText(f"Step {e.step} · epoch {e.epoch}, batch {e.batch} of {e.batches_per_epoch} · "
                            f"{e.batch_size} images · {optimizer}, learning rate {e.lr:g}")
         self.loss_label.setText(self._loss_text(e))
@@ -305,12 +315,13 @@ class StepView(QWidget):
     def _show_formula(self, e: Any, layer: Any) -> None:
         update = layer.update
         where = ", ".join(str(i) for i in update.index)
-        self.formula_title.setText(f"How {e.optimizer.get('type', 'the optimizer')} moved one weight: "
+        self.formula_title.setText(f"How {_optimizer_title(e.optimizer)} moved one weight: "
                                    f"{update.param}[{where}]")
         self.formula.setText("\n".join(update.formula.lines))
         moved = update.after - update.before
+        which = "of the first filter" if layer.first_filter_before is not None else "of this layer"
         self.formula_note.setText(
-            f"The weight of the first filter that moved most: {update.before:.6g} → {update.after:.6g} "
+            f"The weight {which} that moved most: {update.before:.6g} → {update.after:.6g} "
             f"(change {moved:+.3g}). The formula is evaluated in double precision; training works in "
             "float32, so the last digit may differ.")
 

@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QWidget
 
 LIVE = -1
+REPLAY_COLOUR = "#b35c00"
 IDLE_TEXT = "no epochs yet: a snapshot is kept after each one"
 
 
@@ -25,7 +26,7 @@ class TimeMachineBar(QWidget):
         self._epochs: list[int] = []
         self._notes: list[str] = []
         self._live_text = "live"
-        self.title = QLabel("⏱ Epoch")
+        self.title = QLabel("◷ Epoch")
         self.title.setToolTip("Replay the training: the views show the network as it was after that epoch.")
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, 0)
@@ -87,6 +88,8 @@ class TimeMachineBar(QWidget):
             self.label.setText(IDLE_TEXT)
             return
         index = self.position()
+        # Replaying stands out (the views above show the past), live looks like the rest of the window.
+        self.label.setStyleSheet("" if index == LIVE else f"color: {REPLAY_COLOUR}; font-weight: bold;")
         if index == LIVE:
             self.label.setText(self._live_text)
             return
