@@ -1,11 +1,13 @@
-"""Screenshots of explained training: the Step tab, the time machine on the Filters tab, and A/B.
+"""The whole application after a short training run, showing the Step-through tab or the health badges.
 
-    python scripts/demo_explain.py step|timemachine|ab|ab_predict OUT.png [--size 1366x768]
+    python scripts/demo_explain.py --show walkthrough      # conv 0 stepped part-way, filter 2
+    python scripts/demo_explain.py --show health           # the stack with its health badges
+    python scripts/demo_explain.py --show weights          # the Weights tab's dead-unit chart
 
-Builds the main window with a preset and a built-in data set, drives it as a user would
-(Train, Step, drag the time-machine slider, Pin as A, train B, draw in Predict), saves a
-picture of the window, then quits. Run it under Xvfb (``/work/shared/tools/screenshot_app.sh``)
-for real fonts.
+Trains the shapes CNN for two epochs with Adam at a learning rate of 0.03 — high enough that
+most feature maps of the second convolution die (a red badge), while the network still learns.
+For screenshots run it under /work/shared/tools/screenshot_app.sh, or save the window itself
+with ``--grab FILE`` (then it quits).
 """
 
 from __future__ import annotations
@@ -13,93 +15,66 @@ from __future__ import annotations
 import argparse
 import sys
 
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("shot", choices=("step", "timemachine", "ab", "ab_predict"))
-    parser.add_argument("out")
+from guicnn.core.designfile import load_preset
+from guicnn.ui.builder.document import DesignDocument
+from guicnn.ui.main_window import MainWindow
+from guicnn.ui.style import apply_style
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--show", choices=("walkthrough", "health", "weights"), default="walkthrough")
+    parser.add_argument("--layer", type=int, default=0, help="layer to step through (default 0)")
+    parser.add_argument("--filter", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=12 * 28 + 9, help="output cells computed so far")
     parser.add_argument("--size", default="1366x768")
-    parser.add_argument("--preset", default="shapes_cnn")
-    parser.add_argument("--data", default="shapes", choices=("digits", "shapes"))
+    parser.add_argument("--grab", metavar="FILE", help="save the window to FILE and quit")
     args = parser.parse_args(argv)
 
-    from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication
-
-    from guicnn.ui.app import build_window, parse_args
-    from guicnn.ui.style import apply_style
-
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app = QApplication(sys.argv[:1])
     apply_style(app)
-    window = build_window(parse_args(["--preset", args.preset, "--data", args.data, "--size", args.size]))
+    window = MainWindow(DesignDocument(load_preset("shapes_cnn")), initial_data="shapes")
+    width, height = (int(v) for v in args.size.split("x"))
+    window.resize(width, height)
     window.show()
     workbench = window.workbench
-    panel, controller = workbench.training_panel, workbench.controller
+    panel = workbench.training_panel
 
-    def later(ms: int, action) -> None:
-        QTimer.singleShot(ms, action)
-
-    def save() -> None:
-        window.grab().save(args.out)
-        print(f"saved {args.out}", flush=True)
-        workbench.shutdown()
-        app.quit()
-
-    def train(epochs: int, then, lr: float = 0.003) -> None:
-        panel.epochs.setValue(epochs)
-        panel.lr.setValue(lr)
-
-        def done(_report) -> None:
-            controller.finished.disconnect(done)
-            later(300, then)
-
-        controller.finished.connect(done)
-        panel.start_button.click()
-
-    def step_shot() -> None:
-        def explained(_explanation) -> None:
-            workbench.step_view.select_layer(0)
-            later(600, save)
-
-        controller.explained.connect(explained)
-        panel.step_button.click()
-
-    def time_machine_shot() -> None:
-        workbench.show_tab("Filters")
-        later(300, lambda: (workbench.time_bars["Filters"].slider.setValue(1), later(500, save)))
-
-    def pin_and_train_b() -> None:
-        panel.pin_button.click()
-        window.document.set_field(0, "filters", 4)  # B: fewer first-layer filters
-        panel.mode.setCurrentIndex(1)
-        train(3, ab_done, lr=0.01)
-
-    def ab_done() -> None:
-        if args.shot == "ab":
-            workbench.show_tab("Training")
-            splitter = workbench.curves.parentWidget()
-            splitter.setSizes([3 * splitter.height() // 4, splitter.height() // 4])  # as a user comparing curves would
-            later(500, save)
+    def train() -> None:
+        if workbench.data_panel.dataset() is None:
+            QTimer.singleShot(200, train)
             return
-        workbench.show_tab("Predict")
-        val = workbench.data_panel.train_val()[1]
-        workbench.predict.set_image(val.x[5])
-        later(800, save)
+        panel.optimizer.setCurrentIndex(panel.optimizer.findData("adam"))
+        panel.lr.setValue(0.03)
+        panel.epochs.setValue(2)
+        workbench.controller.finished.connect(lambda _report: QTimer.singleShot(300, show))
+        workbench.start_training(False)
 
-    def start(_dataset=None) -> None:
-        if args.shot == "step":
-            train(2, step_shot)
-        elif args.shot == "timemachine":
-            train(6, time_machine_shot)
+    def show() -> None:
+        if args.show == "walkthrough":
+            workbench.show_walkthrough(args.layer)
+            view = workbench.walkthrough
+            view.set_channel(args.filter)
+            for _ in range(args.steps):
+                view.step_forward()
+        elif args.show == "weights":
+            workbench.show_tab("Weights")
         else:
-            train(3, pin_and_train_b)
+            workbench.show_tab("Design")
+            red = [h.index for h in workbench.health if h.status == "red"]
+            window.document.set_current(red[0] if red else 0)
+            window.docks["inspector"].raise_()
+        if args.grab:
+            QTimer.singleShot(500, lambda: (window.grab().save(args.grab), app.quit()))
 
-    if workbench.data_panel.dataset() is not None:
-        later(0, start)
-    else:
-        workbench.data_panel.datasetChanged.connect(start)
-    return app.exec()
+    QTimer.singleShot(300, train)
+    code = app.exec()
+    workbench.shutdown()
+    return code
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

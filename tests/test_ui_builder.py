@@ -507,7 +507,7 @@ def test_read_only_design_refuses_edits_with_a_message(lenet):
     assert lenet.delete_action.isEnabled() and lenet.inspector.page.isEnabled()
 
 
-def test_a_newly_registered_layer_type_needs_no_ui_change(dialogs, qtbot, monkeypatch):
+def test_a_newly_registered_layer_type_needs_no_ui_change(dialogs, qtbot, monkeypatch, tmp_path):
     from guicnn.core import Field, Layer, registry
 
     class Scale(Layer):
@@ -531,6 +531,13 @@ def test_a_newly_registered_layer_type_needs_no_ui_change(dialogs, qtbot, monkey
     main.inspector.row("mode").editor.combo.setCurrentText("positive")
     assert main.document.layers == [{"type": "Scale", "factor": 3.5, "mode": "positive"}]
     assert main.stack.card(0).title == "Scale ×3.5"
+    # Nor does export: a type without export methods is named in the error...
+    assert not main.export_pytorch(tmp_path / "scale.py")
+    assert "layer type Scale has no PyTorch export" in dialogs.errors[-1]
+    # ...and one that has them exports through them.
+    monkeypatch.setattr(Scale, "torch_code", lambda self, shape: f"Scale({self.settings['factor']!r})", raising=False)
+    assert main.export_pytorch(tmp_path / "scale.py")
+    assert "Scale(3.5),  # 0:" in (tmp_path / "scale.py").read_text(encoding="utf-8")
     main.document.undo_stack.setClean()
 
 

@@ -53,7 +53,7 @@ def test_step_then_resume_equals_an_uninterrupted_run(qtbot, window):
     explanations = [_step(qtbot, window) for _ in range(7)]  # across the end of epoch 1
     assert workbench.controller.state == "paused" and window.document.read_only
     assert [(e.epoch, e.batch) for e in explanations] == [(1, b) for b in range(1, 7)] + [(2, 1)]
-    assert workbench.tabs.tabText(workbench.tabs.currentIndex()) == "Step"
+    assert workbench.tabs.tabText(workbench.tabs.currentIndex()) == "One step"
     step_view = workbench.step_view
     assert step_view.title.text().startswith("Step 7 · epoch 2, batch 1 of 6")
     conv = step_view.row_texts(0)

@@ -11,7 +11,7 @@ from guicnn.core.losses import LOSSES
 from guicnn.core.optim import DEFAULT_OPTIMIZER, OPTIMIZERS, SCHEDULE_TYPES, make_optimizer
 from guicnn.core.training import TrainSettings
 from guicnn.ui.builder.document import DesignDocument
-from guicnn.ui.training.controller import TrainingController
+from guicnn.ui.training.controller import TrainingController, TrainingSnapshot
 from guicnn.ui.training.panel import TrainingPanel
 
 
@@ -63,19 +63,24 @@ def test_run_reports_in_order_and_trained_weights_belong_to_the_document(qtbot, 
     assert weights is not None and set(weights) == set(controller.trainer.model.state_dict())
     assert controller.document.modified
     # snapshots: one activation per layer, shaped like the layer's output, copies of live arrays
-    with_maps = [s for s in snapshots if "activations" in s]
+    assert all(isinstance(s, TrainingSnapshot) for s in snapshots)
+    with_maps = [s for s in snapshots if s.activations is not None]
     assert with_maps
-    activations = with_maps[-1]["activations"]
+    activations = with_maps[-1].activations
     model = controller.trainer.model
     assert [a.shape for a in activations] == [layer.output_shape for layer in model.layers]
     assert activations[0].shape[0] == 16  # one image per channel of the first Conv2D
-    conv = with_maps[-1]["model"].layers[0].params["weight"]
+    conv = with_maps[-1].model.layers[0].params["weight"]
     assert conv.shape == (16, 1, 3, 3) and not np.shares_memory(conv, model.layers[0].params["weight"])
-    assert with_maps[-1]["probabilities"].shape == (10,)
-    assert with_maps[-1]["probabilities"].sum() == pytest.approx(1, abs=1e-5)
-    final = [s for s in snapshots if s["epoch_end"]][-1]
-    assert final["confidence"].shape == final["predictions"].shape == (len(val),)
-    assert [a.shape[1:] for a in final["probe_batch"]] == [layer.output_shape for layer in model.layers]
+    assert with_maps[-1].probabilities.shape == (10,)
+    assert with_maps[-1].probabilities.sum() == pytest.approx(1, abs=1e-5)
+    final = [s for s in snapshots if s.epoch_end][-1].examples
+    assert final.confidence.shape == final.predictions.shape == (len(val),)
+    # the epoch reports carry the layer health, rated on the validation probe batch
+    health = [r.health for k, r in events if k == "epoch"][-1]
+    assert [h.index for h in health] == [i for i, layer in enumerate(model.layers)
+                                         if layer.params or layer.type_name == "ReLU"]
+    assert all(h.probes == min(64, len(val)) for h in health if h.dead_share is not None)
 
 
 def test_step_signals_are_throttled(qtbot, controller, digits):
@@ -169,7 +174,7 @@ def test_shutdown_while_training_joins_the_thread(qtbot, controller, digits):
     train, val = digits
     with qtbot.waitSignal(controller.step, timeout=30_000):
         controller.start(TrainSettings(batch_size=4, epochs=100), train, val, continue_training=False)
-    thread = controller._thread.thread
+    thread = controller._job.thread
     controller.shutdown()
     assert not thread.isRunning()
     assert controller.state == "idle" and not controller.document.read_only

@@ -23,7 +23,21 @@ def _jsonable(value: Any) -> Any:
 
 
 class Sequential:
-    """A feed-forward stack of layers over NCHW float32 input."""
+    """A feed-forward stack of layers over NCHW float32 input.
+
+    Built from a design (the JSON the GUI edits), trained by hand in five lines::
+
+        model = Sequential.from_config({"input_shape": [1, 8, 8], "layers": [
+            {"type": "Conv2D", "filters": 4, "kernel_size": 3}, {"type": "ReLU"},
+            {"type": "Flatten"}, {"type": "Dense", "units": 10}]}, seed=0)
+        loss = SoftmaxCrossEntropy()
+        optimizer = make_optimizer(model.named_parameters(), {"type": "sgd", "lr": 0.1})
+        value = loss.forward(model.forward(x, training=True), y)   # x: (N, 1, 8, 8), y: (N,)
+        model.backward(loss.backward())                            # fills model.named_gradients()
+        optimizer.step(model.named_gradients())
+
+    ``core.training.Trainer`` does the same with batches, validation, schedules and reports.
+    """
 
     def __init__(self, layers: Iterable[Layer], input_shape: Iterable[int], name: str | None = None,
                  seed: int | None = 0) -> None:

@@ -1,4 +1,8 @@
-"""Layer registry: type name -> layer class (with its field specs, group and help)."""
+"""Layer registry: type name -> layer class (with its field specs, group and help).
+
+A leaf module: layer classes register themselves with ``@register`` when ``guicnn.core``
+imports ``guicnn.core.layers``, so nothing here imports them back.
+"""
 
 from __future__ import annotations
 
@@ -27,14 +31,8 @@ def register(cls: type[Layer]) -> type[Layer]:
     return cls
 
 
-def _ensure_loaded() -> None:
-    # Importing the layers package registers every built-in layer type.
-    from . import layers  # noqa: F401
-
-
 def layer_class(type_name: str, *, index: int | None = None) -> type[Layer]:
     """The class registered as ``type_name``; ConfigError (with a suggestion) if unknown."""
-    _ensure_loaded()
     try:
         return _REGISTRY[type_name]
     except (KeyError, TypeError):
@@ -50,7 +48,6 @@ def layer_class(type_name: str, *, index: int | None = None) -> type[Layer]:
 
 def layer_types() -> list[str]:
     """All registered type names, grouped in palette order."""
-    _ensure_loaded()
     order = {g: i for i, g in enumerate(GROUPS)}
     return [c.type_name for c in sorted(_REGISTRY.values(), key=lambda c: (order[c.group], c.palette_order))]
 
@@ -58,12 +55,3 @@ def layer_types() -> list[str]:
 def layer_classes() -> list[type[Layer]]:
     """All registered layer classes in palette order."""
     return [_REGISTRY[name] for name in layer_types()]
-
-
-def registered_layers() -> dict[str, type[Layer]]:
-    """A copy of the registry: type name -> layer class."""
-    _ensure_loaded()
-    return dict(_REGISTRY)
-
-
-get_layer_class = layer_class  # the name some tools expect

@@ -32,6 +32,8 @@ import numpy as np
 
 from .data import Dataset, Normalization, augment_batch, train_val_split
 from .errors import ShapeError, TrainingError
+from .health import PROBES as HEALTH_PROBES
+from .health import LayerHealth, layer_health
 from .losses import LOSSES, Loss, make_loss
 from .model import Sequential
 from .optim import DEFAULT_OPTIMIZER, OPTIMIZERS, Optimizer, make_optimizer, scheduled_lr
@@ -45,6 +47,8 @@ _AUGMENT_STREAM = 2**31 - 1
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
 
 HISTORY_KEYS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds")
+#: Per-batch history: the training loss of every optimizer step and the (1-based) epoch it was in.
+BATCH_HISTORY_KEYS = ("batch_loss", "batch_epoch")
 
 
 # ---- settings ------------------------------------------------------------------------------
@@ -183,6 +187,7 @@ class EpochReport:
     confusion: np.ndarray | None
     best_epoch: int
     history: dict[str, tuple]
+    health: tuple[LayerHealth, ...] = ()  # per-layer health after this epoch (core.health)
 
 
 @dataclass(frozen=True)
@@ -193,6 +198,7 @@ class EndReport:
     message: str
     epoch: int  # completed epochs
     step: int
+    health: tuple[LayerHealth, ...] = ()  # per-layer health at the end (core.health)
 
 
 Report = Union[StepReport, EpochReport, EndReport]
@@ -330,7 +336,7 @@ class _Snapshot:
 
 
 def _empty_history() -> dict[str, list]:
-    return {key: [] for key in HISTORY_KEYS}
+    return {key: [] for key in HISTORY_KEYS + BATCH_HISTORY_KEYS}
 
 
 def best_epoch(history: dict[str, list]) -> int:
@@ -378,6 +384,8 @@ class Trainer:
         self._norm_stats: tuple[np.ndarray, np.ndarray] | None = None
         self.last_evaluation: EvalResult | None = None  # the validation pass of the last epoch
         self.snapshots = SnapshotHistory()  # the epoch time machine
+        self.last_health: tuple[LayerHealth, ...] = ()  # core.health figures of the last report
+        self._health_x: np.ndarray | None = None  # normalised probe batch for the health figures
 
     # ---- construction ---------------------------------------------------------------------
     @classmethod
@@ -403,7 +411,8 @@ class Trainer:
             except (ValueError, TypeError) as exc:
                 raise TrainingError(f"the saved optimizer state does not fit the model: {exc}") from None
         history = loaded.history or {}
-        trainer.history = {key: list(v) if isinstance(v := history.get(key), list) else [] for key in HISTORY_KEYS}
+        trainer.history = {key: list(v) if isinstance(v := history.get(key), list) else []
+                           for key in HISTORY_KEYS + BATCH_HISTORY_KEYS}
         try:
             trainer.epoch = int(training.get("epoch", len(trainer.history["epoch"])))
             trainer.batch = int(training.get("batch", 0))
@@ -513,6 +522,9 @@ class Trainer:
             channels = (-1, 1, 1)
             self._norm_stats = (np.asarray(self.normalization.mean, np.float32).reshape(channels),
                                 np.asarray(self.normalization.std, np.float32).reshape(channels))
+        probes = (val if val is not None else train).x[:HEALTH_PROBES]
+        self._health_x = _fit_input(self.normalization.apply(probes) if self.normalization is not None
+                                    else np.array(probes, np.float32), self.model)
         if not self.dataset_info:
             self.dataset_info = {"name": train.name, "source": train.source, "input_shape": list(train.input_shape),
                                  "class_names": list(train.class_names)}
@@ -591,6 +603,10 @@ class Trainer:
         self.optimizer.state = {name: {} for name in self.optimizer.params}
         self.optimizer.steps = 0
         meta = snapshot.meta
+        undone = self.step - meta["step"]
+        if undone > 0:
+            for key in BATCH_HISTORY_KEYS:
+                del self.history[key][-undone:]
         self.epoch, self.batch, self.step = meta["epoch"], meta["batch"], meta["step"]
         self._partial = list(meta["partial"])
         self.model.clear_caches()
@@ -661,6 +677,8 @@ class Trainer:
             for batch in range(self.batch, len(bounds)):
                 explain = clock.wait_while_paused(pause, stop, step)
                 if stop.is_set():
+                    if self.batch:  # steps since the last epoch report: rate them
+                        self._rate_health(snapshots[(self.step - 1) % 2])
                     yield self._end("stopped", self._stopped_message(len(bounds)))
                     return
                 current = snapshots[self.step % 2]
@@ -679,6 +697,8 @@ class Trainer:
                     return
                 self.step += 1
                 self.batch = batch + 1
+                self.history["batch_loss"].append(loss)
+                self.history["batch_epoch"].append(epoch + 1)
                 self._partial = [self._partial[0] + loss * len(yb), self._partial[1] + correct,
                                  self._partial[2] + len(yb)]
                 seen = self._partial[2]
@@ -691,6 +711,7 @@ class Trainer:
                     explanation=explanation,
                 )
             train_seconds = max(clock.now() - began, 1e-9)
+            self._rate_health(snapshots[(self.step - 1) % 2])
             yield self._finish_epoch(val, (self._partial[2] - trained_before) / train_seconds, train_seconds, clock)
         yield self._end("finished", f"finished {self.epoch} epoch{'s' if self.epoch != 1 else ''} "
                                     f"({self.step} steps)")
@@ -722,7 +743,7 @@ class Trainer:
             train_loss=h["train_loss"][-1], train_accuracy=h["train_accuracy"][-1],
             val_loss=h["val_loss"][-1], val_accuracy=h["val_accuracy"][-1], lr=self.optimizer.lr,
             samples_per_sec=samples_per_sec, elapsed=clock.now(), confusion=confusion,
-            best_epoch=best_epoch(h), history={k: tuple(v) for k, v in h.items()},
+            best_epoch=best_epoch(h), history={k: tuple(v) for k, v in h.items()}, health=self.last_health,
         )
 
     def _record_snapshot(self, result: EvalResult | None) -> None:
@@ -735,12 +756,22 @@ class Trainer:
                 x = self.normalization.apply(x)
             x = _fit_input(x, self.model).reshape((1,) + tuple(self.model.input_shape))
         metrics = {key: self.history[key][-1] for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr")}
+        health = [dataclasses.asdict(h) for h in self.last_health] or None
         self.snapshots.add(take_snapshot(self.model, x, epoch=self.epoch, step=self.step,
-                                         confusion=None if result is None else result.confusion, metrics=metrics))
+                                         confusion=None if result is None else result.confusion, metrics=metrics,
+                                         health=health))
+
+    def _rate_health(self, before: _Snapshot | None) -> None:
+        """Layer health on the probe batch; the update ratio from ``before`` if it holds the
+        weights of just before the last step."""
+        if self._health_x is None or self.step == 0:
+            return
+        last_step = before is not None and before.meta is not None and before.meta["step"] == self.step - 1
+        self.last_health = layer_health(self.model, self._health_x, before.arrays if last_step else None)
 
     def _end(self, reason: str, message: str) -> EndReport:
         self.model.clear_caches()
-        return EndReport(reason=reason, message=message, epoch=self.epoch, step=self.step)
+        return EndReport(reason=reason, message=message, epoch=self.epoch, step=self.step, health=self.last_health)
 
     def _stopped_message(self, batches: int) -> str:
         if self.batch:
@@ -754,6 +785,7 @@ class Trainer:
         lr = self.optimizer.lr
         good = previous if batch > 0 and previous.meta and previous.meta["epoch"] == self.epoch else current
         self._restore(good)
+        self._rate_health(None)
         restored = good.meta["batch"]
         kept = (f"kept the weights from before step {restored + 1}" if restored
                 else f"kept the weights from the start of epoch {self.epoch + 1}")
@@ -796,5 +828,6 @@ def _as_images(x: np.ndarray) -> np.ndarray:
 
 __all__ = [
     "TrainSettings", "StepReport", "EpochReport", "EndReport", "Report", "EvalResult", "Trainer",
-    "evaluate", "check_compatible", "batch_bounds", "best_epoch", "HISTORY_KEYS", "StepExplanation",
+    "evaluate", "check_compatible", "batch_bounds", "best_epoch", "HISTORY_KEYS", "BATCH_HISTORY_KEYS",
+    "StepExplanation",
 ]

@@ -20,13 +20,15 @@ from PySide6.QtWidgets import (
 )
 
 from guicnn.core import GuicnnError
-from guicnn.core.designfile import atomic_write, load_design, preset_paths
+from guicnn.core.designfile import load_design, preset_paths
 from guicnn.ui import files, style
+from guicnn.ui.files import safe_stem
 from guicnn.ui.builder.document import NO_LAYER, DesignDocument, empty_design
 from guicnn.ui.builder.inspector import QtInspector
 from guicnn.ui.builder.layer_stack import QtLayerStack
 from guicnn.ui.builder.palette import QtLayerPalette, add_type_menu
 from guicnn.ui.builder.summary import QtSummary
+from guicnn.ui.export_menu import ExportMenu
 from guicnn.ui.settings import SettingsStore
 from guicnn.ui.training.workbench import Workbench
 from guicnn.ui.widgets.elided_label import ElidedLabel
@@ -121,6 +123,10 @@ class MainWindow(QMainWindow):
         self.add_dock("data", "Data", self.workbench.data_panel, right, tabify_with="inspector")
         self.add_dock("training", "Train", self.workbench.training_panel, right, tabify_with="data")
         self.docks["inspector"].raise_()
+        self.workbench.healthChanged.connect(self.stack.set_health)
+        self.workbench.healthChanged.connect(self.inspector.set_health)
+        self.stack.stepThroughRequested.connect(self.workbench.show_walkthrough)
+        self.inspector.stepThroughRequested.connect(self.workbench.show_walkthrough)
         self._connect_document()
         self.resize(1280, 800)
         self._size_docks()
@@ -194,7 +200,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         self._action(file_menu, "&Save", self.save, QKeySequence.StandardKey.Save)
         self._action(file_menu, "Save &as…", lambda: self.save_as(), QKeySequence.StandardKey.SaveAs)
-        self._action(file_menu, "&Export PyTorch code…", lambda: self.export_pytorch())
+        self.exports = ExportMenu(self, file_menu.addMenu("&Export"))
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
@@ -382,26 +388,8 @@ class MainWindow(QMainWindow):
         return True
 
     def export_pytorch(self, path: str | Path | None = None) -> bool:
-        """Write Python source that builds the design as a ``torch.nn.Sequential`` (same layer indices,
-        so a saved model's weights load with ``load_state_dict(strict=True)``)."""
-        from guicnn.core.export import torch_code
-
-        if path is None:
-            start = str(self.document.path.with_suffix(".py")) if self.document.path else f"{safe_stem(self.document.name)}.py"
-            path, _ = QFileDialog.getSaveFileName(self, "Export PyTorch code", start, "Python (*.py)")
-            if not path:
-                return False
-        path = Path(path)
-        weights = self.document.path.name if self.document.path and files.is_model_path(self.document.path) \
-            else f"{path.stem}.safetensors"
-        try:
-            code = torch_code(self.document.config, weights_file=weights)
-            atomic_write(path, lambda tmp: tmp.write_text(code, encoding="utf-8"))
-        except (GuicnnError, OSError) as exc:
-            QMessageBox.critical(self, "Cannot export", files.open_error_text(exc))
-            return False
-        self.show_message(f"Exported {path.name}: build_model() gives the PyTorch version of this design.")
-        return True
+        """File ▸ Export ▸ PyTorch code (asks where unless ``path`` is given)."""
+        return self.exports.pytorch_code(path)
 
     def maybe_save_changes(self) -> bool:
         """Ask Save/Discard/Cancel when there are unsaved changes; True when it is fine to go on."""
@@ -449,6 +437,7 @@ class MainWindow(QMainWindow):
             self.settings.set_value("window/state", self.saveState())
             self.settings.set_value("window/geometry", self.saveGeometry())
             self.workbench.shutdown()  # join every worker thread before the window goes
+            self.exports.shutdown()
             event.accept()
         else:
             event.ignore()
@@ -476,9 +465,3 @@ class MainWindow(QMainWindow):
             "<p>Drag layers from the palette onto the stack; the summary and the cards show "
             "shapes, parameters and problems as you edit.</p>",
         )
-
-
-def safe_stem(name: str) -> str:
-    """A file name from a design name: 'LeNet-5' -> 'LeNet-5', 'a/b' -> 'a_b'."""
-    stem = "".join(c if c.isalnum() or c in "-_ ." else "_" for c in name).strip() or "design"
-    return stem.replace(" ", "_")

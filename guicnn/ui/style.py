@@ -32,6 +32,8 @@ WARNING = "#a35f00"
 WARNING_BORDER = "#e0a030"
 WARNING_FILL = "#fff6e0"
 OK = "#2e7d32"
+# Layer health (core.health statuses): the badge on the cards and the dead-unit bars.
+HEALTH_COLOURS = {"green": "#2e9d4a", "amber": "#e39b16", "red": "#d32f2f"}
 
 MIME_LAYER_TYPE = "application/x-guicnn-layer-type"
 MIME_LAYER_INDEX = "application/x-guicnn-layer-index"

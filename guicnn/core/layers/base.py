@@ -24,6 +24,49 @@ class Layer:
     Subclasses set the class attributes below and implement ``compute_output_shape``,
     ``forward`` and ``backward``; layers with weights also ``param_shapes`` and
     ``init_params``. ``params`` and ``grads`` are dicts keyed like PyTorch's names.
+    Adding a layer type is adding one class: ``@register`` makes it known by ``type_name``
+    to ``from_config``, ``analyze``, the palette and the inspector (its ``fields``).
+
+    A complete layer with one learned weight per channel (``y = x · weight[c]``)::
+
+        import numpy as np
+        from guicnn.core import Field, Layer
+        from guicnn.core.layers.base import LayerShapeError
+        from guicnn.core.registry import register
+
+        @register
+        class ChannelScale(Layer):
+            type_name = "ChannelScale"
+            group = "Regularisation"          # the palette group (registry.GROUPS)
+            glyph = "×"
+            description = "Multiplies each channel by its own learned factor."
+            fields = (Field("init", "float", 1.0, "Starting factor.", minimum=0.0, maximum=10.0, key=True),)
+
+            def compute_output_shape(self, input_shape):
+                if len(input_shape) != 3:
+                    raise LayerShapeError("ChannelScale needs a C×H×W input")
+                return tuple(input_shape)
+
+            def param_shapes(self, input_shape):
+                return {"weight": (input_shape[0],)}
+
+            def init_params(self, input_shape, rng):
+                return {"weight": np.full(input_shape[0], self.settings["init"], np.float32)}
+
+            def forward(self, x, training=False):
+                self.check_input(x)
+                self._cache = x                                  # what backward needs
+                return x * self.params["weight"][None, :, None, None]
+
+            def backward(self, dy):
+                x = self._cache
+                self.grads["weight"][...] = (dy * x).sum(axis=(0, 2, 3))
+                return dy * self.params["weight"][None, :, None, None]
+
+        model = Sequential.from_config({"input_shape": [3, 8, 8], "layers": [
+            {"type": "ChannelScale", "init": 0.5}, {"type": "Flatten"}, {"type": "Dense", "units": 2}]})
+
+    ``tests/test_core_model.py`` runs this example and gradchecks it.
     """
 
     type_name: ClassVar[str] = ""
@@ -184,3 +227,32 @@ class Layer:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self._given.items())
         return f"{self.type_name}({args})"
+
+    # ---- export: PyTorch code and ONNX (each layer type exports itself) ----------------
+    def torch_code(self, input_shape: Shape) -> str:
+        """Constructor source of the equivalent PyTorch module for this input shape, e.g. ``nn.ReLU()``.
+
+        The module must hold the same tensors as ``params`` and ``buffers`` under the same
+        names and shapes: the exported ``nn.Sequential`` loads a model file strictly.
+        """
+        raise ConfigError(
+            f"layer type {self.type_name} has no PyTorch export (its class defines no torch_code method)",
+            layer_type=self.type_name,
+        )
+
+    def torch_helpers(self, input_shape: Shape) -> dict[str, str]:
+        """Source of the module classes that ``torch_code`` uses beyond ``torch.nn``, by class name."""
+        return {}
+
+    def onnx_nodes(self, graph: Any, x: str) -> str:
+        """Add this built layer's inference computation to ``graph``; return the output's name.
+
+        ``graph`` is a :class:`guicnn.core.export.onnx_graph.OnnxGraph`: ``graph.node(op, inputs,
+        **attributes)`` adds a standard operator and returns its output name;
+        ``graph.tensor(name, array)`` adds a weight named like the state_dict (``"3.weight"``).
+        ``self.input_shape`` is the (batchless) input shape.
+        """
+        raise ConfigError(
+            f"layer type {self.type_name} has no ONNX export (its class defines no onnx_nodes method)",
+            layer_type=self.type_name,
+        )

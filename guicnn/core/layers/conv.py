@@ -10,6 +10,7 @@ from ..init import INITIALISERS, init_weight
 from ..registry import register
 from .base import Layer, LayerShapeError, Shape
 from .common import check_image_input, dropped_lines_warning, fmt_pair, fmt_padding
+from .torch_source import py_pair
 
 
 @register
@@ -133,3 +134,51 @@ class Conv2D(Layer):
         dcols = weight.reshape(filters, -1).T @ dy_rows
         dxp = scatter_windows(dcols.reshape(c, *self.kernel, oh, ow, n), padded_shape, self.stride, self.dilation)
         return crop(dxp, pads, (h, w))
+
+    # ---- export ----------------------------------------------------------------------------
+    def _torch_pads(self, input_shape: Shape) -> tuple[int, int, int, int]:
+        return resolve_padding(self.settings["padding"], tuple(input_shape[1:]), self.k_eff, self.stride)
+
+    def torch_code(self, input_shape: Shape) -> str:
+        s = self.settings
+        top, bottom, left, right = self._torch_pads(input_shape)
+        args = [f"{input_shape[0]}, {int(s['filters'])}", f"kernel_size={py_pair(self.kernel)}"]
+        if self.stride != (1, 1):
+            args.append(f"stride={py_pair(self.stride)}")
+        symmetric = top == bottom and left == right
+        if s["padding"] == "same" and self.stride == (1, 1) and symmetric:
+            args.append('padding="same"')
+        elif symmetric and (top or left):
+            args.append(f"padding={py_pair((top, left))}")
+        elif not symmetric:
+            args.append(f"pads=({left}, {right}, {top}, {bottom})")
+        if self.dilation != (1, 1):
+            args.append(f"dilation={py_pair(self.dilation)}")
+        if not s["use_bias"]:
+            args.append("bias=False")
+        return f"{'nn.Conv2d' if symmetric else 'PaddedConv2d'}({', '.join(args)})"
+
+    def torch_helpers(self, input_shape: Shape) -> dict[str, str]:
+        top, bottom, left, right = self._torch_pads(input_shape)
+        return {} if top == bottom and left == right else {"PaddedConv2d": TORCH_PADDED_CONV}
+
+    def onnx_nodes(self, graph, x: str) -> str:
+        top, bottom, left, right = self._torch_pads(self.input_shape)
+        inputs = [x, graph.tensor("weight", self.params["weight"])]
+        if "bias" in self.params:
+            inputs.append(graph.tensor("bias", self.params["bias"]))
+        return graph.node("Conv", inputs, kernel_shape=list(self.kernel), strides=list(self.stride),
+                          dilations=list(self.dilation), pads=[top, left, bottom, right])
+
+
+TORCH_PADDED_CONV = '''
+class PaddedConv2d(nn.Conv2d):
+    """Conv2d with explicit, possibly unequal, zero padding (left, right, top, bottom)."""
+
+    def __init__(self, *args, pads=(0, 0, 0, 0), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.pads = tuple(pads)
+
+    def forward(self, x):
+        return super().forward(F.pad(x, self.pads))
+'''

@@ -10,6 +10,7 @@ from ..errors import ShapeError
 from ..fields import Field
 from ..registry import register
 from .base import Layer, Shape
+from .torch_source import py_number
 
 
 @register
@@ -45,6 +46,13 @@ class Dropout(Layer):
             return dy
         keep, scale = self._cache
         return np.where(keep, dy * scale, 0).astype(dy.dtype, copy=False)
+
+    # ---- export ----------------------------------------------------------------------------
+    def torch_code(self, input_shape: Shape) -> str:
+        return f"nn.Dropout(p={py_number(self.settings['rate'])})"
+
+    def onnx_nodes(self, graph, x: str) -> str:
+        return graph.node("Identity", [x])  # inference: dropout passes everything through
 
 
 @register
@@ -130,3 +138,17 @@ class BatchNorm(Layer):
             return dy * scale
         # d/dx of (x - mean)/std with batch statistics, all channels at once.
         return scale * (dy - (sum_dy.reshape(shape) + x_hat * sum_dy_xhat.reshape(shape)) / count)
+
+    # ---- export ----------------------------------------------------------------------------
+    def torch_code(self, input_shape: Shape) -> str:
+        kind = "nn.BatchNorm2d" if len(input_shape) == 3 else "nn.BatchNorm1d"
+        s = self.settings
+        return f"{kind}({input_shape[0]}, eps={py_number(s['eps'])}, momentum={py_number(s['momentum'])})"
+
+    def onnx_nodes(self, graph, x: str) -> str:
+        # Inference: the running statistics. ONNX's momentum weighs the old value (1 - PyTorch's).
+        inputs = [x] + [graph.tensor(name, source[name]) for name, source in (
+            ("weight", self.params), ("bias", self.params),
+            ("running_mean", self.buffers), ("running_var", self.buffers))]
+        return graph.node("BatchNormalization", inputs, epsilon=float(self.settings["eps"]),
+                          momentum=1.0 - float(self.settings["momentum"]))

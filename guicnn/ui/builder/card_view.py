@@ -148,7 +148,30 @@ class CardDelegate(QStyledItemDelegate):
                          card.subtitle)
         painter.drawText(QRect(right - side_w, top + title_h + 2, side_w, small_h), Qt.AlignmentFlag.AlignRight,
                          card.params)
+        if card.health is not None:
+            x = left + fonts.small_metrics.horizontalAdvance(card.subtitle) + 10
+            self._paint_health_badge(painter, card, x, top + title_h + 2, right - side_w - x)
         self._paint_messages(painter, rect, card, left)
+
+    def _paint_health_badge(self, painter: QPainter, card: Card, x: int, y: int, room: int) -> None:
+        """A pill in the status colour with the deciding figure ("42% dead"); its meaning is in the tooltip."""
+        fonts = self.view.fonts
+        font = style.bold_font(fonts.small)
+        metrics = QFontMetrics(font)
+        text = f"● {card.health.badge}"
+        width = metrics.horizontalAdvance(text) + 12
+        if width > room:  # a narrow card: the dot alone
+            text, width = "●", metrics.horizontalAdvance("●") + 12
+            if width > room:
+                return
+        height = fonts.small_metrics.height() + 2
+        pill = QRectF(x, y - 1, width, height)
+        path = QPainterPath()
+        path.addRoundedRect(pill, height / 2, height / 2)
+        painter.fillPath(path, QColor(style.HEALTH_COLOURS[card.health.status]))
+        painter.setFont(font)
+        painter.setPen(QColor("#ffffff"))
+        painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, text)
 
     def _paint_messages(self, painter: QPainter, rect: QRect, card: Card, left: int) -> None:
         fonts = self.view.fonts

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from guicnn.core import Analysis, ConfigError, layer_class
+from guicnn.core.health import LayerHealth
 from guicnn.core.layers.common import fmt_shape
 from guicnn.ui.style import fmt_count
 
@@ -23,6 +24,7 @@ class Card:
     params: str
     error: str | None = None
     warnings: tuple[str, ...] = ()
+    health: LayerHealth | None = None  # from the last epoch of training (core.health)
 
     @property
     def tooltip(self) -> str:
@@ -30,7 +32,12 @@ class Card:
         if self.error:
             lines.append(f"Error: {self.error}")
         lines += [f"Warning: {w}" for w in self.warnings]
+        if self.health is not None:
+            lines += ["", f"Health ({HEALTH_WORDS[self.health.status]}): {self.health.explanation}"]
         return "\n".join(lines)
+
+
+HEALTH_WORDS = {"green": "good", "amber": "watch it", "red": "a problem"}
 
 
 def make_cards(analysis: Analysis) -> list[Card]:

@@ -254,10 +254,6 @@ class DesignDocument(QObject):
         after = {**self._config, "name": name}
         return self._push(after, f"Rename design to '{name}'", merge_key=("design_name",))
 
-    def replace_config(self, config: dict[str, Any], text: str) -> str | None:
-        """Replace the whole design as one undoable step."""
-        return self._push(copy.deepcopy(config), text, NO_LAYER)
-
     def undo(self) -> str | None:
         return self._refuse_if_read_only() or self.undo_stack.undo()
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPushButton,
     QScrollArea,
     QSizePolicy,
     QVBoxLayout,
@@ -18,7 +20,9 @@ from PySide6.QtWidgets import (
 )
 
 from guicnn.core import ConfigError, Field, layer_class
+from guicnn.core.health import LayerHealth, health_by_layer
 from guicnn.core.layers.common import fmt_shape
+from guicnn.core.walkthrough import can_walk
 from guicnn.ui import style
 from guicnn.ui.builder.document import NO_LAYER, DesignDocument
 from guicnn.ui.builder.field_editors import FieldEditor, make_editor
@@ -102,6 +106,34 @@ class ProblemBox(QFrame):
         self.setVisible(bool(lines))
 
 
+class HealthBox(QFrame):
+    """The layer's health after the last epoch (core.health): status, figures' meaning and advice."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("health")
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 6, 8, 6)
+        layout.addWidget(self.label)
+        self.hide()
+
+    def show_health(self, health: LayerHealth | None) -> None:
+        if health is None:
+            self.hide()
+            return
+        colour = style.HEALTH_COLOURS[health.status]
+        self.setStyleSheet(f"QFrame#health {{ border: 1px solid {colour}; border-left: 5px solid {colour}; "
+                           "border-radius: 4px; background: #ffffff; }")
+        title = {"green": "Healthy", "amber": "Worth watching", "red": "A problem"}[health.status]
+        body = html.escape(health.explanation).replace("\n", "<br>")
+        self.label.setText(f"<b style='color:{colour}'>● {title}: {html.escape(health.badge)}</b>"
+                           f"<br>{body}")
+        self.show()
+
+
 class FactsForm(QFormLayout):
     """Label/value pairs ('Output', '6×28×28') that update in place."""
 
@@ -181,6 +213,14 @@ class LayerPage(InspectorPage):
         self.add_facts(("Input", "Output", "Parameters", "Receptive field", "Mult-adds"))
         self.body.addWidget(self.problem)
         self.body.addWidget(self.warning)
+        self.health = HealthBox()
+        self.body.addWidget(self.health)
+        self.step_through: QPushButton | None = None
+        if self.cls is not None and can_walk(self.cls.type_name):
+            self.step_through = QPushButton("▶  Step through the computation")
+            self.step_through.setToolTip("Open the Step-through tab: how each output value of this layer comes "
+                                         "from its window, weights and bias, value by value")
+            self.body.addWidget(self.step_through)
         self.rows: dict[str, FieldRow] = {}
         if self.cls is not None and self.cls.fields:
             self.add_heading("Settings")
@@ -209,6 +249,8 @@ class LayerPage(InspectorPage):
         self.facts.set("Mult-adds", style.fmt_count(info.macs))
         self.problem.show_lines([info.error] if info.error else [], "✖")
         self.warning.show_lines(info.warnings, "⚠")
+        if self.step_through is not None:
+            self.step_through.setEnabled(self.document.analysis.valid)
         for name, row in self.rows.items():
             value = layer_config.get(name, row.field.default)
             row.editor.set_value(value, self._effective(row.field, layer_config))
@@ -283,6 +325,14 @@ class DesignPage(InspectorPage):
 class QtInspector(QScrollArea):
     """Shows the selected layer (or the design) and turns edits into document commands."""
 
+    stepThroughRequested = Signal(int)  # layer index: open the walkthrough of that layer
+
+    def set_health(self, health) -> None:
+        """Layer health from training (a sequence of core LayerHealth; empty: none) for the layer pages."""
+        self._health = health_by_layer(health)
+        if isinstance(self.page, LayerPage):
+            self.page.health.show_health(self._health.get(self.page.index))
+
     def __init__(self, document: DesignDocument, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.document = document
@@ -292,6 +342,7 @@ class QtInspector(QScrollArea):
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
         self.page: InspectorPage | None = None
         self._page_key: tuple | None = None
+        self._health: dict[int, LayerHealth] = {}
         document.changed.connect(self.refresh)
         document.current_changed.connect(self._current_changed)
         document.read_only_changed.connect(self._read_only_changed)
@@ -309,6 +360,10 @@ class QtInspector(QScrollArea):
         key = ("design",) if index == NO_LAYER else ("layer", index, self.document.layers[index].get("type"))
         if key != self._page_key:
             self.page = DesignPage(self.document) if index == NO_LAYER else LayerPage(self.document, index)
+            if isinstance(self.page, LayerPage) and self.page.step_through is not None:
+                self.page.step_through.clicked.connect(lambda _=False, i=index: self.stepThroughRequested.emit(i))
+        if isinstance(self.page, LayerPage):
+            self.page.health.show_health(self._health.get(index))
             self.page.setEnabled(not self.document.read_only)
             self._page_key = key
             self.setWidget(self.page)  # the old page is deleted by the scroll area

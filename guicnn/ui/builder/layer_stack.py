@@ -6,10 +6,22 @@ is layer ``i``. The view redraws from the document and edits only through it.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from PySide6.QtCore import QAbstractListModel, QEvent, QMimeData, QModelIndex, QPoint, QRect, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QDrag, QPainter, QPen, QPixmap
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QEvent,
+    QMimeData,
+    QModelIndex,
+    QPoint,
+    QRect,
+    QRectF,
+    QSize,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QAction, QColor, QDrag, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -21,6 +33,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from guicnn.core.health import LayerHealth, health_by_layer
+from guicnn.core.walkthrough import can_walk
 from guicnn.ui import style
 from guicnn.ui.builder.card_view import CARD_ROLE, GAP, INPUT_ROW, CardDelegate, CardFonts, card_rect
 from guicnn.ui.builder.cards import Card, make_cards
@@ -96,6 +110,8 @@ def _messages(card: Card) -> tuple:
 
 class LayerStackView(QListView):
     """The card list with drag-and-drop: palette types insert, cards reorder."""
+
+    stepThroughRequested = Signal(int)  # layer index: open the walkthrough of that layer
 
     def __init__(self, document: DesignDocument, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -261,8 +277,24 @@ class LayerStackView(QListView):
             self.fill_layer_menu(menu, layer)
         else:
             self._add_type_menu(menu, "Add layer", len(self.document.layers))
-        menu.setEnabled(not self.document.read_only)
+        if self.document.read_only:  # while training: nothing that edits
+            for action in menu.actions():
+                action.setEnabled(False)
+        if index.isValid() and index.row() > INPUT_ROW:
+            self._add_explain_actions(menu, layer_of(index.row()))
         menu.exec(event.globalPos())
+
+    def _add_explain_actions(self, menu: QMenu, layer: int) -> None:
+        """Views that explain the layer (they never edit, so they work while training too)."""
+        info = self.document.analysis.layers[layer]
+        if can_walk(info.type):
+            first = menu.actions()[0] if menu.actions() else None
+            action = QAction("Step through the computation…", menu)
+            action.setToolTip("See how each output value is computed from the window, the weights and the bias")
+            action.setEnabled(info.output_shape is not None)
+            action.triggered.connect(lambda: self.stepThroughRequested.emit(layer))
+            menu.insertAction(first, action)
+            menu.insertSeparator(first)
 
     def fill_layer_menu(self, menu: QMenu, layer: int) -> None:
         """Insert above/below, duplicate, move and delete for one layer."""
@@ -282,7 +314,13 @@ class LayerStackView(QListView):
 
 
 class QtLayerStack(QWidget):
-    """The centre of the window: the card list, kept in step with the document."""
+    """The centre of the window: the card list, kept in step with the document.
+
+    ``set_health`` puts a status badge on the cards (core.health figures from training);
+    ``stepThroughRequested(layer)`` asks for the walkthrough of a layer (card context menu).
+    """
+
+    stepThroughRequested = Signal(int)
 
     def __init__(self, document: DesignDocument, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -293,6 +331,8 @@ class QtLayerStack(QWidget):
         layout.addWidget(self.view)
         self._syncing = False
         self._input_error: str | None = None
+        self._health: dict[int, LayerHealth] = {}
+        self.view.stepThroughRequested.connect(self.stepThroughRequested)
         self.view.selectionModel().currentChanged.connect(self._view_current_changed)
         document.changed.connect(self.refresh)
         document.current_changed.connect(self._show_current)
@@ -310,7 +350,8 @@ class QtLayerStack(QWidget):
         self._syncing = True
         try:
             input_error = self.document.analysis.input_error
-            resized = self.view.stack_model.set_cards(make_cards(self.document.analysis))
+            cards = [replace(card, health=self._health.get(card.index)) for card in make_cards(self.document.analysis)]
+            resized = self.view.stack_model.set_cards(cards)
             self.view.input_card.refresh()
             if resized or input_error != self._input_error:
                 # A card's height depends on its messages: lay the rows out again.
@@ -319,6 +360,11 @@ class QtLayerStack(QWidget):
             self._show_current(self.document.current)
         finally:
             self._syncing = False
+
+    def set_health(self, health) -> None:
+        """Badges from a sequence of core LayerHealth (empty: none)."""
+        self._health = health_by_layer(health)
+        self.refresh()
 
     def _show_current(self, layer: int) -> None:
         row = INPUT_ROW if layer == NO_LAYER else row_of(layer)

@@ -1,15 +1,15 @@
 """The Data panel: choose a data set, split it, look at it, and check it against the design.
 
-Loading and downloading run in a worker thread (``data_worker``); the GUI thread only swaps
+Loading and downloading run in a worker thread (``guicnn.ui.worker``); the GUI thread only swaps
 the finished Dataset in. The panel owns the train/validation split and the probe image the
 feature-map views draw.
 """
 
 from __future__ import annotations
 
-import atexit
 import os
 import re
+import sys
 import threading
 from pathlib import Path
 from typing import Any, Sequence
@@ -50,7 +50,8 @@ from guicnn.core.data import (
 from guicnn.core.layers.common import fmt_shape
 from guicnn.ui import style
 from guicnn.ui.data.preview import BalanceBars, PreviewGrid
-from guicnn.ui.data.worker import DataStats, LoadFn, LoadJob, LoadResult, join_on_quit, shutdown_all
+from guicnn.ui.data.worker import DataStats, LoadFn, LoadProgress, LoadResult, load_job
+from guicnn.ui.worker import Job
 
 #: (key, combo label) of every source, in the order the chooser lists them.
 SOURCES: tuple[tuple[str, str], ...] = (
@@ -74,7 +75,6 @@ PREVIEW_COLUMN_CHOICES = (8, 6)  # 6 when the class names need wider tiles
 MAX_LISTED_CLASSES = 12
 READ_ONLY_REASON = "Training is running: the data and the split stay as they are until it stops."
 
-atexit.register(shutdown_all)  # last resort: never let Python tear down a running QThread
 
 
 def fmt_chw(shape: Sequence[int] | None) -> str:
@@ -186,9 +186,8 @@ class DataPanel(QWidget):
         self._design_known = False
         self._design_input: tuple[int, ...] | None = None
         self._design_units: int | None = None
-        self._job: LoadJob | None = None
-        self._jobs: list[LoadJob] = []
-        self._next_job_id = 1
+        self._job: Job | None = None
+        self._jobs: list[Job] = []
         self._job_title = ""
         self._read_only = False
         self._last_path: str | None = None
@@ -196,7 +195,6 @@ class DataPanel(QWidget):
         self._build()
         self._source_changed(self.source.currentIndex(), autoload=False)
         self._refresh_info()
-        join_on_quit()
 
     # ================================================================== building the widgets
 
@@ -448,9 +446,6 @@ class DataPanel(QWidget):
     def val_fraction(self) -> float:
         return self.val_percent.value() / 100.0
 
-    def split_seed_value(self) -> int:
-        return self.split_seed.value()
-
     def set_split(self, val_fraction: float, seed: int | None = None) -> None:
         """Set the validation fraction (0.05 to 0.5) and, optionally, the split seed."""
         self.val_percent.setValue(round(float(val_fraction) * 100))
@@ -518,9 +513,6 @@ class DataPanel(QWidget):
         self.source_box.setToolTip(tip)
         self.split_box.setToolTip(tip)
         self._refresh_enabled()
-
-    def is_read_only(self) -> bool:
-        return self._read_only
 
     def is_busy(self) -> bool:
         return self._job is not None
@@ -633,11 +625,11 @@ class DataPanel(QWidget):
         if self._job is not None:
             self._job.cancel()  # superseded: its result will be ignored
         self._jobs = [job for job in self._jobs if job.is_running()]
-        job = LoadJob(self._next_job_id, load)
-        self._next_job_id += 1
-        job.worker.progress.connect(self._on_progress)
-        job.worker.succeeded.connect(self._on_succeeded)
-        job.worker.failed.connect(self._on_failed)
+        job = load_job(load)
+        # Bound slots (not lambdas): Qt drops the connections if this panel is deleted first.
+        job.progress.connect(self._on_progress)
+        job.succeeded.connect(self._on_succeeded)
+        job.failed.connect(self._on_failed)
         was_busy = self._job is not None
         self._job = job
         self._jobs.append(job)
@@ -659,32 +651,32 @@ class DataPanel(QWidget):
         self._refresh_source_page()
         self.busyChanged.emit(False)
 
-    def _is_current(self, job_id: int) -> bool:
-        return self._job is not None and self._job.job_id == job_id
-
-    @Slot(int, object, object, str)
-    def _on_progress(self, job_id: int, done: int, total: int, file_name: str) -> None:
-        if not self._is_current(job_id):
+    @Slot(object)
+    def _on_progress(self, progress: LoadProgress) -> None:
+        if self.sender() is not self._job:
             return
+        done, total = progress.done, progress.total
         if total > 0:
             self.progress.setRange(0, 1000)
             self.progress.setValue(int(1000 * done / total))
-        self._show_status(
-            f"Downloading {self._job_title}: {style.fmt_bytes(done)} of {style.fmt_bytes(total)} ({file_name})", "muted")
+        self._show_status(f"Downloading {self._job_title}: {style.fmt_bytes(done)} of {style.fmt_bytes(total)} "
+                          f"({progress.file_name})", "muted")
 
-    @Slot(int, object)
-    def _on_succeeded(self, job_id: int, result: LoadResult) -> None:
-        if not self._is_current(job_id):
+    @Slot(object)
+    def _on_succeeded(self, result: LoadResult) -> None:
+        if self.sender() is not self._job:
             return
         self._finish_job()
         took = f" in {result.seconds:.1f} s" if result.seconds >= 0.1 else ""
         self._show_status(f"Loaded {result.dataset.name}{took}.", "muted")
         self._set_dataset(result.dataset, result.stats)
 
-    @Slot(int, str, bool)
-    def _on_failed(self, job_id: int, message: str, cancelled: bool) -> None:
-        if not self._is_current(job_id):
+    @Slot(str, str, bool)
+    def _on_failed(self, message: str, details: str, cancelled: bool) -> None:
+        if self.sender() is not self._job:
             return
+        if details:
+            print(details, file=sys.stderr)  # a loader bug: the trace for the developer, one line for the user
         self._finish_job()
         if cancelled:
             self._show_status(f"{self._job_title}: cancelled.{self._still_using()}", "muted")

@@ -7,6 +7,9 @@ weight copies, gradients), so the GUI thread never reads arrays the optimizer is
 
 from __future__ import annotations
 
+import threading
+import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,11 +19,12 @@ from guicnn.core import GuicnnError, Sequential
 from guicnn.core.compare import PinnedModel, predict_image
 from guicnn.core.data import Dataset
 from guicnn.core.snapshots import SnapshotHistory
-from guicnn.core.training import Trainer, TrainSettings, check_compatible, evaluate
-from guicnn.ui.training.worker import TrainingThread, TrainingWorker
+from guicnn.core.step_explanation import StepExplanation
+from guicnn.core.training import EndReport, EpochReport, StepReport, Trainer, TrainSettings, check_compatible, evaluate
+from guicnn.ui.worker import Job, JobContext
 
-DEAD_RELU_PROBES = 64  # images used to find ReLU units that never fire
 SNAPSHOT_RATE = 2.5  # feature-map refreshes per second while training
+STEP_RATE = 20.0  # step reports per second at most (the newest wins; epoch reports always arrive)
 
 
 def _copy(array: np.ndarray) -> np.ndarray:
@@ -49,6 +53,34 @@ class FrozenModel:
         self.input_shape = model.input_shape
 
 
+@dataclass(frozen=True)
+class EpochExamples:
+    """The validation images with what the model made of them at an epoch's end (for the
+    confusion gallery and the misclassified view)."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    predictions: np.ndarray
+    confidence: np.ndarray
+    class_names: list[str]
+
+
+@dataclass(frozen=True)
+class TrainingSnapshot:
+    """What the views show of the model at one moment of training, copied in the worker thread
+    between two batches (never a view of an array the optimizer writes)."""
+
+    step: int
+    epoch_end: bool
+    model: FrozenModel
+    probe: np.ndarray | None = None  # the raw probe image (C, H, W)
+    activations: list[np.ndarray] | None = None  # every layer's output for the probe
+    probabilities: np.ndarray | None = None  # the probe's class probabilities
+    examples: EpochExamples | None = None  # at an epoch's end, when there is validation data
+    # At an epoch's end: the time machine's probe image and epoch snapshots (never changed once taken).
+    time_machine: tuple[np.ndarray | None, list] | None = None
+
+
 class TrainingController(QObject):
     """Starts, pauses, stops and finishes training runs of the open design."""
 
@@ -56,7 +88,7 @@ class TrainingController(QObject):
     step = Signal(object)  # StepReport (throttled)
     explained = Signal(object)  # StepExplanation of a batch run with the Step button
     epoch = Signal(object)  # EpochReport
-    snapshot = Signal(object)  # dict of copies, see _snapshot
+    snapshot = Signal(object)  # TrainingSnapshot
     finished = Signal(object)  # EndReport
     failed = Signal(str)  # a message for the user (a refused start, an error)
     crashed = Signal(str, str)  # an unexpected exception in the worker: message, traceback
@@ -66,7 +98,8 @@ class TrainingController(QObject):
         super().__init__(parent)
         self.document = document
         self.trainer: Trainer | None = None
-        self._thread: TrainingThread | None = None
+        self._job: Job | None = None
+        self._step_event = threading.Event()  # set: train one explained batch while paused
         self._state = "idle"
         self._val: Dataset | None = None
         self._probe: np.ndarray | None = None  # (C, H, W) raw image in [0, 1]
@@ -80,7 +113,7 @@ class TrainingController(QObject):
         return self._state
 
     def is_running(self) -> bool:
-        return self._thread is not None and self._thread.is_running()
+        return self._job is not None and self._job.is_running()
 
     def _set_state(self, state: str) -> None:
         if state != self._state:
@@ -119,24 +152,49 @@ class TrainingController(QObject):
         first_epoch = trainer.epoch
         total = first_epoch + settings.epochs
         batches = max(1, -(-len(train) // settings.batch_size))
-        worker = TrainingWorker(
-            lambda stop, pause, step: trainer.fit_iter(train, val, epochs=total, stop=stop, pause=pause, step=step),
-            snapshot_fn=self._snapshot, snapshot_rate=SNAPSHOT_RATE,
-        )
-        worker.set_paused(paused)
-        worker.step.connect(self.step)
-        worker.explained.connect(self.explained)
-        worker.epoch.connect(self._on_epoch)
-        worker.snapshot.connect(self.snapshot)
-        worker.finished.connect(self._on_finished)
-        worker.failed.connect(self._on_failed)
-        self._thread = TrainingThread(worker)
+        # One BLAS thread: the GUI thread needs the second core; measured faster *and* smoother
+        # than letting BLAS and painting fight over two cores (benchmarks/bench_gui_training.py).
+        job = Job(lambda context: self._run(context, trainer, train, val, total), name="training",
+                  progress_interval=1.0 / STEP_RATE, blas_threads=1)
+        job.progress.connect(self.step)
+        job.reported.connect(self._on_report)
+        job.succeeded.connect(self._on_finished)
+        job.failed.connect(self._on_failed)
+        job.set_paused(paused)
+        self._step_event = threading.Event()
+        self._job = job
         self.document.set_read_only(True)
         self._set_state("paused" if paused else "running")
         self.started.emit({"first_epoch": first_epoch, "epochs": total, "batches_per_epoch": batches,
                            "continued": continue_training and first_epoch > 0})
-        self._thread.start()
+        job.start()
         return True
+
+    def _run(self, context: JobContext, trainer: Trainer, train: Dataset, val: Dataset | None,
+             epochs: int) -> EndReport | None:
+        """The worker thread's loop: step reports throttled, a snapshot every 1/SNAPSHOT_RATE s
+        and at each epoch's end (before its report), the end report as the result."""
+        last_snapshot, end = 0.0, None
+        for report in trainer.fit_iter(train, val, epochs=epochs, stop=context.stop_event,
+                                       pause=context.pause_event, step=self._step_event):
+            if isinstance(report, StepReport) and report.explanation is not None:  # the Step button's
+                context.report(report)
+                context.report(self._snapshot(False))
+                last_snapshot = time.monotonic()
+                context.report(report.explanation)
+            elif isinstance(report, StepReport):
+                context.progress(report)
+                now = time.monotonic()
+                if now - last_snapshot >= 1.0 / SNAPSHOT_RATE:
+                    context.report(self._snapshot(False))
+                    last_snapshot = now
+            elif isinstance(report, EpochReport):
+                context.report(self._snapshot(True))
+                last_snapshot = time.monotonic()
+                context.report(report)
+            elif isinstance(report, EndReport):
+                end = report
+        return end
 
     def _trainer_for(self, settings: TrainSettings, continue_training: bool) -> Trainer:
         config = self.document.config
@@ -162,45 +220,46 @@ class TrainingController(QObject):
 
     # ---- controlling -------------------------------------------------------------------
     def set_paused(self, paused: bool) -> None:
-        if self._thread is None or self._state == "idle":
+        if self._job is None or self._state == "idle":
             return
-        self._thread.worker.set_paused(paused)
+        self._job.set_paused(paused)
         self._set_state("paused" if paused else "running")
 
     def step_once(self, settings: TrainSettings, train: Dataset, val: Dataset | None, *,
                   continue_training: bool) -> bool:
         """Train exactly one batch in the worker and explain it (``explained`` follows).
 
-        While a run is going it pauses after the current batch and steps; when idle it starts a
-        paused run (Resume then trains on exactly as an uninterrupted run would).
+        When idle this starts a paused run (Resume then trains on exactly as an uninterrupted
+        run would); while a run is going it is :meth:`request_step`.
         """
-        if self._thread is None or self._state == "idle":
+        if self._job is None or self._state == "idle":
             if not self.start(settings, train, val, continue_training=continue_training, paused=True):
                 return False
         return self.request_step()
 
     def request_step(self) -> bool:
         """Pause the run (after its current batch) and train one explained batch."""
-        if self._thread is None or self._state == "idle":
+        if self._job is None or self._state == "idle":
             return False
-        self._thread.worker.request_step()
+        self._job.set_paused(True)
+        self._step_event.set()
         self._set_state("paused")
         return True
 
     def stop(self) -> None:
         """Ask the run to stop after the current batch (the finished signal follows)."""
-        if self._thread is not None:
-            self._thread.worker.request_stop()
+        if self._job is not None:
+            self._job.cancel()
 
     def shutdown(self, keep_weights: bool = False) -> None:
         """Stop and join the worker thread (window closing); safe to call at any time.
 
         With ``keep_weights`` the weights trained so far go to the document, as after Stop.
         """
-        if self._thread is not None:
-            self._thread.worker.blockSignals(True)  # its queued reports are moot now
-            self._thread.shutdown()
-            self._thread = None
+        if self._job is not None:
+            self._job.blockSignals(True)  # its queued reports are moot now
+            self._job.shutdown()
+            self._job = None
             if keep_weights:
                 self._store_weights()
         if self._state != "idle":
@@ -208,25 +267,32 @@ class TrainingController(QObject):
             self._set_state("idle")
 
     # ---- worker callbacks (GUI thread) ----------------------------------------------------
-    def _on_epoch(self, report: Any) -> None:
-        self.epoch.emit(report)
+    def _on_report(self, report: Any) -> None:
+        if isinstance(report, TrainingSnapshot):
+            self.snapshot.emit(report)
+        elif isinstance(report, EpochReport):
+            self.epoch.emit(report)
+        elif isinstance(report, StepReport):
+            self.step.emit(report)
+        elif isinstance(report, StepExplanation):
+            self.explained.emit(report)
 
     def _on_finished(self, report: Any) -> None:
         self._join()
         self._store_weights()
         self.finished.emit(report)
 
-    def _on_failed(self, message: str, details: str) -> None:
+    def _on_failed(self, message: str, details: str, _cancelled: bool = False) -> None:
         self._join()
         self._store_weights()
         self.failed.emit(f"Training stopped with an internal error: {message}")
         self.crashed.emit(message, details)
 
     def _join(self) -> None:
-        if self._thread is not None:
-            self._thread.thread.quit()
-            self._thread.thread.wait()
-            self._thread = None
+        if self._job is not None:
+            self._job.thread.quit()
+            self._job.thread.wait()
+            self._job = None
         self.document.set_read_only(False)
         self._set_state("idle")
 
@@ -255,42 +321,44 @@ class TrainingController(QObject):
             self.trainer = None
 
     # ---- snapshots (worker thread, between batches) ------------------------------------------
-    def _snapshot(self, epoch_end: bool) -> dict[str, Any]:
+    def _snapshot(self, epoch_end: bool) -> TrainingSnapshot:
         trainer = self.trainer
         model = trainer.model
-        result: dict[str, Any] = {"epoch_end": epoch_end, "step": trainer.step}
+        probe = self._probe
+        maps: dict[str, Any] = {}
         with np.errstate(all="ignore"):  # a diverging model may overflow; the trainer reports that
-            probe = self._probe
             if probe is not None and probe.shape == model.input_shape:
                 output = model.forward(self._normalise(probe[None]), training=False, keep=True)
-                result["probe"] = probe
-                result["activations"] = [a[0] for a in model.activations]
-                result["probabilities"] = model.probabilities(output)[0]
-            result["model"] = FrozenModel(model)
+                maps = {"probe": probe, "activations": [a[0] for a in model.activations],
+                        "probabilities": model.probabilities(output)[0]}
+            frozen = FrozenModel(model)
+            examples = None
             if epoch_end and self._val is not None and len(self._val):
-                result.update(self._epoch_details(model, trainer))
-            if epoch_end:  # the epoch's time-machine snapshots (never changed once taken: shared)
-                result["time_machine"] = (trainer.snapshots.probe, list(trainer.snapshots))
-        return result
+                examples = self._epoch_examples(model, trainer)
+        time_machine = (trainer.snapshots.probe, list(trainer.snapshots)) if epoch_end else None
+        return TrainingSnapshot(step=trainer.step, epoch_end=epoch_end, model=frozen, examples=examples,
+                                time_machine=time_machine, **maps)
+
+    def model_input(self, image: np.ndarray) -> np.ndarray:
+        """What the trained model receives for a raw image (C, H, W): the trainer's normalisation applied."""
+        return self._normalise(np.asarray(image, np.float32)[None])[0]
 
     def _normalise(self, x: np.ndarray) -> np.ndarray:
         """The trainer's input normalisation (the probe is kept raw for display)."""
         norm = self.trainer.normalization if self.trainer is not None else None
         return norm.apply(x) if norm is not None else np.asarray(x, np.float32)
 
-    def _epoch_details(self, model: Sequential, trainer: Trainer) -> dict[str, Any]:
-        """Per-image results for the confusion gallery (from the trainer's own validation pass)
-        and the activations of a probe batch for the dead-ReLU count."""
+    def _epoch_examples(self, model: Sequential, trainer: Trainer) -> EpochExamples:
+        """Per-image results for the confusion gallery (from the trainer's own validation pass).
+        Dead units and the rest of the layer health come with the epoch report (core.health)."""
         val = self._val
         scored = trainer.last_evaluation
         if scored is None or len(scored.predictions) != len(val):
             scored = evaluate(model, val.x, val.y, loss=trainer.settings.loss, normalization=trainer.normalization)
-        model.forward(self._normalise(val.x[:DEAD_RELU_PROBES]), training=False, keep=True)
         confidence = scored.probabilities[np.arange(len(val)), scored.predictions]
         # The validation arrays are never written during training: shared, not copied.
-        return {"images": val.x, "labels": val.y,
-                "predictions": scored.predictions.copy(), "confidence": confidence.astype(np.float32),
-                "probe_batch": list(model.activations or []), "class_names": list(self._class_names)}
+        return EpochExamples(images=val.x, labels=val.y, predictions=scored.predictions.copy(),
+                             confidence=confidence.astype(np.float32), class_names=list(self._class_names))
 
     # ---- prediction (GUI thread, only while idle) ----------------------------------------
     def predict(self, image: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]] | None:

@@ -79,7 +79,6 @@ class TrainingPanel(QWidget):
         self._has_progress = False
         self._can_pin = False
         self._pinned: str | None = None
-        self._epoch_started = 0.0
         self._run_total_steps = 0
         self._run_first_step = 0
         self._log_header_due = True

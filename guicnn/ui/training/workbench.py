@@ -2,8 +2,8 @@
 
 The main window creates one ``Workbench`` and gives it the design area (the layer stack above
 the summary): that becomes the "Design" tab of ``tabs``, next to "Training" (curves and feature
-maps), "Step" (the last explained training step), "Filters", "Weights", "Confusion",
-"Misclassified" and "Predict". The window puts ``tabs`` in its centre and the Data and Train
+maps), "One step" (the last explained training step), "Filters", "Weights", "Confusion",
+"Misclassified", "Predict" and "Step through" (a convolution or pooling, value by value). The window puts ``tabs`` in its centre and the Data and Train
 panels beside the Inspector. Views subscribe to the controller's signals and never talk to
 each other.
 
@@ -18,15 +18,17 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from threadpoolctl import ThreadpoolController
 
 from guicnn.core import Sequential
 from guicnn.core.compare import PinnedModel, differences
 from guicnn.core.layers.common import fmt_shape
 from guicnn.core.training import TrainSettings
+from guicnn.core.walkthrough import build_layer, can_walk, layer_input
 from guicnn.ui.data.panel import DataPanel
-from guicnn.ui.training.controller import FrozenModel, TrainingController
+from guicnn.ui.training.controller import FrozenModel, TrainingController, TrainingSnapshot
 from guicnn.ui.training.panel import TrainingPanel
 from guicnn.ui.views.common import layer_labels
 from guicnn.ui.views.compare_maps import FeatureMapsPair
@@ -37,9 +39,12 @@ from guicnn.ui.views.filters import FiltersView
 from guicnn.ui.views.histograms import HistogramsView
 from guicnn.ui.views.predict import PredictView
 from guicnn.ui.views.step import StepView
+from guicnn.ui.views.walkthrough import WalkthroughView
 from guicnn.ui.widgets.time_machine import LIVE, TimeMachineBar
 
-TABS = ("Design", "Training", "Step", "Filters", "Weights", "Confusion", "Misclassified", "Predict")
+_BLAS = ThreadpoolController()  # made once: inspecting the loaded libraries takes ~1 ms
+TABS = ("Design", "Training", "One step", "Filters", "Weights", "Confusion", "Misclassified", "Predict",
+        "Step through")
 REPLAY_TABS = ("Training", "Filters", "Confusion")  # the tabs with a time-machine slider
 
 
@@ -56,6 +61,8 @@ def _with_bar(view: QWidget, bar: QWidget) -> QWidget:
 class Workbench(QObject):
     """Owns the training-related panels and views of one main window."""
 
+    healthChanged = Signal(object)  # tuple of core.health.LayerHealth (empty: unknown) for the cards
+
     def __init__(self, window, design_area: QWidget, *, initial_data: str | None = "auto") -> None:
         super().__init__(window)
         self.window = window  # the owner: parent of dialogs, its status bar and docks
@@ -68,13 +75,14 @@ class Workbench(QObject):
         self._class_names: list[str] = []
         self._probe_from_predict = False
         self._example_images: np.ndarray | None = None
-        self._last_snapshot: dict[str, Any] | None = None
+        self._last_snapshot: TrainingSnapshot | None = None
         self._user_picked_cell = False
         self._auto_selecting = False
         self._time_machine: tuple[np.ndarray | None, list] = (None, [])  # (probe, epoch snapshots)
         self._replay = LIVE  # the snapshot index the replaying views show, or LIVE
         self._live_examples: tuple | None = None  # the confusion gallery's images of the live model
         self.pinned: PinnedModel | None = None
+        self._health: tuple = ()
         # Edits come in bursts (typing, undo): redraw the model views once the burst is over.
         self._idle_refresh = QTimer(self)
         self._idle_refresh.setSingleShot(True)
@@ -101,6 +109,7 @@ class Workbench(QObject):
         self.time_bars = {tab: TimeMachineBar() for tab in REPLAY_TABS}
         for bar in self.time_bars.values():
             bar.positionChanged.connect(self._replay_changed)
+        self.walkthrough = WalkthroughView()
         training = QSplitter(Qt.Orientation.Vertical)
         training.addWidget(self.curves)
         training.addWidget(_with_bar(self.feature_maps, self.time_bars["Training"]))
@@ -116,12 +125,15 @@ class Workbench(QObject):
         for title, widget in zip(TABS, (design_area, training, self.step_view,
                                         _with_bar(self.filters, self.time_bars["Filters"]), self.histograms,
                                         _with_bar(self.confusion, self.time_bars["Confusion"]),
-                                        self.misclassified, predict)):
+                                        self.misclassified, predict, self.walkthrough)):
             self.tabs.addTab(widget, title)
         self.tabs.setTabToolTip(TABS.index("Training"),
                                 "Loss and accuracy curves, and the feature maps of the probe image, live")
-        self.tabs.setTabToolTip(TABS.index("Step"), "What one training step changed (press Step in the Train panel)")
+        self.tabs.setTabToolTip(TABS.index("One step"),
+                                "What one training step changed (press Step in the Train panel)")
         self.tabs.setTabToolTip(TABS.index("Confusion"), "Which classes are confused with which, after each epoch")
+        self.tabs.setTabToolTip(TABS.index("Step through"),
+                                "How a convolution or pooling layer computes its output, value by value")
 
     def show_tab(self, title: str) -> None:
         self.tabs.setCurrentIndex(TABS.index(title))
@@ -155,6 +167,7 @@ class Workbench(QObject):
         self.confusion.cellClicked.connect(self._cell_clicked)
         self.confusion.exampleActivated.connect(self._use_example_as_probe)
         self.misclassified.exampleActivated.connect(self._use_example_as_probe)
+        self.walkthrough.layerRequested.connect(self._show_walkthrough_layer)
 
     def _load_initial_data(self, which: str) -> None:
         if self.data_panel.dataset() is not None or self.data_panel.is_busy():
@@ -172,7 +185,11 @@ class Workbench(QObject):
         self.data_panel.set_design(analysis.input_shape, units)
         labels = ["?" if info.output_shape is None else f"{info.index} · {info.description} → "
                   f"{fmt_shape(info.output_shape)}" for info in analysis.layers]
-        self.feature_maps.set_layers(labels)
+        self.feature_maps.set_layers(labels, [info.type for info in analysis.layers])
+        self.walkthrough.set_layers([(info.index, f"{info.index} · {info.description}") for info in analysis.layers
+                                     if can_walk(info.type) and info.output_shape is not None])
+        if self._health:  # the figures were of another network
+            self._set_health(())
         if analysis.input_shape is not None and len(analysis.input_shape) == 3:
             self.predict.set_input_shape(analysis.input_shape)
         self._idle_refresh.start()
@@ -183,6 +200,7 @@ class Workbench(QObject):
             return
         info = self.document.model_info or {}
         history = info.get("history")
+        self._set_health(())
         self.curves.clear()
         if history:
             self.curves.set_history(history)
@@ -248,7 +266,7 @@ class Workbench(QObject):
 
     def _explained(self, explanation) -> None:
         self.step_view.set_explanation(explanation)
-        self.show_tab("Step")
+        self.show_tab("One step")
         self.window.show_message(f"Step {explanation.step}: loss on its batch {explanation.loss_before:.4f} → "
                                  f"{explanation.loss_after:.4f}. Step again, or Resume to train on.")
     def _run_started(self, info: dict[str, Any]) -> None:
@@ -277,6 +295,7 @@ class Workbench(QObject):
 
     def _epoch(self, report) -> None:
         self.training_panel.show_epoch(report)
+        self._set_health(report.health)
         self.curves.add_epoch(report.epoch, report.val_loss, report.val_accuracy,
                               report.train_loss, report.train_accuracy)
         if report.confusion is not None and self._replay == LIVE:
@@ -302,33 +321,37 @@ class Workbench(QObject):
         if not self._auto_selecting:
             self._user_picked_cell = True
 
-    def _snapshot(self, snap: dict[str, Any]) -> None:
+    def _snapshot(self, snap: TrainingSnapshot) -> None:
         """Show a training snapshot; only the visible tab is drawn (the others on showing)."""
         self._last_snapshot = snap
-        if snap.get("epoch_end") and "images" in snap:
-            self._example_images = snap["images"]
-            args = (snap["images"], snap["labels"], snap["predictions"], snap["confidence"])
+        if snap.examples is not None:
+            ex = snap.examples
+            self._example_images = ex.images
+            args = (ex.images, ex.labels, ex.predictions, ex.confidence)
             self._live_examples = args
             if self._replay == LIVE:
                 self.confusion.set_examples(*args)
             self.misclassified.set_examples(*args, class_names=self._class_names)
-        if "time_machine" in snap:
-            self._set_time_machine(*snap["time_machine"])
+        if snap.time_machine is not None:
+            self._set_time_machine(*snap.time_machine)
         self._draw_snapshot(snap, self.tabs.tabText(self.tabs.currentIndex()))
 
-    def _draw_snapshot(self, snap: dict[str, Any], tab: str) -> None:
+    def _draw_snapshot(self, snap: TrainingSnapshot, tab: str) -> None:
         if self._replay != LIVE and tab in REPLAY_TABS:
             return  # the time machine shows an earlier epoch there
-        if tab == "Training" and "activations" in snap:
-            self.feature_maps.set_activations(snap["probe"], snap["activations"], self._class_names)
-        elif tab == "Predict" and "probabilities" in snap and self._probe_from_predict:
-            self.predict.show_probabilities(snap["probabilities"])
+        if tab == "Training" and snap.activations is not None:
+            self.feature_maps.set_activations(snap.probe, snap.activations, self._class_names)
+        elif tab == "Predict" and snap.probabilities is not None and self._probe_from_predict:
+            self.predict.show_probabilities(snap.probabilities)
         elif tab == "Filters":
-            self.filters.set_model(snap["model"])
+            self.filters.set_model(snap.model)
         elif tab == "Weights":
-            self.histograms.update_from_model(snap["model"], snap.get("probe_batch"))
+            self.histograms.update_from_model(snap.model)
 
     def _tab_changed(self, index: int) -> None:
+        if self.tabs.tabText(index) == "Step through":
+            self._show_walkthrough_layer(self.walkthrough.requested_layer())
+            return
         if self._replay != LIVE and self.tabs.tabText(index) in REPLAY_TABS:
             self._draw_replay(self.tabs.tabText(index))
             return
@@ -338,9 +361,21 @@ class Workbench(QObject):
         else:
             self._refresh_idle_views()
 
+    def _set_health(self, health: tuple) -> None:
+        """Layer health (core.health) to the Weights tab's dead-unit chart and, via healthChanged, the cards."""
+        self._health = tuple(health)
+        self.histograms.set_health(self._health)
+        self.healthChanged.emit(self._health)
+
+    @property
+    def health(self) -> tuple:
+        return self._health
+
     def _finished(self, report) -> None:
         self._load_time_machine()
         self.training_panel.show_end(report)
+        if report is not None and report.health:
+            self._set_health(report.health)
         if report is not None and report.reason == "diverged":
             QMessageBox.warning(self.window, "Training diverged", report.message)
         self.window.show_message(report.message if report is not None else "Training ended.")
@@ -400,6 +435,9 @@ class Workbench(QObject):
         if self.controller.is_running():
             return
         tab = self.tabs.tabText(self.tabs.currentIndex())
+        if tab == "Step through":
+            self._show_walkthrough_layer(self.walkthrough.requested_layer())
+            return
         if tab not in ("Training", "Filters", "Weights", "Predict"):
             return
         if self._replay != LIVE and tab in REPLAY_TABS:
@@ -572,6 +610,61 @@ class Workbench(QObject):
             self.predict.show_probabilities(current[0], None if a is None else a.probabilities)
         elif a is not None:
             self.predict.show_probabilities(a.probabilities, who="A (B is not trained yet)")
+
+    # ---- step through a layer -------------------------------------------------------------
+    def show_walkthrough(self, layer_index: int) -> None:
+        """Open the Step-through tab on layer ``layer_index`` (a Conv2D or window pooling)."""
+        self._show_walkthrough_layer(layer_index)
+        self.show_tab("Step through")
+
+    def _show_walkthrough_layer(self, index: int | None) -> None:
+        """Give the walkthrough view layer ``index`` with its current weights and inputs."""
+        # One image through a few layers: one BLAS thread is several times faster than two
+        # fighting over a busy machine (benchmarks/bench_walkthrough.py).
+        with _BLAS.limit(limits=1, user_api="blas"):
+            self._show_walkthrough_layer_now(index)
+
+    def _show_walkthrough_layer_now(self, index: int | None) -> None:
+        analysis = self.document.analysis
+        if index is None or not 0 <= index < len(analysis.layers) or not can_walk(analysis.layers[index].type):
+            self.walkthrough.clear()
+            return
+        if not analysis.valid:
+            self.walkthrough.clear("Fix the design's errors first: the layers need their shapes.")
+            return
+        running = self.controller.is_running()
+        found = self._running_layer(index) if running else self._idle_layer(index)
+        if found is None:
+            self.walkthrough.clear("No weights to show yet: they come with the first training snapshot.")
+            return
+        layer, inputs, note = found
+        self.walkthrough.set_layer(index, layer, inputs, note)
+
+    def _idle_layer(self, index: int):
+        model, trained = self._preview_model()
+        if model is None:
+            return None
+        probe = self._current_probe()
+        inputs: dict[str, np.ndarray | None] = {"real": None, "probe": probe}
+        if probe is not None and tuple(probe.shape) == model.input_shape:
+            x = self.controller.model_input(probe) if trained else probe
+            inputs["real"] = layer_input(model, index, x)
+        note = "Trained weights" if trained else "Untrained: random initial weights (train the model to see learned ones)"
+        return model.layers[index], inputs, note
+
+    def _running_layer(self, index: int):
+        snap = self._last_snapshot
+        if snap is None:
+            return None
+        info = self.document.analysis.layers[index]
+        layer = build_layer(self.document.layers[index], snap.model.layers[index].params, info.input_shape)
+        probe, activations = snap.probe, snap.activations
+        real = None
+        if probe is not None and activations is not None:
+            real = self.controller.model_input(probe) if index == 0 else activations[index - 1]
+        note = (f"Weights as of training step {snap.step:,} (training continues; come back to this tab "
+                "for newer ones)")
+        return layer, {"real": real, "probe": probe}, note
 
     # ---- closing -------------------------------------------------------------------------
     def confirm_close(self) -> bool:

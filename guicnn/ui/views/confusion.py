@@ -24,6 +24,7 @@ from guicnn.ui.views.common import (
     style_plot,
 )
 from guicnn.ui.views.gallery import ImageGallery
+from guicnn.ui.widgets.image_export import add_image_menu
 
 EMPTY_HINT = ("No confusion matrix yet.\n\nAfter each training epoch the validation images are counted here by "
               "true class (rows) and predicted class (columns).")
@@ -81,6 +82,7 @@ class ConfusionView(QWidget):
             "answers; every other cell is a kind of mistake. Colour = share of the row. Click a cell to see "
             "its images.", muted=True)
         self.graphics = pg.GraphicsLayoutWidget()
+        add_image_menu(self.graphics, "confusion-matrix")  # right-click: save as PNG/SVG, copy
         self.matrix_plot = self.graphics.addPlot(row=0, col=0)
         style_plot(self.matrix_plot, "", "predicted class", "true class", grid=False)
         self.matrix_plot.setAspectLocked(True)

@@ -23,6 +23,7 @@ from guicnn.ui.views.common import (
     fmt_value,
     style_plot,
 )
+from guicnn.ui.widgets.image_export import add_image_menu
 
 TITLE = "Loss and accuracy · training per batch, validation per epoch"
 MIN_REDRAW_MS = 200  # at most 5 redraws a second: each costs ~15 ms of software painting
@@ -156,6 +157,7 @@ class CurvesView(QWidget):
         self.readout.setMinimumHeight(self.readout.fontMetrics().height() * 2 + 4)
 
         self.graphics = pg.GraphicsLayoutWidget()
+        add_image_menu(self.graphics, "training-curves")  # right-click: save as PNG/SVG, copy
         self.graphics.ci.setContentsMargins(4, 4, 8, 4)
         self.loss_plot = self.graphics.addPlot(row=0, col=0)
         self.accuracy_plot = self.graphics.addPlot(row=0, col=1)

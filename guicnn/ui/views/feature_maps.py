@@ -40,6 +40,7 @@ from guicnn.ui.views.common import (
     set_category_ticks,
     style_plot,
 )
+from guicnn.ui.widgets.image_export import add_image_menu
 
 EMPTY_HINT = ("No feature maps yet.\n\nWith a model and a probe image, the output of every layer for that "
               "image appears here, refreshed while the network trains.")
@@ -181,8 +182,8 @@ class _OverviewRow:
 class FeatureMapsView(QWidget):
     """The activations of every layer for one probe image.
 
-    * ``set_layers(labels)``: one label per layer, e.g. from :func:`layer_labels`
-      (``"3 · Conv2D 16@3x3 s1 p1 → 16×14×14"``).
+    * ``set_layers(labels, types)``: one label per layer, e.g. from :func:`layer_labels`
+      (``"3 · Conv2D 16@3x3 s1 p1 → 16×14×14"``), and its registry type name.
     * ``set_activations(input_image, activations, class_names=None, probe_caption=None)``:
       the probe image (C, H, W) and every layer's output without the batch dimension
       (``model.activations`` of a one-image forward pass, ``[0]`` removed). Cheap enough to
@@ -201,6 +202,7 @@ class FeatureMapsView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._labels: list[str] = []
+        self._types: list[str] = []  # registry type names, when the caller gave them
         self._input: np.ndarray | None = None
         self._activations: list[np.ndarray] = []
         self._class_names: list[str] | None = None
@@ -249,6 +251,7 @@ class FeatureMapsView(QWidget):
 
         # Page 0: one layer's channel mosaic with a colour bar.
         self.map_graphics = pg.GraphicsLayoutWidget()
+        add_image_menu(self.map_graphics, "feature-maps")  # right-click: save as PNG/SVG, copy
         self.map_view = self.map_graphics.addViewBox(row=0, col=0)
         self.map_view.setAspectLocked(True)
         self.map_view.invertY(True)
@@ -270,6 +273,7 @@ class FeatureMapsView(QWidget):
 
         # Page 1: a flat layer as bars.
         self.bar_graphics = pg.GraphicsLayoutWidget()
+        add_image_menu(self.bar_graphics, "layer-output")  # right-click: save as PNG/SVG, copy
         self.bar_plot = self.bar_graphics.addPlot()
         style_plot(self.bar_plot)
         self.bar_plot.setMouseEnabled(False, False)
@@ -285,6 +289,7 @@ class FeatureMapsView(QWidget):
 
         # Page 2: the overview, one row per layer (rows are made when the layer kinds change).
         self.overview_graphics = pg.GraphicsLayoutWidget()
+        add_image_menu(self.overview_graphics, "feature-map-overview")  # right-click: save as PNG/SVG, copy
         self.overview_graphics.ci.layout.setColumnStretchFactor(1, 1)
         self.overview_scroll = QScrollArea()
         self.overview_scroll.setWidgetResizable(True)
@@ -315,9 +320,11 @@ class FeatureMapsView(QWidget):
         layout.addWidget(self.stack)
 
     # ---- public API -----------------------------------------------------------------------
-    def set_layers(self, layer_labels: Sequence[str]) -> None:
-        """One label per layer (the architecture changed): rebuild the chooser, keep the choice if possible."""
+    def set_layers(self, layer_labels: Sequence[str], layer_types: Sequence[str] | None = None) -> None:
+        """One label (and type name) per layer (the architecture changed): rebuild the chooser,
+        keep the choice if possible."""
         self._labels = [str(label) for label in layer_labels]
+        self._types = [str(t) for t in layer_types] if layer_types is not None else []
         selected = self._selected
         self.layer_list.blockSignals(True)
         self.layer_list.clear()
@@ -460,7 +467,8 @@ class FeatureMapsView(QWidget):
         values = np.asarray(activation, dtype=np.float64).ravel()
         n = values.size
         index = self._selected
-        is_softmax = "softmax" in self._layer_title(index).lower() or _looks_like_probabilities(values)
+        layer_type = self._types[index] if 0 <= index < len(self._types) else None
+        is_softmax = layer_type == "Softmax" or _looks_like_probabilities(values)
         names = matching_names(self._class_names, n)
         if is_softmax:
             values = values * 100.0

@@ -35,6 +35,7 @@ from guicnn.ui.views.common import (
     show_grid,
     style_plot,
 )
+from guicnn.ui.widgets.image_export import add_image_menu
 
 CANVAS_PIXELS = 280  # the drawing's own resolution; it is averaged down to the model's input size
 EMIT_INTERVAL_MS = 100  # while the mouse draws, the image is sent at most this often
@@ -282,6 +283,7 @@ class PredictView(QWidget):
         self.answer.setStyleSheet("font-size: 15pt; font-weight: bold;")
         self.answer.setWordWrap(True)
         self.graphics = pg.GraphicsLayoutWidget()
+        add_image_menu(self.graphics, "prediction")  # right-click: save as PNG/SVG, copy
         self.plot = self.graphics.addPlot()
         style_plot(self.plot, "", "probability (%)", "", grid=False)
         show_grid(self.plot, "bottom")
