@@ -96,17 +96,22 @@ def test_training_keeps_a_snapshot_per_epoch_with_that_epochs_filters_maps_and_c
             x = trainer.normalization.apply(trainer.snapshots.probe[None])
             maps = model.feature_maps(x)
             seen[report.epoch] = (model.layers[0].params["weight"].copy(), report.confusion.copy(), maps,
-                                  report.val_accuracy)
+                                  report.val_accuracy, report.health)
     assert trainer.snapshots.epochs == [1, 2, 3]
     _, val = trainer.split_data(data)
     np.testing.assert_array_equal(trainer.snapshots.probe, val.x[0])  # the first validation image
     for snapshot in trainer.snapshots:
-        weight, confusion, maps, accuracy = seen[snapshot.epoch]
+        weight, confusion, maps, accuracy, health = seen[snapshot.epoch]
         np.testing.assert_array_equal(snapshot.filters[0], weight)
         np.testing.assert_array_equal(snapshot.confusion, confusion)
         for layer, activation in enumerate(maps):
             np.testing.assert_array_equal(snapshot.feature_maps[layer], shrink_map(activation[0]))
         assert snapshot.metrics["val_accuracy"] == accuracy
+        assert health and [h["index"] for h in snapshot.health] == [h.index for h in health]
+        for saved, figures in zip(snapshot.health, health):  # the epoch's core.health figures
+            assert saved["status"] == figures.status
+            if figures.dead_share is not None:
+                assert saved["dead_share"] == pytest.approx(figures.dead_share, rel=1e-3)
     first, last = trainer.snapshots[0], trainer.snapshots[-1]
     assert not np.array_equal(first.filters[0], last.filters[0])  # the filters moved
     assert first.step == 6 and last.step == 18
@@ -252,8 +257,11 @@ def test_snapshots_take_no_more_than_the_budget_in_the_file(tmp_path):
                history=trainer.history, dataset=trainer.dataset_metadata())
     assert len(trainer.snapshots) <= MAX_SNAPSHOTS
     assert trainer.snapshots.nbytes <= MAX_BYTES
-    # compressed, then base64 (4/3), plus JSON: about 200 bytes per array and 300 per snapshot
+    # compressed, then base64 (4/3), plus JSON: about 200 bytes per array, 300 per snapshot and
+    # 250 per layer's health figures
     arrays = sum(1 + len(s.filters) + sum(m is not None for m in s.feature_maps) for s in trainer.snapshots)
+    health = sum(len(s.health or ()) for s in trainer.snapshots)
     growth = path.stat().st_size - without.stat().st_size
-    assert growth <= 4 / 3 * 1.01 * trainer.snapshots.nbytes + 200 * arrays + 300 * len(trainer.snapshots)
+    assert growth <= 4 / 3 * 1.01 * trainer.snapshots.nbytes + 200 * arrays + 300 * len(trainer.snapshots) \
+        + 250 * health
     assert load_model(path).snapshots.epochs == trainer.snapshots.epochs

@@ -756,7 +756,7 @@ class Trainer:
                 x = self.normalization.apply(x)
             x = _fit_input(x, self.model).reshape((1,) + tuple(self.model.input_shape))
         metrics = {key: self.history[key][-1] for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr")}
-        health = [dataclasses.asdict(h) for h in self.last_health] or None
+        health = [_health_figures(h) for h in self.last_health] or None
         self.snapshots.add(take_snapshot(self.model, x, epoch=self.epoch, step=self.step,
                                          confusion=None if result is None else result.confusion, metrics=metrics,
                                          health=health))
@@ -804,6 +804,17 @@ class Trainer:
     def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = 256) -> EvalResult:
         """:func:`evaluate` with this trainer's loss and normalisation."""
         return evaluate(self.model, _as_images(x), y, batch_size, self.loss, self.normalization)
+
+
+def _health_figures(health: LayerHealth) -> dict[str, Any]:
+    """A layer's health for a snapshot: its figures (4 significant digits) and status, not the
+    advice text (which the figures give back)."""
+    out = {}
+    for key, value in dataclasses.asdict(health).items():
+        if key == "explanation":
+            continue
+        out[key] = float(f"{value:.4g}") if isinstance(value, float) else value
+    return out
 
 
 def _reorders_epoch(old: dict[str, Any], new: dict[str, Any]) -> bool:

@@ -3,9 +3,9 @@
 The main window creates one ``Workbench`` and gives it the design area (the layer stack above
 the summary): that becomes the "Design" tab of ``tabs``, next to "Training" (curves and feature
 maps), "One step" (the last explained training step), "Filters", "Weights", "Confusion",
-"Misclassified", "Predict" and "Step through" (a convolution or pooling, value by value). The window puts ``tabs`` in its centre and the Data and Train
-panels beside the Inspector. Views subscribe to the controller's signals and never talk to
-each other.
+"Misclassified", "Predict" and "Step through" (a convolution or pooling, value by value). The
+window puts ``tabs`` in its centre and the Data and Train panels beside the Inspector. Views
+subscribe to the controller's signals and never talk to each other.
 
 The epoch time machine: a slider under the feature maps, the filters and the confusion matrix
 (kept in step) replays the core's per-epoch snapshots; its right end is the live model. A/B:
