@@ -1,25 +1,12 @@
 """Explaining training in the GUI: the Step button, the epoch time machine, and A/B comparison."""
 
 import numpy as np
-import pytest
 from PySide6.QtWidgets import QMessageBox
 
 from guicnn.core.training import Trainer
-from guicnn.ui.app import build_window, parse_args
 from guicnn.ui.widgets.time_machine import LIVE
 
-
-@pytest.fixture
-def window(qtbot, monkeypatch):
-    window = build_window(parse_args(["--preset", "digits_small", "--data", "digits", "--size", "1366x768"]))
-    window.show()
-    qtbot.waitUntil(lambda: window.workbench.data_panel.dataset() is not None, timeout=20_000)
-    yield window
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
-    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    window.close()
-    window.workbench.shutdown()
-    window.deleteLater()
+# The ``window`` fixture (conftest.py): the application on digits_small with the digits loaded.
 
 
 def _settings(window, epochs=2, lr=0.003, batch_size=128):

@@ -234,35 +234,31 @@ class Workbench(QObject):
 
     # ---- training ------------------------------------------------------------------------
     def start_training(self, continue_training: bool) -> bool:
-        try:
-            settings = self.training_panel.settings()
-        except ValueError as exc:
-            self.training_panel.show_error(str(exc))
-            return False
-        if self.data_panel.dataset() is None:
-            self.training_panel.show_error("Load a data set first (the Data panel).")
-            self.window.docks["data"].raise_()
-            return False
-        train, val = self.data_panel.train_val()
-        self.controller.set_probe(self._current_probe())
-        return self.controller.start(settings, train, val, continue_training=continue_training)
+        inputs = self._run_inputs()
+        return inputs is not None and self.controller.start(*inputs, continue_training=continue_training)
 
     def step_training(self, continue_training: bool) -> bool:
         """The Step button: one explained batch (starting a paused run when idle)."""
         if self.controller.state != "idle":
             return self.controller.request_step()
+        inputs = self._run_inputs()
+        return inputs is not None and self.controller.step_once(*inputs, continue_training=continue_training)
+
+    def _run_inputs(self) -> tuple | None:
+        """(settings, train, val) for a new run, with the probe set; None (and the reason shown) if
+        the settings are invalid or there is no data."""
         try:
             settings = self.training_panel.settings()
         except ValueError as exc:
             self.training_panel.show_error(str(exc))
-            return False
+            return None
         if self.data_panel.dataset() is None:
             self.training_panel.show_error("Load a data set first (the Data panel).")
             self.window.docks["data"].raise_()
-            return False
+            return None
         train, val = self.data_panel.train_val()
         self.controller.set_probe(self._current_probe())
-        return self.controller.step_once(settings, train, val, continue_training=continue_training)
+        return settings, train, val
 
     def _explained(self, explanation) -> None:
         self.step_view.set_explanation(explanation)
