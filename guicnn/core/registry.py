@@ -39,11 +39,19 @@ def layer_class(type_name: str, *, index: int | None = None) -> type[Layer]:
         pass
     if not isinstance(type_name, str):
         raise ConfigError(f"layer type must be a string, got {type_name!r}", index=index)
+    close = closest_type(type_name)
+    hint = f"; did you mean {close!r}?" if close else f"; known types: {', '.join(sorted(_REGISTRY))}"
+    raise ConfigError(f"unknown layer type {type_name!r}{hint}", index=index)
+
+
+def closest_type(type_name: str) -> str | None:
+    """The registered type a misspelt name most likely means ('conv2d' → 'Conv2D'), or None."""
+    if not isinstance(type_name, str):
+        return None
     close = difflib.get_close_matches(type_name, list(_REGISTRY), n=1, cutoff=0.5)
     if not close:
         close = [n for n in _REGISTRY if n.lower() == type_name.lower()]
-    hint = f"; did you mean {close[0]!r}?" if close else f"; known types: {', '.join(sorted(_REGISTRY))}"
-    raise ConfigError(f"unknown layer type {type_name!r}{hint}", index=index)
+    return close[0] if close else None
 
 
 def layer_types() -> list[str]:

@@ -1,4 +1,5 @@
-"""Application entry point: ``python run_gui.py [options] [design.json | model.safetensors]``."""
+"""Application entry point: ``guicnn-gui [options] [design.json | model.safetensors]`` (installed)
+or ``python run_gui.py ...`` (from a checkout)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ environment:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="run_gui.py", description="guicnn: build a CNN by point and click and see what every setting does.",
+        prog="guicnn-gui" if os.path.basename(sys.argv[0]).startswith("guicnn-gui") else "run_gui.py",
+        description="guicnn: build a CNN by point and click and see what every setting does.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("file", nargs="?", help="a design .json or a trained .safetensors model to open")

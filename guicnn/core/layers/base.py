@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import difflib
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -16,6 +16,16 @@ Shape = tuple[int, ...]
 
 class LayerShapeError(ValueError):
     """A layer cannot accept the input shape it is given (reason for `analyze`)."""
+
+
+class Window(NamedTuple):
+    """Where a sliding-window layer reads: output unit o of an axis reads the input indices
+    ``o·stride − pad_before + t·dilation`` for t = 0 … kernel − 1 (those outside the input are padding)."""
+
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    dilation: tuple[int, int]
+    pads: tuple[int, int, int, int]  # top, bottom, left, right
 
 
 class Layer:
@@ -110,9 +120,9 @@ class Layer:
         given: dict[str, Any] = {}
         for key, value in settings.items():
             if key not in known:
-                close = difflib.get_close_matches(key, list(known), n=1)
+                close = cls.closest_setting(key)
                 if close:
-                    hint = f"; did you mean {close[0]!r}?"
+                    hint = f"; did you mean {close!r}?"
                 elif known:
                     hint = f"; {cls.type_name} takes {', '.join(known)}"
                 else:
@@ -126,6 +136,12 @@ class Layer:
             if f.required and f.name not in given:
                 raise ConfigError(f"{f.name} is required ({f.help})", layer_type=cls.type_name)
         return given
+
+    @classmethod
+    def closest_setting(cls, key: str) -> str | None:
+        """The setting a misspelt key most likely means ('kernal_size' → 'kernel_size'), or None."""
+        close = difflib.get_close_matches(str(key), [f.name for f in cls.fields], n=1)
+        return close[0] if close else None
 
     def check_settings(self) -> None:
         """Cross-field checks (raise ConfigError); most layers need none."""
@@ -171,6 +187,10 @@ class Layer:
         ``((kh, kw), (sh, sw))`` for a sliding window with effective kernel and stride,
         ``"global"`` when each output sees the whole input, ``None`` when it is unchanged.
         """
+        return None
+
+    def window(self, input_shape: Shape) -> Window | None:
+        """The sliding window of a convolution or pooling for this input shape (None for other layers)."""
         return None
 
     def warnings(self, input_shape: Shape) -> list[str]:

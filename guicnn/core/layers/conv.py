@@ -8,7 +8,7 @@ from ..fields import Field, as_pair
 from ..functional import crop, effective_kernel, im2col, output_size, pad_nchw, resolve_padding, scatter_windows
 from ..init import INITIALISERS, init_weight
 from ..registry import register
-from .base import Layer, LayerShapeError, Shape
+from .base import Layer, LayerShapeError, Shape, Window
 from .common import check_image_input, dropped_lines_warning, fmt_pair, fmt_padding
 from .torch_source import py_pair
 
@@ -86,6 +86,12 @@ class Conv2D(Layer):
 
     def receptive(self, input_shape: Shape):
         return self.k_eff, self.stride
+
+    def window(self, input_shape: Shape) -> Window:
+        # No size check here: the explanation shows the arithmetic of a kernel that does not fit, too.
+        _, h, w = check_image_input(self, input_shape)
+        pads = resolve_padding(self.settings["padding"], (h, w), self.k_eff, self.stride)
+        return Window(self.kernel, self.stride, self.dilation, tuple(int(p) for p in pads))
 
     def warnings(self, input_shape: Shape) -> list[str]:
         c, h, w, pads, oh, ow = self._geometry(input_shape)

@@ -10,7 +10,7 @@ from ..errors import ConfigError
 from ..fields import Field, as_pair
 from ..functional import crop, offset_view, output_size, pad_nchw, scatter_windows, windows
 from ..registry import register
-from .base import Layer, LayerShapeError, Shape
+from .base import Layer, LayerShapeError, Shape, Window
 from .common import check_image_input, dropped_lines_warning, fmt_pair
 from .torch_source import pool_arguments
 
@@ -71,6 +71,10 @@ class _WindowPool(Layer):
 
     def receptive(self, input_shape: Shape):
         return self.kernel, self.stride
+
+    def window(self, input_shape: Shape) -> Window:
+        check_image_input(self, input_shape)
+        return Window(self.kernel, self.stride, (1, 1), (self.pad[0], self.pad[0], self.pad[1], self.pad[1]))
 
     def warnings(self, input_shape: Shape) -> list[str]:
         _, h, w, _, _, _ = self._geometry(input_shape)

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem,
 
 from guicnn.ui import style
 from guicnn.ui.builder.cards import Card
+from guicnn.ui.builder.fix_chips import chip_rects, chips_height, paint_chips
 
 if TYPE_CHECKING:
     from guicnn.ui.builder.layer_stack import LayerStackView
@@ -36,6 +37,7 @@ class CardDelegate(QStyledItemDelegate):
     def __init__(self, view: LayerStackView) -> None:
         super().__init__(view)
         self.view = view
+        self._heights: dict[tuple, int] = {}
 
     # ---- geometry ---------------------------------------------------------------------------
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
@@ -55,19 +57,62 @@ class CardDelegate(QStyledItemDelegate):
         return card_width - (PAD + TILE + 12) - PAD
 
     def _messages_height(self, card: Card, card_width: int) -> int:
+        key = (card.error, card.warnings, card.sees, card.fixes, card_width)
+        height = self._heights.get(key)
+        if height is None:  # measuring wrapped text is the costly part of a relayout: once per text
+            if len(self._heights) > 2048:
+                self._heights.clear()
+            height = self._heights[key] = self._measure_messages(card, card_width)
+        return height
+
+    def _measure_messages(self, card: Card, card_width: int) -> int:
         texts = self._messages(card)
-        if not texts:
+        if not texts and not card.fixes:
             return 0
         metrics = self.view.fonts.small_metrics
         width = max(80, self._message_width(card_width))
         flags = int(Qt.TextFlag.TextWordWrap)
-        return sum(metrics.boundingRect(QRect(0, 0, width, 10_000), flags, text).height() + 3
-                   for _, text in texts) + 4
+        height = sum(metrics.boundingRect(QRect(0, 0, width, 10_000), flags, text).height() + 3
+                     for _, text in texts) + 4
+        return height + chips_height(metrics, list(card.fixes), width)
 
     @staticmethod
     def _messages(card: Card) -> list[tuple[str, str]]:
         texts = [(style.ERROR, f"✖ {card.error}")] if card.error else []
-        return texts + [(style.WARNING, f"⚠ {w}") for w in card.warnings]
+        texts += [(style.WARNING, f"⚠ {w}") for w in card.warnings]
+        return texts + ([(style.SEES, f"◎ {card.sees}")] if card.sees else [])
+
+    def fix_rects(self, rect: QRect, card: Card) -> list[QRect]:
+        """Where the card's fix buttons are (for painting and for clicks)."""
+        if not card.fixes:
+            return []
+        fonts = self.view.fonts
+        width = max(80, self._message_width(rect.width()))
+        flags = int(Qt.TextFlag.TextWordWrap)
+        y = rect.top() + self._base_height() - 2
+        y += sum(fonts.small_metrics.boundingRect(QRect(0, 0, width, 10_000), flags, text).height() + 3
+                 for _, text in self._messages(card)) + 2
+        return chip_rects(fonts.small_metrics, list(card.fixes), self._text_left(rect), y, width)
+
+    def figure_rects(self, rect: QRect, card: Card) -> dict[str, QRect]:
+        """Where the output shape and the parameter count are drawn (their tooltips explain them)."""
+        fonts = self.view.fonts
+        right = rect.right() - PAD - 2
+        title_h, small_h = fonts.title_metrics.height(), fonts.small_metrics.height()
+        top = rect.top() + PAD + max(0, (TILE - title_h - 2 - small_h) // 2)
+        side_w = self._side_width(card)
+        return {"output": QRect(right - side_w, top, side_w, title_h),
+                "parameters": QRect(right - side_w, top + title_h + 2, side_w, small_h)}
+
+    def _side_width(self, card: Card) -> int:
+        fonts = self.view.fonts
+        shape_w = max(fonts.title_metrics.horizontalAdvance(card.shape), 70)
+        params_w = fonts.small_metrics.horizontalAdvance(card.params)
+        return max(shape_w, params_w) + 8
+
+    @staticmethod
+    def _text_left(rect: QRect) -> int:
+        return int(rect.left() + PAD + 2 + TILE) + 10
 
     # ---- painting ---------------------------------------------------------------------------
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
@@ -132,9 +177,7 @@ class CardDelegate(QStyledItemDelegate):
         right = rect.right() - PAD - 2
         title_h, small_h = fonts.title_metrics.height(), fonts.small_metrics.height()
         top = rect.top() + PAD + max(0, (TILE - title_h - 2 - small_h) // 2)
-        shape_w = max(fonts.title_metrics.horizontalAdvance(card.shape), 70)
-        params_w = fonts.small_metrics.horizontalAdvance(card.params)
-        side_w = max(shape_w, params_w) + 8
+        side_w = self._side_width(card)
         # Title and subtitle on the left, output shape and parameter count on the right.
         painter.setFont(fonts.title)
         painter.setPen(QColor(style.TEXT))
@@ -152,6 +195,9 @@ class CardDelegate(QStyledItemDelegate):
             x = left + fonts.small_metrics.horizontalAdvance(card.subtitle) + 10
             self._paint_health_badge(painter, card, x, top + title_h + 2, right - side_w - x)
         self._paint_messages(painter, rect, card, left)
+        if card.fixes:
+            hovered = self.view.hovered_fix[1] if self.view.hovered_fix[0] == card.index else None
+            paint_chips(painter, fonts.small, list(card.fixes), self.fix_rects(rect, card), hovered)
 
     def _paint_health_badge(self, painter: QPainter, card: Card, x: int, y: int, room: int) -> None:
         """A pill in the status colour with the deciding figure ("42% dead"); its meaning is in the tooltip."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 from guicnn.core import Analysis, ConfigError, layer_class
 from guicnn.core.health import LayerHealth
@@ -24,6 +25,8 @@ class Card:
     params: str
     error: str | None = None
     warnings: tuple[str, ...] = ()
+    sees: str | None = None  # "What does this layer see?" in one phrase
+    fixes: tuple[str, ...] = ()  # the fix buttons' texts, in the order of the document's fixes
     health: LayerHealth | None = None  # from the last epoch of training (core.health)
 
     @property
@@ -32,6 +35,8 @@ class Card:
         if self.error:
             lines.append(f"Error: {self.error}")
         lines += [f"Warning: {w}" for w in self.warnings]
+        if self.sees:
+            lines.append(self.sees)
         if self.health is not None:
             lines += ["", f"Health ({HEALTH_WORDS[self.health.status]}): {self.health.explanation}"]
         return "\n".join(lines)
@@ -40,12 +45,17 @@ class Card:
 HEALTH_WORDS = {"green": "good", "amber": "watch it", "red": "a problem"}
 
 
-def make_cards(analysis: Analysis) -> list[Card]:
-    """One card per analysed layer: glyph and group from the registry, text from ``describe()``."""
-    return [_card(info) for info in analysis.layers]
+def make_cards(analysis: Analysis, sees: Sequence[str | None] | None = None,
+               fixes: dict[int | None, Sequence[str]] | None = None) -> list[Card]:
+    """One card per analysed layer: glyph and group from the registry, text from ``describe()``;
+    ``sees`` and ``fixes`` (per layer index) add the view line and the fix buttons."""
+    sees = list(sees or [])
+    fixes = fixes or {}
+    return [_card(info, sees[info.index] if info.index < len(sees) else None, tuple(fixes.get(info.index, ())))
+            for info in analysis.layers]
 
 
-def _card(info) -> Card:
+def _card(info, sees: str | None = None, fixes: tuple[str, ...] = ()) -> Card:
     try:
         cls = layer_class(info.type)
         glyph, group = cls.glyph, cls.group
@@ -62,4 +72,4 @@ def _card(info) -> Card:
         params = f"{fmt_count(info.params)} params" if info.params else "no params"
     subtitle = f"#{info.index} · {group or 'unknown type'}"
     return Card(info.index, info.type, glyph, group, title, subtitle, shape, params,
-                info.error, tuple(info.warnings))
+                info.error, tuple(info.warnings), sees if info.output_shape is not None else None, fixes)

@@ -16,7 +16,10 @@ from PySide6.QtGui import QUndoStack
 
 from guicnn.core import Analysis, ConfigError, analyze, layer_class
 from guicnn.core.analysis import check_input_shape, make_layer
+from guicnn.core.fixes import Fix
 from guicnn.core.layers.common import fmt_shape
+from guicnn.core.modelfile import expected_state_shapes
+from guicnn.core.repair import fixes_by_problem
 from guicnn.ui.builder.commands import ConfigEdit, fmt_value, layer_label, with_layers
 
 NO_LAYER = -1  # `current` when the design itself (input, name) is selected
@@ -56,6 +59,7 @@ class DesignDocument(QObject):
         super().__init__(parent)
         self._config = copy.deepcopy(config) if config is not None else empty_design()
         self._analysis = analyze(self._config)
+        self._fixes: dict[int | None, list[Fix]] | None = None
         self._current = NO_LAYER
         self._path: Path | None = None
         self._weights: dict[str, np.ndarray] | None = None
@@ -75,6 +79,16 @@ class DesignDocument(QObject):
     @property
     def analysis(self) -> Analysis:
         return self._analysis
+
+    @property
+    def fixes(self) -> dict[int | None, list[Fix]]:
+        """One-click fixes of the current design by problem (None: the input; i: layer i), computed once per edit."""
+        if self._fixes is None:
+            self._fixes = {} if self._analysis.valid else fixes_by_problem(self._config)
+        return self._fixes
+
+    def fix_makes_valid(self, fix: Fix) -> bool:
+        return analyze(fix.design).valid
 
     @property
     def name(self) -> str:
@@ -130,6 +144,7 @@ class DesignDocument(QObject):
         """Start over with a new design (opening a file or a preset); clears undo history."""
         self._config = copy.deepcopy(config)
         self._analysis = analyze(self._config)
+        self._fixes = None
         self._weights = weights
         self._model_info = dict(model_info or {})
         self._weights_unsaved = False
@@ -254,6 +269,19 @@ class DesignDocument(QObject):
         after = {**self._config, "name": name}
         return self._push(after, f"Rename design to '{name}'", merge_key=("design_name",))
 
+    def apply_fix(self, fix: Fix) -> str | None:
+        """Apply a one-click fix as one undoable edit named by its description (Edit ▸ Undo <description>)."""
+        layers = fix.design.get("layers") if isinstance(fix.design, dict) else None
+        if not isinstance(layers, list):
+            return "the fix has no design to apply"
+        if fix.layer is not None and 0 <= fix.layer < len(layers):
+            select = fix.layer
+        elif self._current < len(layers):
+            select = self._current
+        else:
+            select = NO_LAYER
+        return self._push(copy.deepcopy(fix.design), fix.description, select)
+
     def undo(self) -> str | None:
         return self._refuse_if_read_only() or self.undo_stack.undo()
 
@@ -299,6 +327,7 @@ class DesignDocument(QObject):
         """Called by commands: install a config, re-analyse, emit once. Returns weights it dropped."""
         self._config = copy.deepcopy(config)
         self._analysis = analyze(self._config)
+        self._fixes = None
         if restore_weights is not None:
             self._weights = restore_weights
             self.message.emit("Trained weights restored: the parameter shapes match them again.")
@@ -335,12 +364,7 @@ def parameter_shapes(config: dict[str, Any], analysis: Analysis) -> dict[str, tu
     """Shapes of every parameter and buffer, keyed like ``state_dict``; None if the design is invalid."""
     if not analysis.valid:
         return None
-    shapes: dict[str, tuple[int, ...]] = {}
-    for info, layer_config in zip(analysis.layers, config["layers"]):
-        layer = make_layer(layer_config, info.index)
-        own = {**layer.param_shapes(info.input_shape), **layer.buffer_shapes(info.input_shape)}
-        shapes.update({f"{info.index}.{key}": tuple(shape) for key, shape in own.items()})
-    return shapes
+    return expected_state_shapes(config)
 
 
 def weight_mismatch(config: dict[str, Any], analysis: Analysis, weights: dict[str, np.ndarray]) -> str | None:

@@ -10,6 +10,7 @@ from guicnn.core.layers.common import fmt_shape
 from guicnn.ui import style
 from guicnn.ui.builder.card_view import PAD, TILE, card_rect
 from guicnn.ui.builder.document import NO_LAYER, DesignDocument
+from guicnn.ui.widgets.fix_buttons import FixButtons
 
 
 class InputCard(QFrame):
@@ -43,9 +44,12 @@ class InputCard(QFrame):
         head.addWidget(self.tile, 0, Qt.AlignmentFlag.AlignTop)
         head.addLayout(text, 1)
         head.addLayout(self.spin_row)
+        self.fix_buttons = FixButtons()
+        self.fix_buttons.fixChosen.connect(document.apply_fix)
         self.outer = QVBoxLayout(self)
         self.outer.addLayout(head)
         self.outer.addWidget(self.error)
+        self.outer.addWidget(self.fix_buttons)
         self._fit_margins()
         self.tile.setPixmap(style.glyph_pixmap("⊡", "Shape", TILE, self.font(), self.devicePixelRatioF()))
         self.selected = False
@@ -71,6 +75,8 @@ class InputCard(QFrame):
         names = "channels × height × width" if len(dims) == 3 else "features"
         self.subtitle.setText(f"{names} · {fmt_shape(tuple(dims)) if dims else '?'}")
         self.show_error(self.document.analysis.input_error)
+        fixes = self.document.fixes.get(None, []) if self.document.analysis.input_error else []
+        self.fix_buttons.set_fixes(fixes, [self.document.fix_makes_valid(f) for f in fixes])
         self.selected = self.document.current == NO_LAYER
         self.update()
 

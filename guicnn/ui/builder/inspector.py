@@ -20,13 +20,16 @@ from PySide6.QtWidgets import (
 )
 
 from guicnn.core import ConfigError, Field, layer_class
+from guicnn.core.explain import explain_layer
 from guicnn.core.health import LayerHealth, health_by_layer
 from guicnn.core.layers.common import fmt_shape
 from guicnn.core.walkthrough import can_walk
 from guicnn.ui import style
+from guicnn.ui.builder.arithmetic import ArithmeticPanel
 from guicnn.ui.builder.document import NO_LAYER, DesignDocument
 from guicnn.ui.builder.field_editors import FieldEditor, make_editor
 from guicnn.ui.widgets.elided_label import ElidedLabel
+from guicnn.ui.widgets.fix_buttons import FixButtons
 
 
 def caption(text: str = "", role: str = "caption") -> QLabel:
@@ -145,14 +148,16 @@ class FactsForm(QFormLayout):
         self.values: dict[str, ElidedLabel] = {}
 
     def add(self, name: str) -> None:
-        value = ElidedLabel()
+        value = ElidedLabel(auto_tooltip=False)  # the tooltip explains the figure (see ``set``)
         label = QLabel(name)
         label.setProperty("role", "caption")
         self.addRow(label, value)
         self.values[name] = value
 
-    def set(self, name: str, text: str) -> None:
+    def set(self, name: str, text: str, tooltip: str = "") -> None:
+        """Show a value; ``tooltip`` (how it comes out) is shown on hover, else the value itself."""
         self.values[name].setText(text)
+        self.values[name].setToolTip(tooltip or text)
 
 
 class InspectorPage(QWidget):
@@ -181,6 +186,7 @@ class InspectorPage(QWidget):
         self.facts = FactsForm()
         self.problem = ProblemBox("problem")
         self.warning = ProblemBox("warning")
+        self.fix_buttons = FixButtons()
 
     def add_facts(self, names: tuple[str, ...]) -> None:
         for name in names:
@@ -212,7 +218,11 @@ class LayerPage(InspectorPage):
                          description, glyph, group)
         self.add_facts(("Input", "Output", "Parameters", "Receptive field", "Mult-adds"))
         self.body.addWidget(self.problem)
+        self.body.addWidget(self.fix_buttons)
+        self.fix_buttons.fixChosen.connect(document.apply_fix)
         self.body.addWidget(self.warning)
+        self.arithmetic = ArithmeticPanel()
+        self.body.addWidget(self.arithmetic)
         self.health = HealthBox()
         self.body.addWidget(self.health)
         self.step_through: QPushButton | None = None
@@ -240,13 +250,20 @@ class LayerPage(InspectorPage):
 
     def refresh(self) -> None:
         layer_config = self.document.layers[self.index]
-        info = self.document.analysis.layers[self.index]
+        document = self.document
+        info = document.analysis.layers[self.index]
+        explanation = explain_layer(document.config, self.index, document.analysis)
         self.facts.set("Input", fmt_shape(info.input_shape))
-        self.facts.set("Output", "—" if info.output_shape is None else fmt_shape(info.output_shape))
-        self.facts.set("Parameters", style.fmt_count(info.params))
+        self.facts.set("Output", "—" if info.output_shape is None else fmt_shape(info.output_shape),
+                       explanation.text("output"))
+        self.facts.set("Parameters", style.fmt_count(info.params), explanation.text("parameters"))
         rf = info.receptive_field
-        self.facts.set("Receptive field", "—" if rf is None else f"{rf[0]}×{rf[1]} input pixels")
-        self.facts.set("Mult-adds", style.fmt_count(info.macs))
+        self.facts.set("Receptive field", "—" if rf is None else f"{rf[0]}×{rf[1]} input pixels",
+                       explanation.text("receptive_field"))
+        self.facts.set("Mult-adds", style.fmt_count(info.macs), explanation.text("macs"))
+        self.arithmetic.show_explanation(explanation)
+        fixes = document.fixes.get(self.index, [])
+        self.fix_buttons.set_fixes(fixes, [document.fix_makes_valid(f) for f in fixes])
         self.problem.show_lines([info.error] if info.error else [], "✖")
         self.warning.show_lines(info.warnings, "⚠")
         if self.step_through is not None:
@@ -294,6 +311,8 @@ class DesignPage(InspectorPage):
         self.add_heading("Totals")
         self.add_facts(("Input", "Output", "Layers", "Parameters", "Weights", "Mult-adds", "Trained weights"))
         self.body.addWidget(self.problem)
+        self.body.addWidget(self.fix_buttons)
+        self.fix_buttons.fixChosen.connect(document.apply_fix)
         self.body.addWidget(self.warning)
         self.body.addWidget(caption("Select a layer card to edit its settings; "
                                     "edit the input shape on the input card."))
@@ -315,6 +334,8 @@ class DesignPage(InspectorPage):
         self.facts.set("Trained weights", "kept from the model file" if self.document.weights else "none (untrained)")
         self.problem.show_lines(analysis.errors, "✖")
         self.warning.show_lines(analysis.warnings, "⚠")
+        fixes = [fix for group in self.document.fixes.values() for fix in group]
+        self.fix_buttons.set_fixes(fixes, [self.document.fix_makes_valid(f) for f in fixes])
 
     def _rename(self) -> None:
         reason = self.document.rename(self.name_edit.text())

@@ -19,6 +19,7 @@ from PySide6.QtCore import (
     QRectF,
     QSize,
     Qt,
+    QTimer,
     Signal,
 )
 from PySide6.QtGui import QAction, QColor, QDrag, QPainter, QPen, QPixmap
@@ -29,18 +30,23 @@ from PySide6.QtWidgets import (
     QMenu,
     QStyle,
     QStyleOptionViewItem,
+    QToolTip,
     QVBoxLayout,
     QWidget,
 )
 
+from guicnn.core.explain import explain_layer, sees_phrases
+from guicnn.core.fixes import Fix
 from guicnn.core.health import LayerHealth, health_by_layer
 from guicnn.core.walkthrough import can_walk
 from guicnn.ui import style
 from guicnn.ui.builder.card_view import CARD_ROLE, GAP, INPUT_ROW, CardDelegate, CardFonts, card_rect
 from guicnn.ui.builder.cards import Card, make_cards
 from guicnn.ui.builder.document import NO_LAYER, DesignDocument
+from guicnn.ui.builder.fix_chips import chip_text
 from guicnn.ui.builder.input_card import InputCard
 from guicnn.ui.builder.palette import add_type_menu
+from guicnn.ui.widgets.fix_buttons import fix_tooltip
 
 
 def row_of(layer_index: int) -> int:
@@ -105,7 +111,7 @@ class LayerStackModel(QAbstractListModel):
 
 
 def _messages(card: Card) -> tuple:
-    return card.error, card.warnings
+    return card.error, card.warnings, card.sees, card.fixes  # what a card's height depends on
 
 
 class LayerStackView(QListView):
@@ -136,6 +142,79 @@ class LayerStackView(QListView):
         self.viewport().setAutoFillBackground(True)
         self.setIndexWidget(self.stack_model.index(INPUT_ROW), self.input_card)
         self._drop_row: int | None = None
+        self.hovered_fix: tuple[int | None, int | None] = (None, None)  # (layer, fix) under the mouse
+        self._pressed_fix: tuple[int, int] | None = None
+
+    # ---- fix buttons and figure tooltips on the cards -------------------------------------
+    def fix_at(self, pos: QPoint) -> tuple[int, int] | None:
+        """(layer, fix index) of the fix button under viewport point ``pos``, if any."""
+        index = self.indexAt(pos)
+        card = self.stack_model.card(index.row()) if index.isValid() else None
+        if card is None or not card.fixes:
+            return None
+        rects = self.itemDelegate().fix_rects(card_rect(self.visualRect(index), GAP), card)
+        for number, rect in enumerate(rects):
+            if rect.contains(pos):
+                return card.index, number
+        return None
+
+    def fix_button_rect(self, layer: int, number: int) -> QRect:
+        """Viewport rectangle of a card's fix button (for tests and keyboard users' tooltips)."""
+        index = self.stack_model.index(row_of(layer))
+        return self.itemDelegate().fix_rects(card_rect(self.visualRect(index), GAP),
+                                             self.stack_model.card(row_of(layer)))[number]
+
+    def _fix(self, layer: int, number: int) -> Fix | None:
+        fixes = self.document.fixes.get(layer, [])
+        return fixes[number] if 0 <= number < len(fixes) else None
+
+    def mousePressEvent(self, event) -> None:
+        hit = self.fix_at(event.position().toPoint()) if event.button() == Qt.MouseButton.LeftButton else None
+        self._pressed_fix = hit
+        if hit is None:
+            super().mousePressEvent(event)
+        else:
+            event.accept()  # a fix button: no selection change, no drag
+
+    def mouseReleaseEvent(self, event) -> None:
+        pressed, self._pressed_fix = self._pressed_fix, None
+        if pressed is None:
+            super().mouseReleaseEvent(event)
+            return
+        event.accept()
+        if self.fix_at(event.position().toPoint()) == pressed and not self.document.read_only:
+            fix = self._fix(*pressed)
+            if fix is not None:
+                # After this event: applying the fix re-lays the rows out under the mouse.
+                QTimer.singleShot(0, lambda: self.document.apply_fix(fix))
+
+    def mouseMoveEvent(self, event) -> None:
+        hit = self.fix_at(event.position().toPoint())
+        hovered = hit if hit is not None else (None, None)
+        if hovered != self.hovered_fix:
+            self.hovered_fix = hovered
+            self.viewport().setCursor(Qt.CursorShape.PointingHandCursor if hit else Qt.CursorShape.ArrowCursor)
+            self.viewport().update()
+        if self._pressed_fix is None:
+            super().mouseMoveEvent(event)
+
+    def tooltip_at(self, pos: QPoint) -> str | None:
+        """The arithmetic behind a card's output shape or parameter count, a fix's effect, or None."""
+        index = self.indexAt(pos)
+        card = self.stack_model.card(index.row()) if index.isValid() else None
+        if card is None:
+            return None
+        hit = self.fix_at(pos)
+        if hit is not None:
+            fix = self._fix(*hit)
+            return None if fix is None else fix_tooltip(fix, self.document.fix_makes_valid(fix))
+        rect = card_rect(self.visualRect(index), GAP)
+        for topic, figure in self.itemDelegate().figure_rects(rect, card).items():
+            if figure.contains(pos):
+                document = self.document
+                text = explain_layer(document.config, card.index, document.analysis).text(topic)
+                return text or None
+        return None
 
     # ---- drops: the same path for real drags and for tests ------------------------------
     def drop_row_at(self, pos: QPoint) -> int:
@@ -258,6 +337,14 @@ class LayerStackView(QListView):
         painter.drawLine(line.left(), y, line.right(), y)
 
     def viewportEvent(self, event) -> bool:
+        if event.type() == QEvent.Type.ToolTip:
+            text = self.tooltip_at(event.pos())
+            if text:
+                QToolTip.showText(event.globalPos(), text, self.viewport())
+                return True
+        if event.type() == QEvent.Type.Leave and self.hovered_fix != (None, None):
+            self.hovered_fix = (None, None)
+            self.viewport().update()
         handled = super().viewportEvent(event)
         if event.type() == QEvent.Type.Resize:
             # Qt does not always re-fit index widgets when a scroll bar appears.
@@ -297,7 +384,13 @@ class LayerStackView(QListView):
             menu.insertSeparator(first)
 
     def fill_layer_menu(self, menu: QMenu, layer: int) -> None:
-        """Insert above/below, duplicate, move and delete for one layer."""
+        """The layer's fixes (if it has a problem), insert above/below, duplicate, move and delete."""
+        fixes = self.document.fixes.get(layer, [])
+        if fixes:
+            fix_menu = menu.addMenu("Fix")
+            for fix in fixes:
+                fix_menu.addAction(fix.description, lambda fix=fix: self.document.apply_fix(fix))
+            menu.addSeparator()
         self._add_type_menu(menu, "Insert above", layer)
         self._add_type_menu(menu, "Insert below", layer + 1)
         menu.addSeparator()
@@ -349,8 +442,12 @@ class QtLayerStack(QWidget):
     def refresh(self) -> None:
         self._syncing = True
         try:
-            input_error = self.document.analysis.input_error
-            cards = [replace(card, health=self._health.get(card.index)) for card in make_cards(self.document.analysis)]
+            document = self.document
+            input_error = document.analysis.input_error
+            fixes = {layer: [chip_text(f.description, document.fix_makes_valid(f), layer) for f in group]
+                     for layer, group in document.fixes.items() if layer is not None}
+            cards = [replace(card, health=self._health.get(card.index))
+                     for card in make_cards(document.analysis, sees_phrases(document.config, document.analysis), fixes)]
             resized = self.view.stack_model.set_cards(cards)
             self.view.input_card.refresh()
             if resized or input_error != self._input_error:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from PySide6.QtCore import QAbstractTableModel, QItemSelectionModel, QModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from guicnn.core import Analysis
+from guicnn.core.explain import LayerExplanation, explain_layer
 from guicnn.core.layers.common import fmt_shape
 from guicnn.ui import style
 from guicnn.ui.builder.document import NO_LAYER, DesignDocument
@@ -25,6 +26,7 @@ from guicnn.ui.widgets.elided_label import ElidedLabel
 
 COLUMNS = ("#", "Layer", "Output shape", "Params", "Receptive field", "Mult-adds", "Notes")
 NUMERIC = {0, 3, 5}
+TOPIC_OF_COLUMN = {2: "output", 3: "parameters", 4: "receptive_field", 5: "macs"}  # their tooltips explain them
 OK, WARNING, ERROR = "ok", "warning", "error"
 
 
@@ -52,6 +54,8 @@ class SummaryModel(QAbstractTableModel):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._rows: list[tuple[tuple[str, ...], str, str]] = []
+        self._explain: Callable[[int], LayerExplanation] | None = None
+        self._explanations: dict[int, LayerExplanation] = {}
         self._fills = {ERROR: QBrush(QColor(style.ERROR_FILL)), WARNING: QBrush(QColor(style.WARNING_FILL))}
         self._inks = {ERROR: QBrush(QColor(style.ERROR)), WARNING: QBrush(QColor(style.WARNING))}
 
@@ -78,8 +82,9 @@ class SummaryModel(QAbstractTableModel):
             return self._fills.get(state)
         if role == Qt.ItemDataRole.ForegroundRole and (column == len(COLUMNS) - 1 or cells[column] == "error"):
             return self._inks.get(state)
-        if role == Qt.ItemDataRole.ToolTipRole and note:
-            return note
+        if role == Qt.ItemDataRole.ToolTipRole:
+            explained = self.explanation_text(index.row(), column)
+            return explained or note or None
         if role == Qt.ItemDataRole.TextAlignmentRole:
             horizontal = Qt.AlignmentFlag.AlignRight if column in NUMERIC else Qt.AlignmentFlag.AlignLeft
             return int(horizontal | Qt.AlignmentFlag.AlignVCenter)
@@ -87,6 +92,21 @@ class SummaryModel(QAbstractTableModel):
 
     def state(self, row: int) -> str:
         return self._rows[row][1]
+
+    def set_explainer(self, explain: Callable[[int], LayerExplanation] | None) -> None:
+        """How to explain layer i's figures (asked lazily, once per layer until the rows change)."""
+        self._explain = explain
+        self._explanations = {}
+
+    def explanation_text(self, row: int, column: int) -> str:
+        """The arithmetic behind a figure of the table (row 0 is the input: nothing to explain)."""
+        topic = TOPIC_OF_COLUMN.get(column)
+        if topic is None or row == 0 or self._explain is None:
+            return ""
+        layer = row - 1
+        if layer not in self._explanations:
+            self._explanations[layer] = self._explain(layer)
+        return self._explanations[layer].text(topic)
 
     def set_rows(self, rows: list[tuple[tuple[str, ...], str, str]]) -> None:
         if len(rows) != len(self._rows):
@@ -161,7 +181,9 @@ class QtSummary(QWidget):
         analysis = self.document.analysis
         self._syncing = True
         rows = summary_rows(analysis)
+        document = self.document
         try:
+            self.model.set_explainer(lambda layer: explain_layer(document.config, layer, document.analysis))
             self.model.set_rows(rows)
             self._show_current(self.document.current)
         finally:

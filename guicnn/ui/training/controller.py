@@ -20,7 +20,16 @@ from guicnn.core.compare import PinnedModel, predict_image
 from guicnn.core.data import Dataset
 from guicnn.core.snapshots import SnapshotHistory
 from guicnn.core.step_explanation import StepExplanation
-from guicnn.core.training import EndReport, EpochReport, StepReport, Trainer, TrainSettings, check_compatible, evaluate
+from guicnn.core.training import (
+    EndReport,
+    EpochReport,
+    EvalResult,
+    StepReport,
+    Trainer,
+    TrainSettings,
+    check_compatible,
+    evaluate,
+)
 from guicnn.ui.worker import Job, JobContext
 
 SNAPSHOT_RATE = 2.5  # feature-map refreshes per second while training
@@ -81,6 +90,15 @@ class TrainingSnapshot:
     time_machine: tuple[np.ndarray | None, list] | None = None
 
 
+@dataclass(frozen=True)
+class TestResult:
+    """The trained model scored on a data set's own test part."""
+
+    dataset: Dataset
+    result: EvalResult
+    seconds: float
+
+
 class TrainingController(QObject):
     """Starts, pauses, stops and finishes training runs of the open design."""
 
@@ -93,6 +111,8 @@ class TrainingController(QObject):
     failed = Signal(str)  # a message for the user (a refused start, an error)
     crashed = Signal(str, str)  # an unexpected exception in the worker: message, traceback
     stateChanged = Signal(str)  # "idle", "running", "paused"
+    testFinished = Signal(object)  # TestResult
+    testFailed = Signal(str)  # why the test set could not be scored
 
     def __init__(self, document, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -105,6 +125,7 @@ class TrainingController(QObject):
         self._probe: np.ndarray | None = None  # (C, H, W) raw image in [0, 1]
         self._class_names: list[str] = []
         self._stored_weights: dict[str, np.ndarray] | None = None  # what _store_weights gave the document
+        self._test_job: Job | None = None
         document.file_changed.connect(self._document_replaced)
 
     # ---- state -------------------------------------------------------------------------
@@ -142,7 +163,7 @@ class TrainingController(QObject):
             return False
         try:
             trainer = self._trainer_for(settings, continue_training)
-            check_compatible(trainer.model, train, "training")
+            check_compatible(trainer.model, train, "training", purpose="train")
         except (GuicnnError, ValueError) as exc:
             self.failed.emit(str(exc))
             return False
@@ -218,6 +239,47 @@ class TrainingController(QObject):
                              snapshots=info.get("snapshots"))
         return Trainer.from_loaded(loaded, settings)
 
+    # ---- the test set ----------------------------------------------------------------
+    def is_testing(self) -> bool:
+        return self._test_job is not None
+
+    def evaluate_test(self, load) -> bool:
+        """Score the trained model on the data ``load(progress, stop)`` returns (a data set's test
+        part), in a worker thread, on a copy of the model; ``testFinished`` or ``testFailed`` follows."""
+        if self.is_running() or self._test_job is not None:
+            return False
+        model = self.predict_model()
+        if model is None:
+            self.testFailed.emit("There is no trained model to score yet: train first.")
+            return False
+        scored = Sequential.from_config(model.get_config(), seed=0)  # the GUI thread keeps using its own
+        scored.load_state_dict(model.state_dict())
+        trainer = self.trainer
+        normalization = trainer.normalization if trainer is not None else None
+        loss = trainer.settings.loss if trainer is not None else "cross_entropy"
+
+        def run(context: JobContext) -> TestResult:
+            started = time.perf_counter()
+            data = load(lambda *_progress: None, context.stop_event)
+            check_compatible(scored, data, "test")
+            result = evaluate(scored, data.x, data.y, loss=loss, normalization=normalization)
+            return TestResult(data, result, time.perf_counter() - started)
+
+        job = Job(run, name="test", blas_threads=1)
+        job.succeeded.connect(self._on_test_finished)
+        job.failed.connect(self._on_test_failed)
+        self._test_job = job
+        job.start()
+        return True
+
+    def _on_test_finished(self, result: TestResult) -> None:
+        self._test_job = None
+        self.testFinished.emit(result)
+
+    def _on_test_failed(self, message: str, details: str, _cancelled: bool = False) -> None:
+        self._test_job = None
+        self.testFailed.emit(message if not details else f"Scoring the test set failed: {message}")
+
     # ---- controlling -------------------------------------------------------------------
     def set_paused(self, paused: bool) -> None:
         if self._job is None or self._state == "idle":
@@ -256,6 +318,10 @@ class TrainingController(QObject):
 
         With ``keep_weights`` the weights trained so far go to the document, as after Stop.
         """
+        if self._test_job is not None:
+            self._test_job.blockSignals(True)
+            self._test_job.shutdown()
+            self._test_job = None
         if self._job is not None:
             self._job.blockSignals(True)  # its queued reports are moot now
             self._job.shutdown()

@@ -24,6 +24,7 @@ from threadpoolctl import ThreadpoolController
 
 from guicnn.core import Sequential
 from guicnn.core.compare import PinnedModel, differences
+from guicnn.core.checks import check_dataset, design_size_problem
 from guicnn.core.layers.common import fmt_shape
 from guicnn.core.training import TrainSettings
 from guicnn.core.walkthrough import build_layer, can_walk, layer_input
@@ -91,6 +92,7 @@ class Workbench(QObject):
         self._connect()
         self._design_changed()
         self._document_replaced()
+        self._refresh_test_button()
         if initial_data:
             QTimer.singleShot(0, lambda: self._load_initial_data(initial_data))
 
@@ -145,9 +147,13 @@ class Workbench(QObject):
         doc.file_changed.connect(self._document_replaced)
         data.datasetChanged.connect(self._dataset_changed)
         data.probeChanged.connect(self._probe_changed)
-        data.fixInputShape.connect(lambda shape: doc.set_input_shape(list(shape)))
-        data.fixOutputUnits.connect(self._fix_output_units)
+        data.fixRequested.connect(self.apply_fix)
+        data.datasetChanged.connect(lambda _ds: self._refresh_test_button())
         panel.startRequested.connect(self.start_training)
+        panel.fixRequested.connect(lambda fix: self.apply_fix(fix, train_after=True))
+        panel.testRequested.connect(self.evaluate_test_set)
+        ctl.testFinished.connect(self._test_finished)
+        ctl.testFailed.connect(self._test_failed)
         panel.pauseRequested.connect(ctl.set_paused)
         panel.stopRequested.connect(ctl.stop)
         panel.stepRequested.connect(self.step_training)
@@ -180,12 +186,13 @@ class Workbench(QObject):
     # ---- design and data ------------------------------------------------------------------
     def _design_changed(self) -> None:
         analysis = self.document.analysis
-        output = analysis.output_shape
-        units = int(np.prod(output)) if output is not None else None
-        self.data_panel.set_design(analysis.input_shape, units)
+        self.data_panel.set_design(self.document.config)
         labels = ["?" if info.output_shape is None else f"{info.index} · {info.description} → "
                   f"{fmt_shape(info.output_shape)}" for info in analysis.layers]
-        self.feature_maps.set_layers(labels, [info.type for info in analysis.layers])
+        types = [info.type for info in analysis.layers]
+        for view in (self.feature_maps, self.predict.feature_maps):
+            view.set_layers(labels, types)
+            view.set_design(self.document.config if analysis.valid else None)
         self.walkthrough.set_layers([(info.index, f"{info.index} · {info.description}") for info in analysis.layers
                                      if can_walk(info.type) and info.output_shape is not None])
         if self._health:  # the figures were of another network
@@ -225,12 +232,18 @@ class Workbench(QObject):
         self.controller.set_probe(self.data_panel.probe_image())
         self._refresh_idle_views()
 
-    def _fix_output_units(self, units: int) -> None:
-        for index in range(len(self.document.layers) - 1, -1, -1):
-            if self.document.layers[index].get("type") == "Dense":
-                self.document.set_field(index, "units", int(units))
-                return
-        self.window.show_message("Add a Dense layer at the end: its units are the class scores.")
+    def apply_fix(self, fix, train_after: bool = False) -> bool:
+        """Apply a one-click fix to the design (one undoable edit); with ``train_after`` (the fix of a
+        refused start) training starts when nothing else is in the way."""
+        refused = self.document.apply_fix(fix)
+        if refused:
+            self.window.show_message(refused)
+            return False
+        self.window.show_message(f"{fix.description} (Edit ▸ Undo takes it back).")
+        self.training_panel.show_problems([])
+        if train_after:
+            self.start_training(self.training_panel.mode.currentData() if self.controller.has_progress() else False)
+        return True
 
     # ---- training ------------------------------------------------------------------------
     def start_training(self, continue_training: bool) -> bool:
@@ -257,6 +270,14 @@ class Workbench(QObject):
             self.window.docks["data"].raise_()
             return None
         train, val = self.data_panel.train_val()
+        # The core's check, before any weight is built: what cannot work is refused with its fixes.
+        problems = check_dataset(self.document.config, train, purpose="train", what="training",
+                                 batch_size=settings.batch_size)
+        self.training_panel.show_problems(problems)
+        if problems:
+            self.window.docks["training"].raise_()
+            self.window.show_message("Training was not started: " + problems[0].text())
+            return False
         self.controller.set_probe(self._current_probe())
         return settings, train, val
 
@@ -283,6 +304,48 @@ class Workbench(QObject):
             self.training_panel.set_has_progress(self.controller.has_progress())
             self.training_panel.set_can_pin(self.controller.predict_model() is not None)
         self._update_time_bars()
+
+    # ---- the test set --------------------------------------------------------------------
+    def _refresh_test_button(self) -> None:
+        self.training_panel.set_test_available(self.data_panel.test_part_missing())
+
+    def evaluate_test_set(self) -> bool:
+        """Score the trained model on the data set's own test part (in a worker); the Confusion
+        tab then shows that set's confusion matrix and its images."""
+        missing = self.data_panel.test_part_missing()
+        load = self.data_panel.test_loader()
+        if missing is not None or load is None:
+            self.training_panel.show_error(missing or "This data set has no test part.")
+            return False
+        if not self.controller.evaluate_test(load):
+            return False
+        self.training_panel.set_testing(True)
+        self.window.show_message("Scoring the test set…")
+        return True
+
+    def _test_finished(self, test) -> None:
+        self.training_panel.set_testing(False)
+        result, data = test.result, test.dataset
+        summary = (f"test set ({data.name}, {len(data):,} images): loss {result.loss:.4f}, "
+                   f"accuracy {100 * result.accuracy:.2f}%")
+        self.training_panel.log(summary)
+        self.training_panel.status.setText(summary[:1].upper() + summary[1:])
+        self.confusion.set_confusion(result.confusion, list(data.class_names),
+                                     subtitle=f"test set: {len(data):,} images, accuracy {100 * result.accuracy:.1f}%")
+        confidence = result.probabilities[np.arange(len(data)), result.predictions].astype(np.float32)
+        self._example_images = data.x
+        self.confusion.set_examples(data.x, data.y, result.predictions, confidence)
+        self.misclassified.set_examples(data.x, data.y, result.predictions, confidence,
+                                        class_names=list(data.class_names))
+        self._user_picked_cell = False
+        self._show_commonest_mistake(result.confusion)
+        self.show_tab("Confusion")
+        self.window.show_message(summary[:1].upper() + summary[1:])
+
+    def _test_failed(self, message: str) -> None:
+        self.training_panel.set_testing(False)
+        self.training_panel.show_error(message)
+        self.window.show_message(message)
 
     def _step(self, report) -> None:
         self.training_panel.show_step(report)
@@ -339,6 +402,8 @@ class Workbench(QObject):
             self.feature_maps.set_activations(snap.probe, snap.activations, self._class_names)
         elif tab == "Predict" and snap.probabilities is not None and self._probe_from_predict:
             self.predict.show_probabilities(snap.probabilities)
+            if snap.activations is not None:
+                self.predict.feature_maps.set_activations(snap.probe, snap.activations, self._class_names)
         elif tab == "Filters":
             self.filters.set_model(snap.model)
         elif tab == "Weights":
@@ -400,7 +465,8 @@ class Workbench(QObject):
         self.controller.set_probe(image)
         if not self.controller.is_running():
             model, trained = self._preview_model()
-            if model is not None and trained and tuple(image.shape) == model.input_shape:
+            # Untrained too: the drawing's feature maps are worth tracing before any training.
+            if model is not None and tuple(image.shape) == model.input_shape:
                 self._refresh_probe_views(model, trained, self.tabs.tabText(self.tabs.currentIndex()))
             elif self.pinned is not None:
                 self._show_comparison(image, None)
@@ -421,6 +487,8 @@ class Workbench(QObject):
         if not analysis.valid or not analysis.layers:
             return None, False
         config = self.document.config
+        if design_size_problem(config, analysis, purpose="evaluate") is not None:
+            return None, False  # too large to build: the summary says so, training refuses with the numbers
         if self._untrained is None or self._untrained[0] != config:
             self._untrained = (config, Sequential.from_config(config, seed=0))
         return self._untrained[1], False
@@ -472,6 +540,9 @@ class Workbench(QObject):
                 self._show_comparison(probe, (probabilities, activations))
             else:
                 self.predict.show_probabilities(probabilities)
+        if tab == "Predict" and self._probe_from_predict:
+            caption = "your drawing" if trained else "your drawing · untrained: random weights"
+            self.predict.feature_maps.set_activations(probe, activations, self._class_names, probe_caption=caption)
 
     # ---- epoch time machine ------------------------------------------------------------------
     def _load_time_machine(self) -> None:

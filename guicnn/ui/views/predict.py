@@ -18,10 +18,13 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QSizePolicy,
+    QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
+from guicnn.core.data.images import read_rgb, resize_rgb, to_channels
+from guicnn.core.errors import GuicnnError
 from guicnn.ui.style import ERROR
 from guicnn.ui.views.common import (
     BAR_COLOUR,
@@ -35,6 +38,7 @@ from guicnn.ui.views.common import (
     show_grid,
     style_plot,
 )
+from guicnn.ui.views.feature_maps import FeatureMapsView
 from guicnn.ui.widgets.image_export import add_image_menu
 
 CANVAS_PIXELS = 280  # the drawing's own resolution; it is averaged down to the model's input size
@@ -64,6 +68,15 @@ def canvas_to_input(rgb: np.ndarray, shape: tuple[int, int, int], fit: bool = Fa
     if invert:
         x = 1.0 - x
     return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def loaded_to_input(rgb: np.ndarray, shape: tuple[int, int, int], invert: bool = False) -> np.ndarray:
+    """A loaded file's (H, W, 3) pixels as the model's (C, H, W) input, by the core's resize and
+    channel rules (exactly ``core.data.images.read_image``); grey repeated for other channel counts."""
+    c, h, w = shape
+    small = resize_rgb(rgb, (h, w))
+    x = to_channels(small, c) if c in (1, 3) else np.repeat(to_channels(small, 1), c, axis=0)
+    return 1.0 - x if invert else x
 
 
 def _fit_ink(rgb: np.ndarray) -> np.ndarray:
@@ -222,6 +235,8 @@ class PredictView(QWidget):
       that model's probabilities for the same image, drawn as a second bar under each class.
     * ``load_image(path) -> bool``: what "Load image…" does after its file dialog; problems
       are shown in the view, never raised. ``current_image()`` -> the last emitted array.
+    * ``feature_maps``: a FeatureMapsView of the drawing (fed by whoever runs the model), where
+      clicking a unit shows the part of the drawing it depends on.
     """
 
     imageReady = Signal(object)
@@ -232,6 +247,7 @@ class PredictView(QWidget):
         self._names: list[str] = []
         self._top_k = max(1, min(top_k, MAX_TOP_K))
         self._current: np.ndarray | None = None
+        self._loaded: np.ndarray | None = None  # a loaded file's RGB pixels, until the user draws over them
         self._top_names: list[str] = []
         self._reference: str | None = None
         self._reference_values: np.ndarray | None = None
@@ -277,7 +293,6 @@ class PredictView(QWidget):
         left.addWidget(self.fit_check)
         left.addWidget(self.invert_check)
         left.addWidget(self.error_label)
-        left.addLayout(seen)
 
         self.answer = QLabel("")
         self.answer.setStyleSheet("font-size: 15pt; font-weight: bold;")
@@ -314,11 +329,26 @@ class PredictView(QWidget):
         right = QVBoxLayout()
         right.addWidget(caption_label("The network's answer", bold=True))
         right.addWidget(self.result_stack, 1)
+        right.addLayout(seen)
 
-        layout = QHBoxLayout(self)
+        top = QWidget()
+        columns = QHBoxLayout(top)
+        columns.setContentsMargins(0, 0, 0, 0)
+        columns.addLayout(left, 1)
+        columns.addLayout(right, 1)
+        # Below, the drawing's feature maps across the whole width: click a unit to see which
+        # part of the drawing it looks at.
+        self.feature_maps = FeatureMapsView()
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.addWidget(top)
+        self.splitter.addWidget(self.feature_maps)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setChildrenCollapsible(True)
+
+        layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
-        layout.addLayout(left, 1)
-        layout.addLayout(right, 1)
+        layout.addWidget(self.splitter)
         self._update_seen()
 
     # ---- public API -----------------------------------------------------------------------
@@ -407,6 +437,7 @@ class PredictView(QWidget):
 
     def clear(self) -> None:
         """Empty the canvas and the probabilities."""
+        self._loaded = None
         self.canvas.clear()
         self.invert_check.blockSignals(True)
         self.invert_check.setChecked(False)
@@ -421,21 +452,25 @@ class PredictView(QWidget):
         """Put a (C, H, W) array in [0, 1] (e.g. a validation image) on the canvas and emit it."""
         x = np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0)
         picture = x.transpose(1, 2, 0) if x.shape[0] == 3 else np.repeat(x[0][:, :, None], 3, axis=2)
+        self._loaded = None
         self.error_label.setVisible(False)
         self.canvas.set_picture(qimage_from_array(np.rint(picture * 255.0).astype(np.uint8)), smooth=False)
         self._send()
 
     def load_image(self, path: str | os.PathLike) -> bool:
-        """Put an image file on the canvas and emit it; a problem is shown in the view and gives False."""
+        """Put an image file on the canvas and emit it; a problem is shown in the view and gives False.
+
+        The file is read by the core's image reader (the one of ``guicnn predict`` and of image
+        folders: same transparency handling, same resampling), so the window, the command line
+        and training see the same input array for the same file.
+        """
         try:
-            with Image.open(path) as picture:
-                rgb = np.asarray(picture.convert("RGB"))
-        except (OSError, ValueError, Image.DecompressionBombError) as exc:
-            reason = str(exc) or type(exc).__name__
-            self._show_error(f"Could not open {os.path.basename(os.fspath(path))}: {reason}. "
-                             "Choose a PNG, JPEG, BMP or GIF image.")
+            rgb = read_rgb(path)
+        except GuicnnError as exc:
+            self._show_error(f"{exc}. Choose a PNG, JPEG, BMP or GIF image.")
             return False
         self.error_label.setVisible(False)
+        self._loaded = rgb
         self.canvas.set_picture(qimage_from_array(rgb))
         if self._shape[0] != 3:
             # Grey training sets (MNIST, shapes, digits) are white on black: a light page is probably
@@ -457,9 +492,15 @@ class PredictView(QWidget):
         self.canvas.pen_width = CANVAS_PIXELS / w * stroke * PEN_SCALES[self.pen_combo.currentText()]
 
     def _on_canvas_changed(self) -> None:
+        self._loaded = None  # drawn over: the canvas is the input now
         self._send()
 
     def _send(self) -> None:
+        if self._loaded is not None:
+            self._current = loaded_to_input(self._loaded, self._shape, invert=self.invert_check.isChecked())
+            self._update_seen()
+            self.imageReady.emit(self._current.copy())
+            return
         if not self.canvas.has_ink():
             self._current = None
             self._update_seen()
@@ -471,8 +512,9 @@ class PredictView(QWidget):
 
     def _update_seen(self) -> None:
         c, h, w = self._shape
+        source = "resized from the file" if self._loaded is not None else "averaged down from the canvas"
         self.seen_caption.setText(f"What the network sees: {fmt_shape(self._shape)} "
-                                  f"({'colour' if c == 3 else 'grey'}, averaged down from the canvas)")
+                                  f"({'colour' if c == 3 else 'grey'}, {source})")
         if self._current is None:
             self.seen_picture.clear()
             return
