@@ -258,8 +258,8 @@ class Workbench(QObject):
         return inputs is not None and self.controller.step_once(*inputs, continue_training=continue_training)
 
     def _run_inputs(self) -> tuple | None:
-        """(settings, train, val) for a new run, with the probe set; None (and the reason shown) if
-        the settings are invalid or there is no data."""
+        """(settings, train, val) for a new run, with the probe set; None (and the reason shown, with
+        its fixes) if the settings are invalid, there is no data, or the data cannot feed the design."""
         try:
             settings = self.training_panel.settings()
         except ValueError as exc:
@@ -277,7 +277,7 @@ class Workbench(QObject):
         if problems:
             self.window.docks["training"].raise_()
             self.window.show_message("Training was not started: " + problems[0].text())
-            return False
+            return None
         self.controller.set_probe(self._current_probe())
         return settings, train, val
 
@@ -286,6 +286,7 @@ class Workbench(QObject):
         self.show_tab("One step")
         self.window.show_message(f"Step {explanation.step}: loss on its batch {explanation.loss_before:.4f} → "
                                  f"{explanation.loss_after:.4f}. Step again, or Resume to train on.")
+
     def _run_started(self, info: dict[str, Any]) -> None:
         if not info["continued"]:
             self.curves.clear()
