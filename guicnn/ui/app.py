@@ -37,8 +37,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--size", metavar="WxH", help="window size, e.g. 1280x800 (default: fit the screen)")
     parser.add_argument("--data", metavar="NAME", choices=("digits", "shapes"),
                         help="built-in data set to load at start (default: digits for 8x8 designs, else shapes)")
-    parser.add_argument("--tab", metavar="TITLE", choices=("Design", "Training", "Filters", "Weights", "Confusion",
-                                                             "Misclassified", "Predict"),
+    parser.add_argument("--tab", metavar="TITLE", choices=("Design", "Training", "One step", "Filters", "Weights",
+                                                             "Confusion", "Misclassified", "Predict", "Step through"),
                         help="centre tab to show at start (with --train: when training ends)")
     parser.add_argument("--train", action="store_true", help="start training as soon as the data has loaded")
     parser.add_argument("--epochs", metavar="N", type=int, help="epochs for --train (default: the panel's)")
