@@ -5,6 +5,9 @@ Tensors: every parameter and buffer under its ``state_dict`` name (``"0.weight"`
 ``optimizer.steps`` and ``optimizer.lr``. Metadata (all JSON strings): ``format``
 (``guicnn/1``), ``architecture`` (the design config), ``training`` (settings and position),
 ``history`` (per-epoch lists), ``dataset`` (name, input shape, class names, normalisation).
+Optionally the epoch time machine: a ``snapshots`` metadata entry (see
+:mod:`guicnn.core.snapshots`; at most its ``MAX_BYTES`` of arrays, compressed), which leaves
+the tensors exactly the weights and the optimizer state.
 
 Reading checks the 8-byte header length against the file size before anything is parsed,
 so a forged header cannot cause a large allocation; every problem becomes one
@@ -31,6 +34,7 @@ from .errors import ConfigError, ModelFileError, printable
 from .limits import MAX_CLASSES, MAX_LAYERS, over_budget
 from .model import Sequential
 from .optim import Optimizer
+from .snapshots import SnapshotError, SnapshotHistory
 
 FORMAT = "guicnn/1"
 FORMAT_VERSION = 1
@@ -53,6 +57,7 @@ class LoadedModel:
     history: dict[str, list] = field(default_factory=dict)
     dataset: dict[str, Any] = field(default_factory=dict)
     optimizer_state: dict[str, np.ndarray] = field(default_factory=dict)
+    snapshots: SnapshotHistory | None = None  # the epoch time machine, when saved
 
     @property
     def normalization(self):
@@ -90,24 +95,25 @@ def _contiguous(value: Any) -> np.ndarray:
 
 def save_model(path: str | os.PathLike, model: Sequential, *, optimizer: Optimizer | dict | None = None,
                training: dict[str, Any] | None = None, history: dict[str, Any] | None = None,
-               dataset: dict[str, Any] | None = None) -> None:
+               dataset: dict[str, Any] | None = None, snapshots: SnapshotHistory | None = None) -> None:
     """Save weights, buffers, optimizer state and metadata to one ``.safetensors`` file, atomically.
 
     ``optimizer`` is an Optimizer (its ``state_dict``; its config is added to ``training``)
-    or an already-made state dict. A failed write raises SaveError and leaves any existing
-    file unchanged.
+    or an already-made state dict; ``snapshots`` the epoch time machine (if any). A failed write
+    raises SaveError and leaves any existing file unchanged.
     """
     training = dict(training or {})
     if isinstance(optimizer, Optimizer):
         training.setdefault("optimizer", optimizer.get_config())
         optimizer = optimizer.state_dict()
     save_state(path, model.get_config(), model.state_dict(), optimizer_state=optimizer, training=training,
-               history=history, dataset=dataset)
+               history=history, dataset=dataset, snapshots=snapshots)
 
 
 def save_state(path: str | os.PathLike, config: dict[str, Any], tensors: dict[str, np.ndarray], *,
                optimizer_state: dict[str, np.ndarray] | None = None, training: dict[str, Any] | None = None,
-               history: dict[str, Any] | None = None, dataset: dict[str, Any] | None = None) -> None:
+               history: dict[str, Any] | None = None, dataset: dict[str, Any] | None = None,
+               snapshots: SnapshotHistory | None = None) -> None:
     """:func:`save_model` from arrays already copied out of a model (e.g. a training checkpoint)."""
     arrays = {name: _contiguous(value) for name, value in tensors.items()}
     for name, value in (optimizer_state or {}).items():
@@ -116,6 +122,8 @@ def save_state(path: str | os.PathLike, config: dict[str, Any], tensors: dict[st
     for key, value in (("architecture", config), ("training", training or {}),
                        ("history", history or {}), ("dataset", dataset or {})):
         metadata[key] = json.dumps(_json_safe(value), allow_nan=False)
+    if snapshots is not None and len(snapshots):
+        metadata["snapshots"] = json.dumps(_json_safe(snapshots.to_file()), allow_nan=False)
     atomic_write(path, lambda tmp: save_file(arrays, str(tmp), metadata=metadata))
 
 
@@ -266,7 +274,7 @@ def _check_training(name: str, training: dict[str, Any]) -> None:
                                  f"{_type_name(training[key])}")
 
 
-def _parse_metadata(name: str, metadata: dict[str, str]) -> dict[str, Any]:
+def _parse_metadata(name: str, metadata: dict[str, str], snapshots: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {"format": metadata["format"]}
     for key in METADATA_KEYS:
         if key not in metadata:
@@ -278,6 +286,8 @@ def _parse_metadata(name: str, metadata: dict[str, str]) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise ModelFileError(f"{name}: the {key} metadata must be a JSON object, got {type(value).__name__}")
         out[key] = value
+    if snapshots and "snapshots" in metadata:  # optional; checked against the model by load_model
+        out["snapshots"] = _parse_json(metadata["snapshots"], name, "the snapshots metadata")
     layers = out["architecture"].get("layers")
     if isinstance(layers, list) and len(layers) > MAX_LAYERS:
         raise ModelFileError(f"{name}: the saved design has {len(layers):,} layers; guicnn builds at most "
@@ -288,14 +298,15 @@ def _parse_metadata(name: str, metadata: dict[str, str]) -> dict[str, Any]:
     return out
 
 
-def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
-    """The parsed metadata (``format``, ``architecture``, ``training``, ``history``, ``dataset``)
-    without loading any weights; ModelFileError if the file is not a readable guicnn model."""
+def read_metadata(path: str | os.PathLike, *, snapshots: bool = False) -> dict[str, Any]:
+    """The parsed metadata (``format``, ``architecture``, ``training``, ``history``, ``dataset``,
+    and with ``snapshots=True`` the raw ``snapshots`` entry if any) without loading any weights;
+    ModelFileError if the file is not a readable guicnn model."""
     path = Path(path)
     header = _read_header(path)
     metadata = header.get("__metadata__")
     _check_format(printable(path.name), metadata)
-    return _parse_metadata(printable(path.name), metadata)
+    return _parse_metadata(printable(path.name), metadata, snapshots)
 
 
 def expected_state_shapes(config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
@@ -383,7 +394,7 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
     header = _read_header(path)
     metadata = header.get("__metadata__")
     _check_format(name, metadata)
-    meta = _parse_metadata(name, metadata)
+    meta = _parse_metadata(name, metadata, snapshots=True)
     config = meta["architecture"]
     _check_tensors(name, header, config)
     try:
@@ -398,8 +409,15 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
         model.load_state_dict(weights, strict=True)
     except ValueError as exc:
         raise ModelFileError(f"{name}: the weights do not fit the architecture: {exc}") from None
+    snapshots = None
+    if "snapshots" in meta:
+        try:
+            snapshots = SnapshotHistory.from_file(meta["snapshots"], model)
+        except SnapshotError as exc:
+            raise ModelFileError(f"{name}: the epoch snapshots are invalid: {printable(exc)}") from None
     return LoadedModel(path=path, model=model, config=config, training=meta["training"],
-                       history=meta["history"], dataset=meta["dataset"], optimizer_state=optimizer_state)
+                       history=meta["history"], dataset=meta["dataset"], optimizer_state=optimizer_state,
+                       snapshots=snapshots)
 
 
 def is_model_file(path: str | os.PathLike) -> bool:

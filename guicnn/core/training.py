@@ -10,11 +10,18 @@ Determinism: the model is built from ``settings.seed``; epoch ``e`` shuffles wit
 stochastic pooling) and the augmentation get generators seeded ``[seed, e, k]``. A trainer
 saved between two batches stores those generators' states, so loading it continues exactly
 as if it had never stopped.
+
+One step, explained: while paused, setting ``fit_iter``'s ``step`` event runs exactly one
+batch and attaches a :class:`~guicnn.core.step_explanation.StepExplanation` to its report;
+:meth:`Trainer.step_once` does the same from a standing start. Either way the random streams
+and the batch order are the ones an uninterrupted run uses, so stepping changes nothing about
+where training goes.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import threading
 import time
@@ -32,6 +39,8 @@ from .losses import LOSSES, Loss, make_loss
 from .text import plural
 from .model import Sequential
 from .optim import DEFAULT_OPTIMIZER, OPTIMIZERS, Optimizer, make_optimizer, scheduled_lr
+from .snapshots import SnapshotHistory, take_snapshot
+from .step_explanation import StepExplanation, explained_step
 
 #: Seconds between checks of the stop event while paused.
 PAUSE_POLL = 0.05
@@ -166,6 +175,7 @@ class StepReport:
     lr: float
     samples_per_sec: float
     elapsed: float  # seconds of training in this fit_iter call, pauses excluded
+    explanation: StepExplanation | None = None  # for a step asked for while paused
 
 
 @dataclass(frozen=True)
@@ -298,13 +308,22 @@ class _Clock:
     def now(self) -> float:
         return time.perf_counter() - self.start - self.paused
 
-    def wait_while_paused(self, pause: threading.Event | None, stop: threading.Event) -> None:
+    def wait_while_paused(self, pause: threading.Event | None, stop: threading.Event,
+                          step: threading.Event | None = None) -> bool:
+        """Wait while ``pause`` is set; True when ``step`` was set meanwhile (it is cleared:
+        the caller runs that one step and comes back here)."""
         if pause is None or not pause.is_set():
-            return
+            return False
         began = time.perf_counter()
+        requested = False
         while pause.is_set() and not stop.is_set():
+            if step is not None and step.is_set():
+                step.clear()
+                requested = True
+                break
             stop.wait(PAUSE_POLL)  # sleeps; returns at once when stop is set
         self.paused += time.perf_counter() - began
+        return requested
 
 
 class _Snapshot:
@@ -442,6 +461,7 @@ class Trainer:
         self._pending_rng: dict[str, Any] | None = None  # streams saved mid-epoch in a model file
         self._norm_stats: tuple[np.ndarray, np.ndarray] | None = None
         self.last_evaluation: EvalResult | None = None  # the validation pass of the last epoch
+        self.snapshots = SnapshotHistory()  # the epoch time machine
         #: the best scored state of the current run, counting the state it started from
         self.best: Checkpoint | None = None
         self.run_start_step = 0  # step at which the current run began (the best may be that state)
@@ -489,6 +509,8 @@ class Trainer:
         except (TypeError, ValueError, AttributeError) as exc:
             raise TrainingError(f"the saved training position is invalid ({exc})") from None
         trainer._pending_rng = training.get("rng") if trainer.batch else None
+        if getattr(loaded, "snapshots", None) is not None:
+            trainer.snapshots = loaded.snapshots
         saved = training.get("settings")
         if trainer.batch and isinstance(saved, dict) and _reorders_epoch(saved, settings.to_dict()):
             trainer._restart_epoch()
@@ -544,7 +566,8 @@ class Trainer:
         from .modelfile import save_model
 
         save_model(path, self.model, optimizer=self.optimizer, training=self.training_state(),
-                   history=align_batch_history(self.history), dataset=self.dataset_metadata())
+                   history=align_batch_history(self.history), dataset=self.dataset_metadata(),
+                   snapshots=self.snapshots)
 
     def checkpoint(self, metric: str, value: float) -> Checkpoint:
         """A copy of the current state (what :meth:`save` would write), scored ``value`` on ``metric``."""
@@ -607,6 +630,8 @@ class Trainer:
         if not self.dataset_info:
             self.dataset_info = {"name": train.name, "source": train.source, "input_shape": list(train.input_shape),
                                  "class_names": list(train.class_names)}
+        if self.snapshots.probe is None:
+            self.snapshots.set_probe((val if val is not None else train).x[0])
         self.best = None
         self.run_start_step = self.step
         if self.step and val is not None:  # continuing: the state it starts from is a candidate too
@@ -653,13 +678,14 @@ class Trainer:
 
     # ---- the loop -------------------------------------------------------------------------
     def train_step(self, xb: np.ndarray, yb: np.ndarray, upto: int | None,
-                   grads: dict[str, np.ndarray]) -> tuple[float, int]:
+                   grads: dict[str, np.ndarray], keep: bool = False) -> tuple[float, int]:
         """One update: forward in training mode, loss, backward, optimizer step.
 
         Returns (loss, correct predictions); a non-finite loss returns before changing anything.
+        ``keep`` leaves copies of every layer's output in ``model.activations``.
         """
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is caught below
-            out = self.model.forward(xb, training=True, upto=upto)
+            out = self.model.forward(xb, training=True, keep=keep, upto=upto)
             loss = self.loss.forward(out, yb)
             if not math.isfinite(loss):
                 return loss, 0
@@ -695,24 +721,52 @@ class Trainer:
 
     def fit_iter(self, train: Dataset | tuple, val: Dataset | tuple | None = None, *,
                  epochs: int | None = None, stop: threading.Event | None = None,
-                 pause: threading.Event | None = None) -> Iterator[Report]:
+                 pause: threading.Event | None = None, step: threading.Event | None = None) -> Iterator[Report]:
         """Train until ``settings.epochs`` epochs are complete, yielding reports.
 
         ``train`` is a Dataset or an (x, y) pair; without ``val`` it is split by
         ``settings.val_fraction`` (seeded). ``epochs`` replaces ``settings.epochs`` (the total,
         counting epochs already done). Setting ``stop`` ends training after the current batch;
-        while ``pause`` is set it waits between batches (still honouring ``stop``). The last
-        report is always an :class:`EndReport`.
+        while ``pause`` is set it waits between batches (still honouring ``stop``), and setting
+        ``step`` then runs one batch whose StepReport carries an ``explanation`` (the event is
+        cleared; training stays paused). The last report is always an :class:`EndReport`.
         """
         if epochs is not None:
             self.settings.epochs = int(epochs)
             self.settings.validate()
         train, val = self._prepare(train, val)
         stop = stop or threading.Event()
-        return self._loop(train, val, stop, pause)
+        return self._loop(train, val, stop, pause, step)
+
+    def step_once(self, train: Dataset | tuple, val: Dataset | tuple | None = None, *,
+                  epochs: int | None = None) -> StepExplanation:
+        """Train exactly one batch (the next one an uninterrupted run would train) and explain it.
+
+        Takes the same arguments as :meth:`fit_iter`. When the batch completes an epoch, that
+        epoch is finished as in ``fit_iter`` (validation, history, snapshot) and its report is
+        the explanation's ``finished_epoch``. Raises TrainingError when every epoch is already
+        done or the loss of the batch is not finite (then nothing changed but the position
+        noted in the message).
+        """
+        stop, pause, step = threading.Event(), threading.Event(), threading.Event()
+        pause.set()
+        step.set()
+        explanation: StepExplanation | None = None
+        for report in self.fit_iter(train, val, epochs=epochs, stop=stop, pause=pause, step=step):
+            if isinstance(report, StepReport):
+                explanation = report.explanation
+                stop.set()
+            elif isinstance(report, EpochReport) and explanation is not None:
+                explanation = dataclasses.replace(explanation, finished_epoch=report)
+            elif isinstance(report, EndReport) and explanation is None:
+                if report.reason == "finished":
+                    raise TrainingError(f"all {self.settings.epochs} epochs are done; "
+                                        "raise the number of epochs to train further")
+                raise TrainingError(report.message)
+        return explanation
 
     def _loop(self, train: Dataset, val: Dataset | None, stop: threading.Event,
-              pause: threading.Event | None) -> Iterator[Report]:
+              pause: threading.Event | None, step: threading.Event | None = None) -> Iterator[Report]:
         s = self.settings
         clock = _Clock()
         bounds = batch_bounds(len(train), s.batch_size)
@@ -729,7 +783,7 @@ class Trainer:
             self._prepare_streams(epoch)
             began, trained_before = clock.now(), self._partial[2]
             for batch in range(self.batch, len(bounds)):
-                clock.wait_while_paused(pause, stop)
+                explain = clock.wait_while_paused(pause, stop, step)
                 if stop.is_set():
                     if self.batch:  # steps since the last epoch report: rate them
                         self._rate_health(snapshots[(self.step - 1) % 2])
@@ -739,7 +793,13 @@ class Trainer:
                 self._capture(current)
                 index = order[bounds[batch][0]:bounds[batch][1]]
                 yb = train.y[index]
-                loss, correct = self.train_step(self._batch_x(train.x, index), yb, upto, grads)
+                explanation = None
+                if explain:
+                    loss, correct, explanation = explained_step(
+                        self, self._batch_x(train.x, index), yb, upto, grads, epoch=epoch, batch=batch,
+                        batches=len(bounds))
+                else:
+                    loss, correct = self.train_step(self._batch_x(train.x, index), yb, upto, grads)
                 previous = snapshots[(self.step + 1) % 2]
                 before = previous if batch > 0 and previous.meta and previous.meta["epoch"] == self.epoch else current
                 if not math.isfinite(loss):
@@ -775,6 +835,7 @@ class Trainer:
                     batches_per_epoch=len(bounds), samples_seen=seen, loss=loss, accuracy=correct / len(yb),
                     running_loss=_mean(self._partial[0], seen), running_accuracy=_mean(self._partial[1], seen),
                     lr=self.optimizer.lr, samples_per_sec=(seen - trained_before) / active, elapsed=clock.now(),
+                    explanation=explanation,
                 )
             train_seconds = max(clock.now() - began, 1e-9)
             self._rate_health(snapshots[(self.step - 1) % 2])
@@ -798,6 +859,7 @@ class Trainer:
         h["seconds"].append(round(seconds, 3))
         self.epoch += 1
         self._restart_epoch()
+        self._record_snapshot(result)
         scored = self.checkpoint_if_best(h["val_accuracy"][-1], h["train_loss"][-1])
         if scored is not None:
             self.best = scored
@@ -812,6 +874,21 @@ class Trainer:
             samples_per_sec=samples_per_sec, elapsed=clock.now(), confusion=confusion,
             best_epoch=best_epoch(h), history={k: tuple(v) for k, v in h.items()}, health=self.last_health,
         )
+
+    def _record_snapshot(self, result: EvalResult | None) -> None:
+        """Add this epoch to the time machine (probe maps, filters, confusion, figures)."""
+        probe = self.snapshots.probe
+        x = None
+        if probe is not None and probe.size == math.prod(self.model.input_shape):
+            x = probe[None]
+            if self.normalization is not None and x.ndim == 4:
+                x = self.normalization.apply(x)
+            x = _fit_input(x, self.model).reshape((1,) + tuple(self.model.input_shape))
+        metrics = {key: self.history[key][-1] for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr")}
+        health = [_health_figures(h) for h in self.last_health] or None
+        self.snapshots.add(take_snapshot(self.model, x, epoch=self.epoch, step=self.step,
+                                         confusion=None if result is None else result.confusion, metrics=metrics,
+                                         health=health))
 
     def _rate_health(self, before: _Snapshot | None) -> None:
         """Layer health on the probe batch; the update ratio from ``before`` if it holds the
@@ -870,6 +947,17 @@ class Trainer:
         return evaluate(self.model, _as_images(x), y, batch_size, self.loss, self.normalization)
 
 
+def _health_figures(health: LayerHealth) -> dict[str, Any]:
+    """A layer's health for a snapshot: its figures (4 significant digits) and status, not the
+    advice text (which the figures give back)."""
+    out = {}
+    for key, value in dataclasses.asdict(health).items():
+        if key == "explanation":
+            continue
+        out[key] = float(f"{value:.4g}") if isinstance(value, float) else value
+    return out
+
+
 def _reorders_epoch(old: dict[str, Any], new: dict[str, Any]) -> bool:
     """Whether a half-done epoch cannot continue: its batches or split would differ."""
     return any(old.get(key) != new.get(key) for key in ("batch_size", "seed", "val_fraction"))
@@ -893,5 +981,5 @@ def _as_images(x: np.ndarray) -> np.ndarray:
 __all__ = [
     "TrainSettings", "StepReport", "EpochReport", "EndReport", "Report", "EvalResult", "Trainer",
     "evaluate", "check_compatible", "batch_bounds", "batch_positions", "best_epoch", "HISTORY_KEYS", "Checkpoint",
-    "DataMismatchError", "DIVERGENCE_FACTOR", "MAX_RELATIVE_UPDATE", "BATCH_HISTORY_KEYS",
+    "DataMismatchError", "DIVERGENCE_FACTOR", "MAX_RELATIVE_UPDATE", "BATCH_HISTORY_KEYS", "StepExplanation",
 ]

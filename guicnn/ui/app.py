@@ -41,8 +41,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--data", metavar="NAME", choices=BUILTIN_DATASETS,
                         help="built-in data set to load at start: " + ", ".join(BUILTIN_DATASETS)
                         + " (default: what the design trains on now, e.g. shapes-rgb for 3x32x32)")
-    parser.add_argument("--tab", metavar="TITLE", choices=("Design", "Training", "Filters", "Weights", "Confusion",
-                                                             "Misclassified", "Predict"),
+    parser.add_argument("--tab", metavar="TITLE", choices=("Design", "Training", "One step", "Filters", "Weights",
+                                                             "Confusion", "Misclassified", "Predict", "Step through"),
                         help="centre tab to show at start (with --train: when training ends)")
     parser.add_argument("--train", action="store_true", help="start training as soon as the data has loaded")
     parser.add_argument("--epochs", metavar="N", type=int, help="epochs for --train (default: the panel's)")

@@ -40,7 +40,7 @@ def read_file(path: str | Path) -> OpenedFile:
     loaded = modelfile.load_model(path)
     info = {
         "training": loaded.training, "history": loaded.history,
-        "dataset": loaded.dataset, "optimizer_state": loaded.optimizer_state,
+        "dataset": loaded.dataset, "optimizer_state": loaded.optimizer_state, "snapshots": loaded.snapshots,
     }
     return OpenedFile(loaded.config, loaded.model.state_dict(), info)
 
@@ -57,7 +57,8 @@ def write_file(path: str | Path, config: dict[str, Any], weights: dict[str, np.n
     model.load_state_dict(weights)
     info = model_info or {}
     modelfile.save_model(path, model, optimizer=info.get("optimizer_state") or None,
-                         training=info.get("training"), history=info.get("history"), dataset=info.get("dataset"))
+                         training=info.get("training"), history=info.get("history"), dataset=info.get("dataset"),
+                         snapshots=info.get("snapshots"))
 
 
 def open_error_text(exc: BaseException) -> str:

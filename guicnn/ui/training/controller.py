@@ -7,6 +7,7 @@ weight copies, gradients), so the GUI thread never reads arrays the optimizer is
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,10 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from guicnn.core import GuicnnError, Sequential
+from guicnn.core.compare import PinnedModel, predict_image
 from guicnn.core.data import Dataset, Normalization, train_val_split, validation_count
+from guicnn.core.snapshots import SnapshotHistory
+from guicnn.core.step_explanation import StepExplanation
 from guicnn.core.training import (
     EndReport,
     EpochReport,
@@ -82,6 +86,8 @@ class TrainingSnapshot:
     activations: list[np.ndarray] | None = None  # every layer's output for the probe
     probabilities: np.ndarray | None = None  # the probe's class probabilities
     examples: EpochExamples | None = None  # at an epoch's end, when there is validation data
+    # At an epoch's end: the time machine's probe image and epoch snapshots (never changed once taken).
+    time_machine: tuple[np.ndarray | None, list] | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +115,7 @@ class TrainingController(QObject):
 
     started = Signal(object)  # {"first_epoch", "epochs", "batches_per_epoch", "continued"}
     step = Signal(object)  # StepReport (throttled)
+    explained = Signal(object)  # StepExplanation of a batch run with the Step button
     epoch = Signal(object)  # EpochReport
     snapshot = Signal(object)  # TrainingSnapshot
     finished = Signal(object)  # EndReport
@@ -124,6 +131,7 @@ class TrainingController(QObject):
         self.document = document
         self.trainer: Trainer | None = None
         self._job: Job | None = None
+        self._step_event = threading.Event()  # set: train one explained batch while paused
         self._state = "idle"
         self._val: Dataset | None = None
         self._probe: np.ndarray | None = None  # (C, H, W) raw image in [0, 1]
@@ -161,8 +169,9 @@ class TrainingController(QObject):
 
     # ---- starting ----------------------------------------------------------------------
     def start(self, settings: TrainSettings, train: Dataset, val: Dataset | None, *, continue_training: bool,
-              split: tuple[float, int] | None = None) -> bool:
-        """Start a run in the worker thread; returns False (after emitting ``failed``) if it cannot.
+              split: tuple[float, int] | None = None, paused: bool = False) -> bool:
+        """Start a run in the worker thread (``paused``: waiting for Step or Resume); returns False
+        (after emitting ``failed``) if it cannot.
 
         With ``split=(val_fraction, seed)``, ``train`` is the whole data set and ``val`` None: the
         worker thread splits it (``train_val_split``), since copying a large set takes long enough
@@ -196,9 +205,11 @@ class TrainingController(QObject):
         job.reported.connect(self._on_report)
         job.succeeded.connect(self._on_finished)
         job.failed.connect(self._on_failed)
+        job.set_paused(paused)
+        self._step_event = threading.Event()
         self._job = job
         self.document.set_read_only(True)
-        self._set_state("running")
+        self._set_state("paused" if paused else "running")
         self.started.emit({"first_epoch": first_epoch, "epochs": total, "batches_per_epoch": batches,
                            "continued": continue_training and first_epoch > 0})
         job.start()
@@ -215,8 +226,13 @@ class TrainingController(QObject):
             self._val = val
         last_snapshot, end = 0.0, None
         for report in trainer.fit_iter(train, val, epochs=epochs, stop=context.stop_event,
-                                       pause=context.pause_event):
-            if isinstance(report, StepReport):
+                                       pause=context.pause_event, step=self._step_event):
+            if isinstance(report, StepReport) and report.explanation is not None:  # the Step button's
+                context.report(report)
+                context.report(self._snapshot(False))
+                last_snapshot = time.monotonic()
+                context.report(report.explanation)
+            elif isinstance(report, StepReport):
                 context.progress(report)
                 now = time.monotonic()
                 if now - last_snapshot >= 1.0 / SNAPSHOT_RATE:
@@ -249,7 +265,8 @@ class TrainingController(QObject):
         info = self.document.model_info or {}
         loaded = LoadedModel(path=self.document.path, model=model, config=self.document.config,
                              training=info.get("training") or {}, history=info.get("history") or {},
-                             dataset=info.get("dataset") or {}, optimizer_state=info.get("optimizer_state") or {})
+                             dataset=info.get("dataset") or {}, optimizer_state=info.get("optimizer_state") or {},
+                             snapshots=info.get("snapshots"))
         return Trainer.from_loaded(loaded, settings)
 
     # ---- the test set ----------------------------------------------------------------
@@ -300,6 +317,27 @@ class TrainingController(QObject):
         self._job.set_paused(paused)
         self._set_state("paused" if paused else "running")
 
+    def step_once(self, settings: TrainSettings, train: Dataset, val: Dataset | None, *,
+                  continue_training: bool, split: tuple[float, int] | None = None) -> bool:
+        """Train exactly one batch in the worker and explain it (``explained`` follows).
+
+        When idle this starts a paused run (Resume then trains on exactly as an uninterrupted
+        run would); while a run is going it is :meth:`request_step`.
+        """
+        if self._job is None or self._state == "idle":
+            if not self.start(settings, train, val, continue_training=continue_training, split=split, paused=True):
+                return False
+        return self.request_step()
+
+    def request_step(self) -> bool:
+        """Pause the run (after its current batch) and train one explained batch."""
+        if self._job is None or self._state == "idle":
+            return False
+        self._job.set_paused(True)
+        self._step_event.set()
+        self._set_state("paused")
+        return True
+
     def stop(self) -> None:
         """Ask the run to stop after the current batch (the finished signal follows)."""
         if self._job is not None:
@@ -334,6 +372,10 @@ class TrainingController(QObject):
             self.snapshot.emit(report)
         elif isinstance(report, EpochReport):
             self.epoch.emit(report)
+        elif isinstance(report, StepReport):
+            self.step.emit(report)
+        elif isinstance(report, StepExplanation):
+            self.explained.emit(report)
 
     def _on_finished(self, report: Any) -> None:
         self._join()
@@ -360,7 +402,8 @@ class TrainingController(QObject):
         if trainer is None or trainer.step == 0:
             return
         info = {"training": trainer.training_state(), "history": trainer.history,
-                "dataset": trainer.dataset_metadata(), "optimizer_state": trainer.optimizer.state_dict()}
+                "dataset": trainer.dataset_metadata(), "optimizer_state": trainer.optimizer.state_dict(),
+                "snapshots": trainer.snapshots}
         self._stored_weights = trainer.model.state_dict()
         self.document.set_trained_weights(self._stored_weights, info)
 
@@ -392,7 +435,9 @@ class TrainingController(QObject):
             examples = None
             if epoch_end and self._val is not None and len(self._val):
                 examples = self._epoch_examples(model, trainer)
-        return TrainingSnapshot(step=trainer.step, epoch_end=epoch_end, model=frozen, examples=examples, **maps)
+        time_machine = (trainer.snapshots.probe, list(trainer.snapshots)) if epoch_end else None
+        return TrainingSnapshot(step=trainer.step, epoch_end=epoch_end, model=frozen, examples=examples,
+                                time_machine=time_machine, **maps)
 
     def model_input(self, image: np.ndarray) -> np.ndarray:
         """What the trained model receives for a raw image (C, H, W): the trainer's normalisation applied."""
@@ -468,15 +513,28 @@ class TrainingController(QObject):
     def predict(self, image: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]] | None:
         """Class probabilities and every layer's activation for one raw image, or None if no model."""
         model = self.predict_model()
-        if model is None or tuple(image.shape) != model.input_shape:
+        if model is None:
             return None
-        with np.errstate(all="ignore"):
-            x = self._normalise(image[None])
-            activations = model.feature_maps(x)
-            probabilities = model.predict_proba(x)[0]
-        if not np.all(np.isfinite(probabilities)):
+        result = predict_image(model, image, self.trainer.normalization if self.trainer is not None else None)
+        return None if result is None else (result.probabilities, result.activations)
+
+    def snapshot_history(self) -> SnapshotHistory | None:
+        """The epoch snapshots of the trained model the views show (None before any training)."""
+        if self.is_running():
             return None
-        return probabilities, [a[0] for a in activations]
+        trainer = self.trainer
+        if trainer is not None and trainer.model.get_config() == self.document.config:
+            return trainer.snapshots
+        if self.document.weights is not None:
+            return self.document.model_info.get("snapshots")
+        return None
+
+    def pin(self, label: str = "A") -> PinnedModel | None:
+        """A frozen copy of the trained model (design, weights, normalisation, curves) for A/B
+        comparison; None while training or before any training."""
+        if self.predict_model() is None:
+            return None
+        return PinnedModel.from_trainer(self.trainer, label)
 
     def predict_model(self) -> Sequential | None:
         """The trained model of the document (None while training or before any training)."""

@@ -29,6 +29,7 @@ from guicnn.ui.style import ERROR
 from guicnn.ui.views.common import (
     BAR_COLOUR,
     HIGHLIGHT_COLOUR,
+    REFERENCE_COLOUR,
     HintStack,
     caption_label,
     fmt_shape,
@@ -230,7 +231,9 @@ class PredictView(QWidget):
     * ``set_input_shape((C, H, W))``, ``set_class_names(names)``.
     * ``imageReady(np.ndarray)``: the input as (C, H, W) float32 in [0, 1], emitted while
       drawing (every 100 ms), on mouse release, and after an image is loaded.
-    * ``show_probabilities(probs)``: probabilities (K,) for the last image; the top k are shown as bars.
+    * ``show_probabilities(probs, reference=None)``: probabilities (K,) for the last image; the top k
+      are shown as bars. With ``set_reference(label)`` (a pinned model, A/B) ``reference`` holds
+      that model's probabilities for the same image, drawn as a second bar under each class.
     * ``load_image(path) -> bool``: what "Load image…" does after its file dialog; problems
       are shown in the view, never raised. ``current_image()`` -> the last emitted array.
     * ``feature_maps``: a FeatureMapsView of the drawing (fed by whoever runs the model), where
@@ -247,6 +250,8 @@ class PredictView(QWidget):
         self._current: np.ndarray | None = None
         self._loaded: np.ndarray | None = None  # a loaded file's RGB pixels, until the user draws over them
         self._top_names: list[str] = []
+        self._reference: str | None = None
+        self._reference_values: np.ndarray | None = None
         self._build_ui()
         self._update_pen()
 
@@ -307,6 +312,14 @@ class PredictView(QWidget):
         self.bar_texts = [pg.TextItem("", color="#1f2933", anchor=(0.0, 0.5)) for _ in range(MAX_TOP_K)]
         for text in self.bar_texts:
             self.plot.addItem(text, ignoreBounds=True)
+        self.reference_bars = pg.BarGraphItem(x0=[], y=[], width=[], height=0.34, brush=REFERENCE_COLOUR,
+                                              pen=pg.mkPen(None))
+        self.reference_bars.setVisible(False)
+        self.plot.addItem(self.reference_bars)
+        self.reference_texts = [pg.TextItem("", color=REFERENCE_COLOUR, anchor=(0.0, 0.5)) for _ in range(MAX_TOP_K)]
+        for text in self.reference_texts:
+            text.setVisible(False)
+            self.plot.addItem(text, ignoreBounds=True)
         right_content = QWidget()
         right_layout = QVBoxLayout(right_content)
         right_layout.setContentsMargins(0, 0, 0, 0)
@@ -353,8 +366,19 @@ class PredictView(QWidget):
     def set_class_names(self, names: Sequence[str]) -> None:
         self._names = [str(n) for n in names]
 
-    def show_probabilities(self, probs: np.ndarray) -> None:
-        """Probabilities (K,) of the classes for the last emitted image; shows the top k."""
+    def set_reference(self, label: str | None) -> None:
+        """Compare with a pinned model called ``label`` (None: no comparison)."""
+        self._reference = label
+        if label is None:
+            self._reference_values = None
+            self.reference_bars.setVisible(False)
+            for text in self.reference_texts:
+                text.setVisible(False)
+
+    def show_probabilities(self, probs: np.ndarray, reference: np.ndarray | None = None, who: str = "") -> None:
+        """Probabilities (K,) of the classes for the last emitted image; shows the top k (and, when
+        comparing, the pinned model's ``reference`` probabilities of the same classes). ``who``
+        names the model whose answer this is, when that is not obvious."""
         p = np.clip(np.asarray(probs, dtype=np.float64).ravel(), 0.0, 1.0)
         if p.size == 0:
             return
@@ -362,24 +386,53 @@ class PredictView(QWidget):
         order = np.argsort(-p, kind="stable")[:k]
         names = [self._name(i) for i in order]
         values = p[order] * 100.0
+        q = None
+        if self._reference is not None and reference is not None and np.asarray(reference).size == p.size:
+            q = np.clip(np.asarray(reference, dtype=np.float64).ravel(), 0.0, 1.0)
+        paired = q is not None
+        rows = np.arange(k, dtype=float) - (0.18 if paired else 0.0)
         brushes = [pg.mkBrush(HIGHLIGHT_COLOUR)] + [pg.mkBrush(BAR_COLOUR)] * (k - 1)
-        self.bars.setOpts(x0=np.zeros(k), y=np.arange(k, dtype=float), width=values, height=0.7, brushes=brushes)
+        self.bars.setOpts(x0=np.zeros(k), y=rows, width=values, height=0.34 if paired else 0.7, brushes=brushes)
         for i, text in enumerate(self.bar_texts):
             text.setVisible(i < k)
             if i < k:
                 # A long bar carries its figure inside its end: beside it, "98.0%" was cut off
-                # by the plot's right edge.
-                inside = values[i] >= LABEL_INSIDE_FROM
-                text.setText(f"{values[i]:.1f}%")
+                # by the plot's right edge (paired bars are thin: theirs stay beside them).
+                inside = not paired and values[i] >= LABEL_INSIDE_FROM
+                text.setText(f"{'B ' if paired else ''}{values[i]:.1f}%")
                 text.setColor("#ffffff" if inside else "#1f2933")
                 text.setAnchor((1.0, 0.5) if inside else (0.0, 0.5))
-                text.setPos(values[i] - 1.0 if inside else values[i] + 1.0, i)
+                text.setPos(values[i] - 1.0 if inside else values[i] + 1.0, rows[i])
+        self._reference_values = None if q is None else q[order] * 100.0
+        self.reference_bars.setVisible(paired)
+        for i, text in enumerate(self.reference_texts):
+            text.setVisible(paired and i < k)
+        if paired:
+            ref = self._reference_values
+            self.reference_bars.setOpts(x0=np.zeros(k), y=rows + 0.36, width=ref, height=0.34)
+            for i in range(k):
+                self.reference_texts[i].setText(f"{self._reference} {ref[i]:.1f}%")
+                self.reference_texts[i].setPos(ref[i] + 1.0, rows[i] + 0.36)
         self._top_names = names
         set_category_ticks(self.plot.getAxis("left"), names, max_chars=16)
         self.plot.setYRange(-0.6, max(k, 3) - 0.4, padding=0)
-        self.plot.setTitle(f"Top {k} of {p.size} classes", color="#1f2933", size="10pt")
-        self.answer.setText(f"{names[0]} · {values[0]:.1f}%")
+        self.plot.setXRange(0, 128 if paired else 112, padding=0)  # room for "B 100.0%" after a full bar
+        self.plot.setTitle(f"Top {k} of {p.size} classes" + (f" · B (orange/blue) and {self._reference} (purple)"
+                                                             if paired else ""), color="#1f2933", size="10pt")
+        if paired:
+            best = int(np.argmax(q))
+            self.answer.setText(f"B: {names[0]} · {values[0]:.1f}%<br>"
+                                f"<span style='color:{REFERENCE_COLOUR}'>{self._reference}: {self._name(best)} · "
+                                f"{100 * q[best]:.1f}%</span>")
+        else:
+            self.answer.setText(f"{who + ': ' if who else ''}{names[0]} · {values[0]:.1f}%")
         self.result_stack.show_content()
+
+    def reference_classes(self) -> list[tuple[str, float]]:
+        """(class name, the pinned model's probability in %) for the classes shown; empty without one."""
+        if self._reference_values is None:
+            return []
+        return list(zip(self._top_names, (float(v) for v in self._reference_values)))
 
     def top_classes(self) -> list[tuple[str, float]]:
         """(class name, probability in %) of the bars shown, most likely first."""
