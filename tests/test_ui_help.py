@@ -101,3 +101,12 @@ def test_a_long_status_message_is_never_lost(window, qtbot):
     QTest.mouseClick(label, Qt.MouseButton.LeftButton, pos=QPoint(5, 5))
     qtbot.waitUntil(lambda: QToolTip.text() == message, timeout=2000)  # (offscreen never shows it)
     assert window._message_timer.interval() > 8000  # and a long note stays longer than a short one
+
+
+def test_each_preset_in_the_menu_names_the_data_it_trains_on(window, monkeypatch, tmp_path):
+    monkeypatch.setenv("GUICNN_CACHE", str(tmp_path))  # nothing downloaded
+    window._fill_preset_menu()
+    tips = {a.text(): a.toolTip() for a in window.preset_menu.actions() if not a.isSeparator()}
+    assert tips["Tiny VGG"].startswith("Trains now on the built-in shapes in colour.")
+    assert "Made for CIFAR-10" in tips["Tiny VGG"] and "MB to download" in tips["Tiny VGG"]
+    assert tips["LeNet-5"].startswith("Trains now on the built-in shapes.") and "MNIST" in tips["LeNet-5"]

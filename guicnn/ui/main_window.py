@@ -55,6 +55,26 @@ def preset_files() -> list[tuple[str, Path]]:
     return presets
 
 
+def preset_data_text(path: Path) -> str:
+    """What a preset trains on now and what it was made for (the core's ``suggest_data``)."""
+    from guicnn.core.data import DATASETS, suggest_data
+    from guicnn.ui.data.panel import TITLES
+
+    try:
+        suggestion = suggest_data(load_design(path))
+    except GuicnnError:
+        return ""
+    parts = []
+    if suggestion.now in DATASETS:
+        parts.append(f"Trains now on {DATASETS[suggestion.now].title} (downloaded).")
+    elif suggestion.now:
+        parts.append(f"Trains now on the built-in {TITLES.get(suggestion.now, suggestion.now).lower()}.")
+    if suggestion.made_for in DATASETS and suggestion.made_for != suggestion.now:
+        size = f" ({style.fmt_bytes(suggestion.download_bytes)} to download)" if suggestion.download_bytes else ""
+        parts.append(f"Made for {DATASETS[suggestion.made_for].title}{size}.")
+    return " ".join(parts)
+
+
 class DesignStatus(QWidget):
     """Status-bar summary: '61,706 parameters · valid' or '2 errors — layer 6 Dense: ...'."""
 
@@ -293,8 +313,10 @@ class MainWindow(QMainWindow):
 
     def _fill_preset_menu(self) -> None:
         self.preset_menu.clear()
+        self.preset_menu.setToolTipsVisible(True)
         for name, path in preset_files():
             action = self.preset_menu.addAction(name)
+            action.setToolTip(preset_data_text(path))
             action.triggered.connect(lambda _checked=False, p=path: self.new_from_preset(p))
         self.preset_menu.addSeparator()
         self.preset_menu.addAction("Empty design", self.new_design)
