@@ -76,6 +76,16 @@ def main() -> int:
         print(path, flush=True)
 
     window.docks["training"].raise_()
+    # One explained step (the Step button) for the "One step" tab, then Stop.
+    stepped = QEventLoop()
+    workbench.controller.explained.connect(lambda _explanation: QTimer.singleShot(300, stepped.quit))
+    QTimer.singleShot(60_000, stepped.quit)
+    if workbench.step_training(True):
+        stepped.exec()
+        stopped = QEventLoop()
+        workbench.controller.finished.connect(lambda _report: QTimer.singleShot(300, stopped.quit))
+        workbench.controller.stop()
+        stopped.exec()
     data = workbench.data_panel.dataset()
     workbench.predict.set_image(data.x[int(args.predict_index)])  # Predict shows an answer, not a hint
     for title in TABS:
