@@ -295,11 +295,7 @@ class TrainingController(QObject):
             result = evaluate(scored, data.x, data.y, loss=loss, normalization=normalization)
             return TestResult(data, result, time.perf_counter() - started)
 
-        job = Job(run, name="test", blas_threads=1)
-        job.succeeded.connect(self._on_test_finished)
-        job.failed.connect(self._on_test_failed)
-        self._test_job = job
-        job.start()
+        self._test_job = _scoring_job(run, "test", self._on_test_finished, self._on_test_failed)
         return True
 
     def _on_test_finished(self, result: TestResult) -> None:
@@ -490,11 +486,7 @@ class TrainingController(QObject):
 
         if self._evaluation is not None:
             self._evaluation.cancel()  # superseded: its result is ignored
-        job = Job(score, name="evaluation", blas_threads=1)
-        job.succeeded.connect(self._on_evaluated)
-        job.failed.connect(self._on_evaluation_failed)
-        self._evaluation = job
-        job.start()
+        self._evaluation = _scoring_job(score, "evaluation", self._on_evaluated, self._on_evaluation_failed)
         return True
 
     def _on_evaluation_failed(self, message: str, _details: str, _cancelled: bool) -> None:
@@ -558,3 +550,11 @@ class TrainingController(QObject):
         except ValueError:
             return TrainSettings()
 
+
+def _scoring_job(fn, name: str, succeeded, failed) -> Job:
+    """Start scoring a model in a worker thread (one BLAS thread: the window keeps a core)."""
+    job = Job(fn, name=name, blas_threads=1)
+    job.succeeded.connect(succeeded)
+    job.failed.connect(failed)
+    job.start()
+    return job
