@@ -9,7 +9,7 @@ from ..functional import crop, effective_kernel, im2col, output_size, pad_nchw, 
 from ..init import INITIALISERS, init_weight
 from ..registry import register
 from .base import Layer, LayerShapeError, Shape, Window
-from .common import check_image_input, dropped_lines_warning, fmt_pair, fmt_padding
+from .common import check_image_input, dropped_lines_warning, fmt_padding, fmt_pair
 from .torch_source import py_pair
 
 
