@@ -1,11 +1,13 @@
 """Screenshots of every tab of the real window after a short training run (docs/screenshots/).
 
-Run it on an X server of the screen size you want to show, e.g. with
-``/work/shared/tools/screenshot_app.sh -k -w 1 -s 1366x768 /tmp/screen.png -- python
-scripts/screenshot_tour.py --out docs/screenshots --suffix 1366``. It opens the window as
-``run_gui.py`` does for that screen (no saved layout), trains a preset on its built-in data,
-then saves one PNG per tab, plus the feature-map page of one layer and the Data and Train
-panels, and quits.
+Run it on an X server of the screen size to show, e.g. with the screenshot tool (which waits
+up to -w seconds and keeps going when the script quits by itself):
+``screenshot_app.sh -k -w 240 -s 1366x768 /tmp/screen.png -- python scripts/screenshot_tour.py
+--out docs/screenshots --suffix 1366 --resize --extras``. It opens the window as ``run_gui.py``
+does for that screen (no saved layout), trains a preset on its built-in data, takes one
+explained step, then saves ``<prefix>_<tab>_<suffix>.png`` for every tab, the feature maps of
+one layer and the Data panel; ``--resize`` adds the window at 1000x650 and enlarged again,
+``--extras`` the user guide and the Tiny VGG preset with the data it offers; then it quits.
 
     python scripts/screenshot_tour.py --preset shapes_cnn --epochs 6 --out /tmp/shots --suffix 1366
 """
