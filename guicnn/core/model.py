@@ -13,6 +13,11 @@ from .layers.base import Layer, LayerShapeError
 from .layers.common import fmt_shape
 
 
+def _folds_relu(before: Layer, layer: Layer) -> bool:
+    """Whether `layer` can run the backward of the plain ReLU `before` it (max/min pooling can)."""
+    return before.type_name == "ReLU" and hasattr(layer, "backward_through_relu")
+
+
 def _jsonable(value: Any) -> Any:
     """Tuples become lists so that configs compare equal after a JSON round trip."""
     if isinstance(value, dict):
@@ -111,10 +116,16 @@ class Sequential:
         """
         if self.layers:
             self.layers[0].needs_input_grad = input_grad
-        for layer in reversed(self.layers[:start]):
-            dy = layer.backward(dy)
-            if dy is None:
-                break
+        layers = self.layers[:start]
+        index = len(layers) - 1
+        while index >= 0 and dy is not None:
+            layer = layers[index]
+            if index > 0 and _folds_relu(layers[index - 1], layer):
+                dy = layer.backward_through_relu(dy)  # the ReLU's backward is folded into the pool's
+                index -= 2
+            else:
+                dy = layer.backward(dy)
+                index -= 1
         return dy
 
     def feature_maps(self, x: np.ndarray) -> list[np.ndarray]:

@@ -1,0 +1,93 @@
+"""A small thread pool for the work outside BLAS: element-wise passes split into channel blocks.
+
+NumPy releases the GIL inside ufuncs and copies on large arrays, so two threads running the
+same pass over two halves of the channels use both cores. The split is along the channel
+axis, which is the outermost axis of the batch-last (C, H, W, N) arrays the layers pass along,
+so each half is one contiguous block, and every value is computed by exactly the same
+operations as on one thread: threaded and single-threaded results are bit-for-bit equal.
+
+How many threads: ``set_threads(n)`` fixes it for the whole process; by default (``None``) it
+follows NumPy's BLAS thread limit, so ``threadpoolctl.threadpool_limits(1)`` — which the GUI's
+training worker sets so that the window keeps a core for drawing — also keeps this pool out.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
+
+_setting: int | None = None
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+_blas = None  # threadpoolctl's controller of NumPy's BLAS, looked up once
+_local = threading.local()
+
+# Below this many values per pass the hand-over to a second thread (~30 µs) costs more than it saves.
+MIN_PARALLEL_VALUES = 200_000
+
+
+def set_threads(count: int | None) -> None:
+    """Threads for guicnn's own passes: a number, or None to follow NumPy's BLAS limit (default)."""
+    global _setting
+    if count is not None and int(count) < 1:
+        raise ValueError(f"thread count must be at least 1, got {count}")
+    _setting = None if count is None else int(count)
+
+
+def _blas_threads() -> int:
+    global _blas
+    if _blas is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            controllers = ThreadpoolController().select(user_api="blas").lib_controllers
+            _blas = controllers[0] if controllers else False
+        except Exception:  # threadpoolctl missing or unable to read the library: stay on one thread
+            _blas = False
+    return int(_blas.get_num_threads()) if _blas else 1
+
+
+def threads() -> int:
+    """Threads a pass may use now (1 inside a pool thread: no nested hand-overs)."""
+    if getattr(_local, "worker", False):
+        return 1
+    count = _setting if _setting is not None else _blas_threads()
+    return max(1, min(count, os.cpu_count() or 1))
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=max(1, (os.cpu_count() or 2) - 1),
+                                       thread_name_prefix="guicnn-pass",
+                                       initializer=lambda: setattr(_local, "worker", True))
+        return _pool
+
+
+def blocks(length: int, parts: int) -> list[tuple[int, int]]:
+    """[start, stop) ranges splitting range(length) into `parts` near-equal blocks (none empty)."""
+    parts = max(1, min(parts, length))
+    edges = [length * k // parts for k in range(parts + 1)]
+    return [(edges[k], edges[k + 1]) for k in range(parts)]
+
+
+def run_blocks(work: Callable[[int, int], None], length: int, values: int) -> None:
+    """Call ``work(start, stop)`` over blocks of range(length), on several threads when worth it.
+
+    ``values`` is the size of the pass (to leave small passes on the calling thread). The
+    calling thread does the first block itself; exceptions from any block are raised here.
+    """
+    count = threads() if values >= MIN_PARALLEL_VALUES else 1
+    if count == 1 or length < 2:
+        work(0, length)
+        return
+    spans = blocks(length, count)
+    futures = [_executor().submit(work, start, stop) for start, stop in spans[1:]]
+    try:
+        work(*spans[0])
+    finally:
+        for future in futures:
+            future.result()
