@@ -19,6 +19,8 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from .parallel import run_blocks
+
 Pads = tuple[int, int, int, int]  # top, bottom, left, right
 
 
@@ -170,6 +172,25 @@ def padded_batch_last(owner, name: str, x: np.ndarray, pads: Pads, value: float 
     return xp
 
 
+def memory_flat(*arrays: np.ndarray) -> list[np.ndarray] | None:
+    """1-D views of arrays that are each one contiguous block in the *same* axis order, else None.
+
+    Lets element-wise passes run over raw memory (and be cut into blocks for two threads)
+    whatever the order is: NCHW, or the batch-last order convolutions produce.
+    """
+    first = arrays[0]
+    order = tuple(int(a) for a in np.argsort(first.strides, kind="stable")[::-1])
+    flats = []
+    for array in arrays:
+        if array.shape != first.shape:
+            return None
+        view = array.transpose(order)
+        if not view.flags.c_contiguous:
+            return None
+        flats.append(view.reshape(-1))
+    return flats
+
+
 def windows(xp: np.ndarray, k_eff: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int]) -> np.ndarray:
     """View (N, C, OH, OW, kh, kw) of every window of a padded NCHW array."""
     view = sliding_window_view(xp, k_eff, axis=(2, 3))
@@ -218,9 +239,13 @@ def im2col_into(xp_last: np.ndarray, kernel: tuple[int, int], stride: tuple[int,
     kh, kw = kernel
     target = cols.reshape(c, kh, kw, out_hw[0], out_hw[1], n)
     xp = xp_last.transpose(3, 0, 1, 2)
-    for i in range(kh):
-        for j in range(kw):
-            np.copyto(target[:, i, j], offset_view(xp, i, j, out_hw, stride, dilation))
+
+    def copy(c0: int, c1: int) -> None:  # channel blocks: one per thread
+        for i in range(kh):
+            for j in range(kw):
+                np.copyto(target[c0:c1, i, j], offset_view(xp, i, j, out_hw, stride, dilation)[c0:c1])
+
+    run_blocks(copy, c, cols.size)
     return cols
 
 
@@ -255,14 +280,17 @@ def col2im(dcols: np.ndarray, in_hw: tuple[int, int], pads: Pads, stride: tuple[
             covers_all = (r0, c0) == (0, 0) and source.shape[1:3] == (h, w) and stride == (1, 1)
             parts.append((not covers_all, rows, cols, source))
     parts.sort(key=lambda part: part[0])  # a covering offset first
-    if parts and not parts[0][0]:
-        dx = np.empty((c, h, w, n), dtype=dcols.dtype)
-        np.copyto(dx, parts[0][3])
-        parts = parts[1:]
-    else:
-        dx = np.zeros((c, h, w, n), dtype=dcols.dtype)
-    for _, rows, cols, source in parts:
-        dx[:, rows, cols] += source
+    covered = bool(parts) and not parts[0][0]
+    dx = (np.empty if covered else np.zeros)((c, h, w, n), dtype=dcols.dtype)
+
+    def scatter(c0: int, c1: int) -> None:  # channel blocks: one per thread
+        for k, (_, rows, cols, source) in enumerate(parts):
+            if k == 0 and covered:
+                np.copyto(dx[c0:c1], source[c0:c1])
+            else:
+                dx[c0:c1, rows, cols] += source[c0:c1]
+
+    run_blocks(scatter, c, dx.size)
     return dx
 
 

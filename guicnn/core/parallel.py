@@ -74,20 +74,30 @@ def blocks(length: int, parts: int) -> list[tuple[int, int]]:
     return [(edges[k], edges[k + 1]) for k in range(parts)]
 
 
+def run_tasks(tasks: list[Callable[[], None]]) -> None:
+    """Run independent tasks: the first on the calling thread, the others on the pool; wait for all.
+
+    Exceptions from any task are raised here (the first one's first).
+    """
+    if len(tasks) == 1 or threads() == 1:
+        for task in tasks:
+            task()
+        return
+    futures = [_executor().submit(task) for task in tasks[1:]]
+    try:
+        tasks[0]()
+    finally:
+        for future in futures:
+            future.result()
+
+
 def run_blocks(work: Callable[[int, int], None], length: int, values: int) -> None:
     """Call ``work(start, stop)`` over blocks of range(length), on several threads when worth it.
 
-    ``values`` is the size of the pass (to leave small passes on the calling thread). The
-    calling thread does the first block itself; exceptions from any block are raised here.
+    ``values`` is the size of the pass (to leave small passes on the calling thread).
     """
     count = threads() if values >= MIN_PARALLEL_VALUES else 1
     if count == 1 or length < 2:
         work(0, length)
         return
-    spans = blocks(length, count)
-    futures = [_executor().submit(work, start, stop) for start, stop in spans[1:]]
-    try:
-        work(*spans[0])
-    finally:
-        for future in futures:
-            future.result()
+    run_tasks([lambda start=start, stop=stop: work(start, stop) for start, stop in blocks(length, count)])

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from .functional import scratch
+from .parallel import MIN_PARALLEL_VALUES, run_blocks, run_tasks, threads
 
 _G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
 
@@ -98,10 +99,12 @@ def _output_transform(m: np.ndarray, out: np.ndarray, row0: int, tmp: np.ndarray
 
 
 def forward(owner, xp: np.ndarray, weight: np.ndarray, out_hw: tuple[int, int],
-            keep: bool) -> tuple[np.ndarray, np.ndarray]:
+            keep: bool) -> tuple[np.ndarray, np.ndarray | None]:
     """Convolution of padded xp (C, 2th+2, 2tw+2, N): ((F, OH, OW, N) batch-last new array, V).
 
-    With ``keep`` V holds every band's transformed input, for ``backward``.
+    With ``keep`` V holds every band's transformed input, for ``backward`` (else None). Bands
+    are independent: with two threads allowed, each thread takes half of them (its own
+    scratch arrays), transforms and products included.
     """
     c, _, _, n = xp.shape
     f = weight.shape[0]
@@ -110,21 +113,25 @@ def forward(owner, xp: np.ndarray, weight: np.ndarray, out_hw: tuple[int, int],
     u = weight_transform(weight)
     out = np.empty((f, 2 * th, 2 * tw, n), dtype=xp.dtype)
     bands = -(-th // rows)
-    v_all = scratch(owner, "winograd_v", (bands, 4, 4, c, rows, tw, n) if keep else (1, 4, 4, c, rows, tw, n),
-                    xp.dtype)
-    m = scratch(owner, "winograd_m", (16, f, rows * tw * n), xp.dtype)
-    tmp_in = scratch(owner, "winograd_rows", (4, c, rows, xp.shape[2], n), xp.dtype)
-    tmp_out = scratch(owner, "winograd_cols", (2, 4, f, rows, tw, n), xp.dtype)
-    for band in range(bands):
-        row0 = band * rows
-        count = min(rows, th - row0)
-        v = v_all[band if keep else 0]
-        if count < rows:  # last, shorter band: work on the leading part (still contiguous per ξ)
-            v = v.reshape(-1)[: 16 * c * count * tw * n].reshape(4, 4, c, count, tw, n)
-        _input_transform(xp, row0, count, tw, v, tmp_in[:, :, :count])
-        mb = m.reshape(-1)[: 16 * f * count * tw * n].reshape(16, f, count * tw * n)
-        np.matmul(u, v.reshape(16, c, count * tw * n), out=mb)
-        _output_transform(mb.reshape(4, 4, f, count, tw, n), out, row0, tmp_out[:, :, :, :count])
+    v_all = scratch(owner, "winograd_v", (bands, 4, 4, c, rows, tw, n), xp.dtype) if keep else None
+
+    def run(first: int, stop: int) -> None:
+        m = scratch(owner, "winograd_m", (16, f, rows * tw * n), xp.dtype)
+        tmp_in = scratch(owner, "winograd_rows", (4, c, rows, xp.shape[2], n), xp.dtype)
+        tmp_out = scratch(owner, "winograd_cols", (2, 4, f, rows, tw, n), xp.dtype)
+        v_band = None if keep else scratch(owner, "winograd_band", (4, 4, c, rows, tw, n), xp.dtype)
+        for band in range(first, stop):
+            row0 = band * rows
+            count = min(rows, th - row0)
+            v = v_all[band] if keep else v_band
+            if count < rows:  # last, shorter band: work on the leading part (still contiguous per ξ)
+                v = v.reshape(-1)[: 16 * c * count * tw * n].reshape(4, 4, c, count, tw, n)
+            _input_transform(xp, row0, count, tw, v, tmp_in[:, :, :count])
+            mb = m.reshape(-1)[: 16 * f * count * tw * n].reshape(16, f, count * tw * n)
+            np.matmul(u, v.reshape(16, c, count * tw * n), out=mb)
+            _output_transform(mb.reshape(4, 4, f, count, tw, n), out, row0, tmp_out[:, :, :, :count])
+
+    run_blocks(run, bands, out.size)
     return out[:, : out_hw[0], : out_hw[1]], v_all
 
 
@@ -132,7 +139,9 @@ def backward(owner, dy_last: np.ndarray, weight: np.ndarray, v_all: np.ndarray,
              padded_shape: tuple[int, int, int, int], need_input_grad: bool) -> tuple[np.ndarray, np.ndarray | None]:
     """(weight gradient (F, C, 3, 3), padded input gradient (C, 2th+2, 2tw+2, N) or None).
 
-    v_all is the V of ``forward(keep=True)``; dy_last is (F, OH, OW, N).
+    v_all is the V of ``forward(keep=True)``; dy_last is (F, OH, OW, N). On two threads the
+    bands before and after a middle band run at once (neighbouring bands add into two shared
+    input rows, so the middle band, which touches both halves, runs after them).
     """
     f, oh, ow, n = dy_last.shape
     c = weight.shape[1]
@@ -143,28 +152,37 @@ def backward(owner, dy_last: np.ndarray, weight: np.ndarray, v_all: np.ndarray,
         padded_dy[:, :oh, :ow] = dy_last
         dy_last = padded_dy
     u_t = weight_transform(weight).transpose(0, 2, 1) if need_input_grad else None
-    du = np.zeros((16, f, c), dtype=dy_last.dtype)
-    du_band = np.empty_like(du)
-    dm = scratch(owner, "winograd_m", (16, f, rows * tw * n), dy_last.dtype)
-    q = scratch(owner, "winograd_q", (2, f, rows, 2 * tw, n), dy_last.dtype)
     dxp = np.zeros(padded_shape, dtype=dy_last.dtype) if need_input_grad else None
-    if need_input_grad:
-        dv = scratch(owner, "winograd_dv", (16, c, rows * tw * n), dy_last.dtype)
-        g = scratch(owner, "winograd_g", (4, c, rows, tw, n), dy_last.dtype)
-    for band in range(bands):
-        row0 = band * rows
-        count = min(rows, th - row0)
-        size = count * tw * n
-        v = v_all[band].reshape(-1)[: 16 * c * size].reshape(16, c, size)
-        dmb = dm.reshape(-1)[: 16 * f * size].reshape(16, f, size)
-        _output_adjoint(dy_last, row0, count, dmb.reshape(4, 4, f, count, tw, n), q[:, :, :count])
-        np.matmul(dmb, v.transpose(0, 2, 1), out=du_band)
-        du += du_band
+
+    def run(first: int, stop: int, du: np.ndarray) -> None:
+        du_band = np.empty_like(du)
+        dm = scratch(owner, "winograd_m", (16, f, rows * tw * n), dy_last.dtype)
+        q = scratch(owner, "winograd_q", (2, f, rows, 2 * tw, n), dy_last.dtype)
         if need_input_grad:
-            dvb = dv.reshape(-1)[: 16 * c * size].reshape(16, c, size)
-            np.matmul(u_t, dmb, out=dvb)
-            _input_adjoint(dvb.reshape(4, 4, c, count, tw, n), dxp, row0, g[:, :, :count])
-    return weight_transform_adjoint(du, weight.shape), dxp
+            dv = scratch(owner, "winograd_dv", (16, c, rows * tw * n), dy_last.dtype)
+            g = scratch(owner, "winograd_g", (4, c, rows, tw, n), dy_last.dtype)
+        for band in range(first, stop):
+            row0 = band * rows
+            count = min(rows, th - row0)
+            size = count * tw * n
+            v = v_all[band].reshape(-1)[: 16 * c * size].reshape(16, c, size)
+            dmb = dm.reshape(-1)[: 16 * f * size].reshape(16, f, size)
+            _output_adjoint(dy_last, row0, count, dmb.reshape(4, 4, f, count, tw, n), q[:, :, :count])
+            np.matmul(dmb, v.transpose(0, 2, 1), out=du_band)
+            du += du_band
+            if need_input_grad:
+                dvb = dv.reshape(-1)[: 16 * c * size].reshape(16, c, size)
+                np.matmul(u_t, dmb, out=dvb)
+                _input_adjoint(dvb.reshape(4, 4, c, count, tw, n), dxp, row0, g[:, :, :count])
+
+    du_parts = [np.zeros((16, f, c), dtype=dy_last.dtype) for _ in range(2)]
+    middle = bands // 2
+    if bands >= 3 and threads() > 1 and dy_last.size >= MIN_PARALLEL_VALUES:
+        run_tasks([lambda: run(0, middle, du_parts[0]), lambda: run(middle + 1, bands, du_parts[1])])
+        run(middle, middle + 1, du_parts[0])
+    else:
+        run(0, bands, du_parts[0])
+    return weight_transform_adjoint(du_parts[0] + du_parts[1], weight.shape), dxp
 
 
 def _output_adjoint(dy: np.ndarray, row0: int, rows: int, dm: np.ndarray, q: np.ndarray) -> None:
