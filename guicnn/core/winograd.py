@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from .functional import scratch
-from .parallel import MIN_PARALLEL_VALUES, run_blocks, run_tasks, threads
+from .parallel import MIN_PARALLEL_VALUES, blas_single_threaded, blocks, run_tasks, threads
 
 _G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
 
@@ -131,8 +131,18 @@ def forward(owner, xp: np.ndarray, weight: np.ndarray, out_hw: tuple[int, int],
             np.matmul(u, v.reshape(16, c, count * tw * n), out=mb)
             _output_transform(mb.reshape(4, 4, f, count, tw, n), out, row0, tmp_out[:, :, :, :count])
 
-    run_blocks(run, bands, out.size)
+    _run_bands(run, bands, out.size)
     return out[:, : out_hw[0], : out_hw[1]], v_all
+
+
+def _run_bands(run, bands: int, values: int) -> None:
+    """run(first, stop) over all bands: halves on two threads (BLAS on one thread each) when allowed."""
+    count = threads() if values >= MIN_PARALLEL_VALUES else 1
+    if count == 1 or bands < 2:
+        run(0, bands)
+        return
+    with blas_single_threaded():
+        run_tasks([lambda first=first, stop=stop: run(first, stop) for first, stop in blocks(bands, count)])
 
 
 def backward(owner, dy_last: np.ndarray, weight: np.ndarray, v_all: np.ndarray,
@@ -175,13 +185,18 @@ def backward(owner, dy_last: np.ndarray, weight: np.ndarray, v_all: np.ndarray,
                 np.matmul(u_t, dmb, out=dvb)
                 _input_adjoint(dvb.reshape(4, 4, c, count, tw, n), dxp, row0, g[:, :, :count])
 
+    # The same order of additions on one thread as on two (bands before the middle, bands after
+    # it, then the middle band), so both give bit-identical gradients.
     du_parts = [np.zeros((16, f, c), dtype=dy_last.dtype) for _ in range(2)]
-    middle = bands // 2
+    middle = bands // 2 if bands >= 3 else bands
+    halves = [lambda: run(0, middle, du_parts[0]), lambda: run(middle + 1, bands, du_parts[1])]
     if bands >= 3 and threads() > 1 and dy_last.size >= MIN_PARALLEL_VALUES:
-        run_tasks([lambda: run(0, middle, du_parts[0]), lambda: run(middle + 1, bands, du_parts[1])])
-        run(middle, middle + 1, du_parts[0])
+        with blas_single_threaded():
+            run_tasks(halves)
     else:
-        run(0, bands, du_parts[0])
+        for half in halves:
+            half()
+    run(middle, min(middle + 1, bands), du_parts[0])
     return weight_transform_adjoint(du_parts[0] + du_parts[1], weight.shape), dxp
 
 
