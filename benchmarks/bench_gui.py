@@ -77,12 +77,10 @@ def bench_edit_ms(edits: int) -> list[float]:
 
     from guicnn.ui.main_window import MainWindow
     from guicnn.ui.style import apply_style
-    from guicnn.ui.workbench import install_workbench
 
     app = QApplication.instance() or QApplication([])
     apply_style(app)
-    window = MainWindow()
-    install_workbench(window, initial_data=None)  # the whole application, as run_gui.py builds it
+    window = MainWindow(initial_data=None)  # the whole application, as run_gui.py builds it
     window.resize(1280, 800)
     window.document.load(fifty_layer_design())
     window.show()

@@ -1,4 +1,5 @@
-"""The ``guicnn`` command line: summary, train, evaluate, predict, data, layers, export.
+"""The ``guicnn`` command line: summary, train, evaluate, predict, data, layers, export, history, report,
+import-weights.
 
 Core only (no Qt). Every error prints one line to stderr and exits non-zero.
 """
@@ -19,9 +20,13 @@ import numpy as np
 
 from . import __version__ as VERSION
 from .core.analysis import analyze
+from .core.explain import explain_layer
+from .core.repair import fixes_by_problem
 from .core.designfile import atomic_write, load_design, load_preset, preset_names
 from .core.errors import ConfigError, GuicnnError
+from .core.losses import LOSSES
 from .core.model import format_summary
+from .core.optim import OPTIMIZERS
 from .core.training import format_duration
 
 EXIT_ERROR = 1
@@ -175,6 +180,10 @@ def cmd_summary(args: argparse.Namespace) -> int:
     config, loaded = resolve_target(args.target)
     analysis = analyze(config)
     _say(format_summary(analysis, title=config.get("name")))
+    if not analysis.valid:
+        _say(_fixes_text(config))
+    for index in args.explain or []:
+        _say(_explanation_text(config, analysis, index))
     if loaded is not None:
         _say(_trained_text(loaded))
     if not analysis.valid:
@@ -182,6 +191,28 @@ def cmd_summary(args: argparse.Namespace) -> int:
             _note(f"guicnn: error: {line}")
         return EXIT_ERROR
     return 0
+
+
+def _fixes_text(config: dict[str, Any]) -> str:
+    """The one-edit fixes under the errors, grouped by problem; ✓ marks those that make the design valid."""
+    groups = fixes_by_problem(config)
+    if not groups:
+        return "No one-edit fix found: see the errors above."
+    analysis = analyze(config)
+    lines = ["", "Fixes (each changes one thing; ✓ = the whole design is then valid):"]
+    for key, fixes in groups.items():
+        lines.append("  the input:" if key is None else f"  layer {key} {analysis.layers[key].type}:")
+        lines += [f"    {'✓' if analyze(fix.design).valid else '·'} {fix.description}" for fix in fixes]
+    return "\n".join(lines)
+
+
+def _explanation_text(config: dict[str, Any], analysis: Any, index: int) -> str:
+    """``--explain N``: how layer N's figures come out, with the design's own numbers."""
+    if not 0 <= index < len(analysis.layers):
+        raise ConfigError(f"--explain {index}: the design has layers 0 to {len(analysis.layers) - 1}")
+    info = analysis.layers[index]
+    title = f"Layer {index} {info.description or info.type}"
+    return f"\n{title}\n{'─' * len(title)}\n{explain_layer(config, index, analysis).text()}"
 
 
 def _trained_text(loaded: Any) -> str:
@@ -437,16 +468,113 @@ def cmd_layers(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .core.export import torch_code
-
     config, loaded = resolve_target(args.target)
-    weights = Path(args.target).name if loaded is not None else "model.safetensors"
-    code = torch_code(config, weights_file=weights)
+    if args.format == "onnx":
+        return _export_onnx(args, config, loaded)
+    if args.format == "pytorch-script":
+        from .core.export.torch_script import training_script
+
+        settings = (loaded.training or {}).get("settings") if loaded is not None else None
+        data = (_saved_data_spec(loaded) if loaded is not None else config.get("dataset")) or None
+        source = f"the model file {Path(args.target).name}" if loaded is not None else "guicnn's defaults"
+        name = Path(args.output).name if args.output not in (None, "-") else "train.py"
+        code = training_script(config, settings=settings, data=data, source=source, script_name=name)
+    else:
+        from .core.export import torch_code
+
+        weights = Path(args.target).name if loaded is not None else "model.safetensors"
+        code = torch_code(config, weights_file=weights)
     if args.output in (None, "-"):
         _out().write(code)
         return 0
     atomic_write(args.output, lambda tmp: tmp.write_text(code, encoding="utf-8"))
     _note(f"wrote {args.output}")
+    return 0
+
+
+def _export_onnx(args: argparse.Namespace, config: dict[str, Any], loaded: Any) -> int:
+    from .core.export import export_model_onnx, save_onnx
+    from .core.model import Sequential
+
+    if args.output in (None, "-"):
+        raise ConfigError("an ONNX model is a binary file: name it with -o model.onnx")
+    if loaded is not None:
+        export_model_onnx(loaded, args.output)
+        _note(f"wrote {args.output}: images in [0, 1] in, class probabilities out")
+    else:
+        analysis = analyze(config)
+        if not analysis.valid:
+            raise ConfigError(f"{args.target}: the design is invalid: {'; '.join(analysis.errors)}")
+        save_onnx(Sequential.from_config(config, seed=0), args.output)
+        _note(f"wrote {args.output} (an untrained design: its weights are the random initial ones)")
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from .core.export.history_csv import batch_csv, epoch_csv, epoch_table
+
+    loaded = _load_model(args.model)
+    history = loaded.history or {}
+    if args.csv or args.output:
+        text = batch_csv(history) if args.batches else epoch_csv(history)
+        if args.output in (None, "-"):
+            _out().write(text)
+        else:
+            atomic_write(args.output, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+            _note(f"wrote {args.output}")
+        return 0
+    header, rows = epoch_table(history)
+    if not rows:
+        _say(f"{args.model}: not trained yet (no history)")
+        return 0
+    cells = [header] + [[_history_cell(v) for v in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    for row in cells:
+        _say("  ".join(f"{v:>{w}}" for v, w in zip(row, widths)))
+    return 0
+
+
+def _history_cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .core.report import save_report
+
+    loaded = _load_model(args.model)
+    data = _load_data(args.data, _saved_data_spec(loaded), "report on") if not args.no_data else None
+    save_report(args.output, loaded, data, split=args.split, examples=args.examples)
+    _note(f"wrote {args.output}")
+    return 0
+
+
+def _channel_values(text: str | None, what: str) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        return [float(v) for v in text.split(",")]
+    except ValueError:
+        raise ConfigError(f"--{what} takes numbers separated by commas (one per channel), got {text!r}") from None
+
+
+def cmd_import_weights(args: argparse.Namespace) -> int:
+    from .core.data import Normalization
+    from .core.export.weights import import_weights
+
+    config, loaded = resolve_target(args.design)
+    dataset = None
+    if args.data:
+        data = _load_data(args.data, None, "describe")
+        dataset = {"name": data.name, "source": data.source, "spec": _data_spec(args.data),
+                   "input_shape": list(data.input_shape), "class_names": list(data.class_names)}
+    mean, std = _channel_values(args.mean, "mean"), _channel_values(args.std, "std")
+    if (mean is None) != (std is None):
+        raise ConfigError("give both --mean and --std (the normalisation the weights were trained with), or neither")
+    normalization = Normalization(mean, std) if mean is not None else None
+    model = import_weights(config, args.weights, args.output, dataset=dataset, normalization=normalization)
+    _note(f"wrote {args.output}: {model.parameter_count():,} parameters from {Path(args.weights).name}")
     return 0
 
 
@@ -480,6 +608,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("summary", help="layer table of a design, model file or preset")
     p.add_argument("target", metavar="DESIGN", help="design .json, model .safetensors or preset name (e.g. lenet5)")
+    p.add_argument("--explain", metavar="LAYER", type=int, action="append",
+                   help="also show how layer LAYER's figures come out, with its numbers (repeatable)")
     p.set_defaults(func=cmd_summary)
 
     p = sub.add_parser("train", help="train a design (or continue a model file)")
@@ -488,9 +618,11 @@ def build_parser() -> argparse.ArgumentParser:
                                   "(default: the design's dataset)")
     p.add_argument("--epochs", type=_positive_int, help="epochs to train in this run (default 10)")
     p.add_argument("--batch-size", type=_positive_int)
-    p.add_argument("--lr", type=_positive_float, help="learning rate")
-    p.add_argument("--optimizer", choices=("adam", "sgd", "rmsprop"))
-    p.add_argument("--loss", choices=("cross_entropy", "mse"))
+    p.add_argument("--lr", type=_positive_float, help="learning rate (default: the optimizer's own, "
+                   + ", ".join(f"{k} {c.field('lr').default:g}" for k, c in OPTIMIZERS.items()) + ")")
+    p.add_argument("--optimizer", choices=tuple(OPTIMIZERS),
+                   help="; ".join(f"{k}: {c.help}" for k, c in OPTIMIZERS.items()))
+    p.add_argument("--loss", choices=tuple(LOSSES), help="; ".join(f"{k}: {c.help}" for k, c in LOSSES.items()))
     p.add_argument("--seed", type=int)
     p.add_argument("--val-fraction", type=float)
     p.add_argument("--shift", type=int, help="augment: random shift up to this many pixels")
@@ -527,11 +659,39 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("layers", help="layer types and their settings")
     p.set_defaults(func=cmd_layers)
 
-    p = sub.add_parser("export", help="write a design or model as PyTorch code")
+    p = sub.add_parser("export", help="write a design or model as PyTorch code, a PyTorch training script or ONNX")
     p.add_argument("target", metavar="MODEL_OR_DESIGN")
-    p.add_argument("--format", choices=("pytorch",), default="pytorch")
-    p.add_argument("-o", "--output", help="file to write (default: standard output)")
+    p.add_argument("--format", choices=("pytorch", "pytorch-script", "onnx"), default="pytorch",
+                   help="pytorch: the nn.Sequential; pytorch-script: a runnable training script (torchrun-ready) "
+                        "that writes a guicnn model file; onnx: an ONNX model for inference (default: pytorch)")
+    p.add_argument("-o", "--output", help="file to write (default: standard output; required for onnx)")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("history", help="a model's training history per epoch (or per batch), as a table or CSV")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("--csv", action="store_true", help="CSV for a spreadsheet: one row per epoch")
+    p.add_argument("--batches", action="store_true", help="with --csv: one row per batch (step, epoch, batch, loss)")
+    p.add_argument("-o", "--output", help="CSV file to write (default: standard output)")
+    p.set_defaults(func=cmd_history)
+
+    p = sub.add_parser("report", help="one self-contained HTML report: design, settings, curves, confusion")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("--data", help="data to score on (default: the data the model was trained on)")
+    p.add_argument("--split", choices=("val", "train", "all"), default="val",
+                   help="which part: the model's own validation split (default), training split, or all")
+    p.add_argument("--examples", type=_positive_int, default=12, help="misclassified images to show (default 12)")
+    p.add_argument("--no-data", action="store_true", help="leave out the confusion matrix and images")
+    p.add_argument("-o", "--output", required=True, help="HTML file to write")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("import-weights", help="a PyTorch state_dict (.safetensors) + a design -> a guicnn model file")
+    p.add_argument("design", metavar="DESIGN", help="design .json (or preset name) the weights belong to")
+    p.add_argument("weights", metavar="WEIGHTS", help="state_dict saved with safetensors.torch.save_file")
+    p.add_argument("-o", "--output", required=True, help="model file to write (.safetensors)")
+    p.add_argument("--data", help="data set the weights were trained on (stores its name and class names)")
+    p.add_argument("--mean", help="per-channel input mean used in training, e.g. 0.1307")
+    p.add_argument("--std", help="per-channel input std used in training, e.g. 0.3081")
+    p.set_defaults(func=cmd_import_weights)
     return parser
 
 

@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication, QScrollArea
 
-    from guicnn.ui.data_panel import DataPanel
+    from guicnn.ui.data.panel import DataPanel
     from guicnn.ui.style import apply_style
 
     app = QApplication.instance() or QApplication(sys.argv[:1])

@@ -355,3 +355,28 @@ def test_data_given_as_a_path_is_found_again_when_continuing(capsys, design, tmp
     assert "epoch 2/2" in out
     code, out, err = call(capsys, "evaluate", out_file)
     assert code == 0 and "300 samples" in out.splitlines()[0]
+
+
+@pytest.mark.parametrize("kind", ["sgd", "adam", "rmsprop"])
+def test_cli_optimizer_defaults_are_the_cores(capsys, design, tmp_path, kind):
+    """--optimizer without --lr trains with the core's field defaults (the panel shows the same)."""
+    from guicnn.core.optim import OPTIMIZERS, make_optimizer
+
+    out = tmp_path / f"{kind}.safetensors"
+    code, _, err = call(capsys, "train", design, "--epochs", "1", "--optimizer", kind, "--out", out, "-q")
+    assert code == 0, err
+    saved = load_model(out).training["settings"]["optimizer"]
+    params = {"w": np.zeros(1, np.float32)}
+    assert make_optimizer(params, saved).get_config() == make_optimizer(params, OPTIMIZERS[kind].defaults()).get_config()
+
+
+def test_optimizer_constructors_default_to_their_field_specs():
+    """The keyword defaults of each optimizer class are the Field defaults the UI and CLI show."""
+    import inspect
+
+    from guicnn.core.optim import OPTIMIZERS
+
+    for cls in OPTIMIZERS.values():
+        signature = inspect.signature(cls.__init__).parameters
+        for spec in cls.fields:
+            assert signature[spec.name].default == spec.default, (cls.type_name, spec.name)

@@ -214,3 +214,49 @@ def test_dropout_is_inverted_and_identity_in_inference():
     kept = np.unique(y[y != 0])
     assert kept.size == 1 and kept[0] == pytest.approx(1 / 0.75)
     assert np.mean(y == 0) == pytest.approx(0.25, abs=0.03)
+
+
+def test_per_class_accuracy_is_the_recall_of_each_true_class():
+    from guicnn.core.metrics import per_class_accuracy
+
+    confusion = np.array([[3, 1, 0], [0, 0, 0], [2, 2, 4]])
+    got = per_class_accuracy(confusion)
+    assert got[0] == 0.75 and np.isnan(got[1]) and got[2] == 0.5
+
+
+def _docstring_code(doc: str) -> str:
+    """The indented code block after the first '::' of a docstring, dedented."""
+    import textwrap
+
+    block = doc.split("::", 1)[1].split("\n\n    ``", 1)[0]
+    return textwrap.dedent(block)
+
+
+def test_the_layer_docstring_example_is_a_working_layer(monkeypatch):
+    """The minimal layer in Layer's docstring registers, builds, runs and passes gradcheck."""
+    from gradcheck import check_layer_gradients
+
+    from guicnn.core import Layer, Sequential, registry
+
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))  # forget it afterwards
+    namespace = {"Sequential": Sequential}
+    exec(_docstring_code(Layer.__doc__), namespace)
+    model = namespace["model"]
+    assert [type(layer).__name__ for layer in model.layers] == ["ChannelScale", "Flatten", "Dense"]
+    assert model.named_parameters()["0.weight"].tolist() == [0.5, 0.5, 0.5]
+    assert model.forward(np.ones((2, 3, 8, 8), np.float32)).shape == (2, 2)
+    check_layer_gradients(namespace["ChannelScale"](init=0.7), (3, 4, 4))
+
+
+def test_the_sequential_docstring_example_trains(monkeypatch):
+    from guicnn.core import Sequential, SoftmaxCrossEntropy, make_optimizer
+
+    rng = np.random.default_rng(0)
+    x = rng.random((16, 1, 8, 8)).astype(np.float32)
+    y = rng.integers(0, 10, 16)
+    namespace = {"Sequential": Sequential, "SoftmaxCrossEntropy": SoftmaxCrossEntropy,
+                 "make_optimizer": make_optimizer, "x": x, "y": y}
+    exec(_docstring_code(Sequential.__doc__), namespace)
+    before = namespace["value"]
+    model, loss = namespace["model"], namespace["loss"]
+    assert loss.forward(model.forward(x), y) < before  # one SGD step lowered the loss on its batch

@@ -157,3 +157,66 @@ def test_model_without_bias_saves_no_bias(tmp_path):
     trainer = Trainer.from_config(design)
     save_model(tmp_path / "m.safetensors", trainer.model)
     assert "bias=False" in torch_code(design)
+
+
+def _scale_layer_class(with_export: bool):
+    """A layer type defined outside guicnn: multiplies by a constant."""
+    from guicnn.core import Field, Layer
+
+    class Scale(Layer):
+        type_name = "Scale"
+        group = "Shape"
+        fields = (Field("factor", "float", 2.0, "The constant.", minimum=0.0, maximum=10.0, key=True),)
+
+        def forward(self, x, training=False):
+            return x * np.float32(self.settings["factor"])
+
+        if with_export:
+            def torch_code(self, input_shape):
+                return f"Scale({self.settings['factor']!r})"
+
+            def torch_helpers(self, input_shape):
+                return {"Scale": "class Scale(nn.Module):\n    def __init__(self, factor):\n"
+                                 "        super().__init__()\n        self.factor = factor\n\n"
+                                 "    def forward(self, x):\n        return x * self.factor\n"}
+
+            def onnx_nodes(self, graph, x):
+                factor = graph.tensor("factor", np.array(self.settings["factor"], np.float32))
+                return graph.node("Mul", [x, factor])
+
+    return Scale
+
+
+SCALED = {"input_shape": [1, 5, 5], "layers": [
+    {"type": "Conv2D", "filters": 2, "kernel_size": 3}, {"type": "Scale", "factor": 3.0}, {"type": "Flatten"}]}
+
+
+def test_a_new_layer_type_exports_through_its_own_methods(monkeypatch, tmp_path):
+    from guicnn.core import Sequential, registry
+
+    monkeypatch.setitem(registry._REGISTRY, "Scale", _scale_layer_class(with_export=True))
+    code = torch_code(SCALED)
+    assert "Scale(3.0),  # 1:" in code and "class Scale(nn.Module)" in code
+    model = Sequential.from_config(SCALED)
+    x = np.random.default_rng(0).random((2, 1, 5, 5), dtype=np.float32)
+    torch = pytest.importorskip("torch")
+    namespace: dict = {}
+    exec(compile(code, "<export>", "exec"), namespace)
+    module = namespace["build_model"]()
+    module.load_state_dict({k: torch.from_numpy(v) for k, v in model.state_dict().items()}, strict=True)
+    np.testing.assert_allclose(module(torch.from_numpy(x)).detach().numpy(), model.forward(x), atol=1e-6)
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    from guicnn.core.export import save_onnx
+
+    save_onnx(model, tmp_path / "scaled.onnx")
+    session = ort.InferenceSession(str(tmp_path / "scaled.onnx"), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(session.run(None, {"input": x})[0], model.forward(x), atol=1e-6)
+
+
+def test_a_new_layer_type_without_export_methods_is_named(monkeypatch):
+    from guicnn.core import registry
+
+    monkeypatch.setitem(registry._REGISTRY, "Scale", _scale_layer_class(with_export=False))
+    with pytest.raises(ConfigError, match="layer 1 Scale: layer type Scale has no PyTorch export"):
+        torch_code(SCALED)

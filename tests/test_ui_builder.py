@@ -14,12 +14,13 @@ from PySide6.QtGui import QColor, QDropEvent  # noqa: E402
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox  # noqa: E402
 
 from guicnn.core.designfile import load_design, load_preset  # noqa: E402
-from guicnn.ui import commands, style  # noqa: E402
+from guicnn.ui import style  # noqa: E402
 from guicnn.ui.app import build_window, parse_args  # noqa: E402
-from guicnn.ui.document import NO_LAYER  # noqa: E402
-from guicnn.ui.layer_stack import row_of  # noqa: E402
+from guicnn.ui.builder import commands  # noqa: E402
+from guicnn.ui.builder.document import NO_LAYER  # noqa: E402
+from guicnn.ui.builder.layer_stack import row_of  # noqa: E402
+from guicnn.ui.builder.summary import ERROR, WARNING  # noqa: E402
 from guicnn.ui.main_window import MainWindow, preset_files, status_text  # noqa: E402
-from guicnn.ui.summary import ERROR, WARNING  # noqa: E402
 
 Button = QMessageBox.StandardButton
 
@@ -506,7 +507,7 @@ def test_read_only_design_refuses_edits_with_a_message(lenet):
     assert lenet.delete_action.isEnabled() and lenet.inspector.page.isEnabled()
 
 
-def test_a_newly_registered_layer_type_needs_no_ui_change(dialogs, qtbot, monkeypatch):
+def test_a_newly_registered_layer_type_needs_no_ui_change(dialogs, qtbot, monkeypatch, tmp_path):
     from guicnn.core import Field, Layer, registry
 
     class Scale(Layer):
@@ -530,6 +531,13 @@ def test_a_newly_registered_layer_type_needs_no_ui_change(dialogs, qtbot, monkey
     main.inspector.row("mode").editor.combo.setCurrentText("positive")
     assert main.document.layers == [{"type": "Scale", "factor": 3.5, "mode": "positive"}]
     assert main.stack.card(0).title == "Scale ×3.5"
+    # Nor does export: a type without export methods is named in the error...
+    assert not main.export_pytorch(tmp_path / "scale.py")
+    assert "layer type Scale has no PyTorch export" in dialogs.errors[-1]
+    # ...and one that has them exports through them.
+    monkeypatch.setattr(Scale, "torch_code", lambda self, shape: f"Scale({self.settings['factor']!r})", raising=False)
+    assert main.export_pytorch(tmp_path / "scale.py")
+    assert "Scale(3.5),  # 0:" in (tmp_path / "scale.py").read_text(encoding="utf-8")
     main.document.undo_stack.setClean()
 
 

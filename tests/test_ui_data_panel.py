@@ -22,9 +22,10 @@ from PySide6.QtCore import QPoint, Qt  # noqa: E402
 from PySide6.QtWidgets import QFileDialog, QScrollArea  # noqa: E402
 
 from guicnn.core.data import DATASETS, RemoteFile, is_downloaded, make_shapes  # noqa: E402
-from guicnn.ui import data_worker, style  # noqa: E402
-from guicnn.ui.data_panel import DataPanel, validation_count  # noqa: E402
-from guicnn.ui.data_preview import resample_nearest  # noqa: E402
+from guicnn.ui import style  # noqa: E402
+from guicnn.ui import worker as data_worker  # noqa: E402
+from guicnn.ui.data.panel import DataPanel, validation_count  # noqa: E402
+from guicnn.ui.data.preview import resample_nearest  # noqa: E402
 from guicnn.ui.views.common import images_to_uint8  # noqa: E402
 
 LOAD_TIMEOUT_MS = 20_000

@@ -11,8 +11,8 @@ pytest.importorskip("PySide6")
 
 from guicnn.core import Sequential  # noqa: E402
 from guicnn.core.designfile import load_preset  # noqa: E402
-from guicnn.ui import commands  # noqa: E402
-from guicnn.ui.document import NO_LAYER, DesignDocument  # noqa: E402
+from guicnn.ui.builder import commands  # noqa: E402
+from guicnn.ui.builder.document import NO_LAYER, DesignDocument  # noqa: E402
 
 
 @pytest.fixture

@@ -7,10 +7,12 @@ import pytest
 
 from guicnn.core.data import load_digits, train_val_split
 from guicnn.core.designfile import load_preset
+from guicnn.core.losses import LOSSES
+from guicnn.core.optim import DEFAULT_OPTIMIZER, OPTIMIZERS, SCHEDULE_TYPES, make_optimizer
 from guicnn.core.training import TrainSettings
-from guicnn.ui.document import DesignDocument
-from guicnn.ui.training_controller import TrainingController
-from guicnn.ui.training_panel import TrainingPanel
+from guicnn.ui.builder.document import DesignDocument
+from guicnn.ui.training.controller import TrainingController, TrainingSnapshot
+from guicnn.ui.training.panel import TrainingPanel
 
 
 @pytest.fixture
@@ -61,19 +63,24 @@ def test_run_reports_in_order_and_trained_weights_belong_to_the_document(qtbot, 
     assert weights is not None and set(weights) == set(controller.trainer.model.state_dict())
     assert controller.document.modified
     # snapshots: one activation per layer, shaped like the layer's output, copies of live arrays
-    with_maps = [s for s in snapshots if "activations" in s]
+    assert all(isinstance(s, TrainingSnapshot) for s in snapshots)
+    with_maps = [s for s in snapshots if s.activations is not None]
     assert with_maps
-    activations = with_maps[-1]["activations"]
+    activations = with_maps[-1].activations
     model = controller.trainer.model
     assert [a.shape for a in activations] == [layer.output_shape for layer in model.layers]
     assert activations[0].shape[0] == 16  # one image per channel of the first Conv2D
-    conv = with_maps[-1]["model"].layers[0].params["weight"]
+    conv = with_maps[-1].model.layers[0].params["weight"]
     assert conv.shape == (16, 1, 3, 3) and not np.shares_memory(conv, model.layers[0].params["weight"])
-    assert with_maps[-1]["probabilities"].shape == (10,)
-    assert with_maps[-1]["probabilities"].sum() == pytest.approx(1, abs=1e-5)
-    final = [s for s in snapshots if s["epoch_end"]][-1]
-    assert final["confidence"].shape == final["predictions"].shape == (len(val),)
-    assert [a.shape[1:] for a in final["probe_batch"]] == [layer.output_shape for layer in model.layers]
+    assert with_maps[-1].probabilities.shape == (10,)
+    assert with_maps[-1].probabilities.sum() == pytest.approx(1, abs=1e-5)
+    final = [s for s in snapshots if s.epoch_end][-1].examples
+    assert final.confidence.shape == final.predictions.shape == (len(val),)
+    # the epoch reports carry the layer health, rated on the validation probe batch
+    health = [r.health for k, r in events if k == "epoch"][-1]
+    assert [h.index for h in health] == [i for i, layer in enumerate(model.layers)
+                                         if layer.params or layer.type_name == "ReLU"]
+    assert all(h.probes == min(64, len(val)) for h in health if h.dead_share is not None)
 
 
 def test_step_signals_are_throttled(qtbot, controller, digits):
@@ -167,7 +174,7 @@ def test_shutdown_while_training_joins_the_thread(qtbot, controller, digits):
     train, val = digits
     with qtbot.waitSignal(controller.step, timeout=30_000):
         controller.start(TrainSettings(batch_size=4, epochs=100), train, val, continue_training=False)
-    thread = controller._thread.thread
+    thread = controller._job.thread
     controller.shutdown()
     assert not thread.isRunning()
     assert controller.state == "idle" and not controller.document.read_only
@@ -210,11 +217,12 @@ def test_panel_settings_round_trip_and_state(qtbot):
 def test_switching_optimizer_takes_its_defaults_but_keeps_what_the_user_set(qtbot):
     panel = TrainingPanel()
     qtbot.addWidget(panel)
-    assert panel.settings().optimizer == {"type": "adam", "lr": 0.001}
+    assert panel.settings().optimizer == {"type": "adam", "lr": OPTIMIZERS["adam"].field("lr").default}
     panel.optimizer.setCurrentIndex(panel.optimizer.findData("sgd"))
-    assert panel.settings().optimizer["lr"] == pytest.approx(0.05)  # SGD's own default
+    assert panel.settings().optimizer["lr"] == pytest.approx(OPTIMIZERS["sgd"].field("lr").default)
     panel.optimizer.setCurrentIndex(panel.optimizer.findData("rmsprop"))
-    assert panel.momentum.value() == 0.0 and panel.lr.value() == pytest.approx(0.001)
+    assert panel.momentum.value() == OPTIMIZERS["rmsprop"].field("momentum").default
+    assert panel.lr.value() == pytest.approx(OPTIMIZERS["rmsprop"].field("lr").default)
     panel.momentum.setValue(0.9)  # the user's choice survives state changes
     panel.set_state("running")
     panel.set_state("idle")
@@ -222,3 +230,30 @@ def test_switching_optimizer_takes_its_defaults_but_keeps_what_the_user_set(qtbo
     panel.lr.setValue(0.02)
     panel.optimizer.setCurrentIndex(panel.optimizer.findData("adam"))
     assert panel.lr.value() == pytest.approx(0.02)  # a learning rate the user typed stays
+
+
+def test_panel_defaults_are_the_cores(qtbot):
+    """One home for defaults: an untouched panel gives what the core (and so the CLI) would use."""
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    core = TrainSettings()
+    for kind, cls in OPTIMIZERS.items():
+        panel.optimizer.setCurrentIndex(panel.optimizer.findData(kind))
+        given = panel.settings()
+        assert given.optimizer["type"] == kind
+        assert given.optimizer["lr"] == pytest.approx(cls.field("lr").default)
+        assert given.optimizer.get("momentum", 0.0) == pytest.approx(
+            cls.field("momentum").default if cls.field("momentum") else 0.0)
+        assert make_optimizer({"w": np.zeros(1, np.float32)}, given.optimizer).get_config() == \
+            make_optimizer({"w": np.zeros(1, np.float32)}, {"type": kind}).get_config()
+    panel.optimizer.setCurrentIndex(panel.optimizer.findData(DEFAULT_OPTIMIZER))
+    given = panel.settings()
+    for name in ("loss", "batch_size", "epochs", "seed", "normalize", "augment", "schedule"):
+        assert getattr(given, name) == getattr(core, name), name
+    assert given.optimizer == {"type": core.optimizer["type"], "lr": core.optimizer["lr"]}
+    panel.schedule.setCurrentIndex(panel.schedule.findData("step"))
+    step = panel.settings().schedule
+    assert step == SCHEDULE_TYPES["step"].defaults()
+    assert [panel.schedule.itemText(i) for i in range(panel.schedule.count())] == \
+        [spec.title for spec in SCHEDULE_TYPES.values()]
+    assert [panel.loss.itemData(i) for i in range(panel.loss.count())] == list(LOSSES)

@@ -9,7 +9,8 @@ from guicnn.core.designfile import load_preset
 from guicnn.core.losses import SoftmaxCrossEntropy
 from guicnn.core.model import Sequential
 from guicnn.ui.views import HistogramsView
-from guicnn.ui.views.histograms import MAX_SAMPLES, dead_unit_fractions
+from guicnn.core.health import dead_unit_fractions, layer_health
+from guicnn.ui.views.histograms import MAX_SAMPLES
 
 
 @pytest.fixture
@@ -25,15 +26,14 @@ class _Layer:
         self.type_name = type_name
 
 
-def test_dead_fraction_of_a_constructed_batch():
-    relu = np.ones((3, 2, 2, 2), np.float32)  # 3 samples, 8 units
-    relu[:, 0, 0, 0] = 0  # dead: 0 for every sample
-    relu[:, 1, 1, 1] = 0  # dead
-    relu[:2, 0, 1, 0] = 0  # alive: the third sample fires
+def test_dead_fraction_of_a_constructed_batch():  # the core's count, which the view shows
+    relu = np.zeros((3, 4, 2, 2), np.float32)  # 3 samples, 4 feature maps
+    relu[2, 0, 1, 0] = 1  # alive: the third sample fires once
+    relu[:, 3] = 2  # alive everywhere; maps 1 and 2 are dead
     other = np.zeros((3, 4), np.float32)  # not a ReLU: ignored even though all zero
     flat_relu = np.array([[0, 1, 0, 0], [0, 2, 0, 3]], np.float32)  # 2 of 4 dead
     fractions = dead_unit_fractions([_Layer("ReLU"), _Layer("Dense"), _Layer("ReLU")], [relu, other, flat_relu])
-    assert fractions == {0: pytest.approx(2 / 8), 2: pytest.approx(2 / 4)}
+    assert fractions == {0: pytest.approx(2 / 4), 2: pytest.approx(2 / 4)}
 
 
 def test_histograms_of_a_real_model_count_every_value(view):
@@ -59,7 +59,9 @@ def test_gradients_and_dead_units_after_a_training_step(view):
     loss.forward(logits, y)
     model.backward(loss.backward(), start=len(model.layers) - 1)
     activations = model.activations
-    view.update_from_model(model, activations)
+    view.update_from_model(model)
+    assert view.dead_fractions() == {} and "after each epoch" in view.dead_note.toPlainText()
+    view.set_health(layer_health(model, x))
     view.set_selected(3, "weight")
     counts, _, sampled = view.histogram("gradient")
     assert sampled == model.layers[3].grads["weight"].size == counts.sum()
@@ -67,11 +69,14 @@ def test_gradients_and_dead_units_after_a_training_step(view):
     fractions = view.dead_fractions()
     assert sorted(fractions) == relus
     for i in relus:
-        expected = float((~np.any(activations[i] > 0, axis=0)).mean())
-        assert fractions[i] == pytest.approx(expected)
+        a = activations[i]
+        alive = np.any(a.reshape(len(a), a.shape[1], -1) > 0, axis=(0, 2))  # feature maps / features
+        assert fractions[i] == pytest.approx(1 - alive.mean())
     heights = view.dead_bars.opts["height"]
     np.testing.assert_allclose(heights, [100 * fractions[i] for i in relus])
     assert "16 probe images" in view.dead_plot.titleLabel.text
+    ticks = view.dead_plot.getAxis("bottom")._tickLevels[0]
+    assert [label for _, label in ticks] == [f"{i} · ReLU" for i in relus]
 
 
 def test_big_arrays_are_sampled_and_non_finite_values_reported(view):

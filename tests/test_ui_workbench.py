@@ -9,21 +9,6 @@ from PySide6.QtWidgets import QMessageBox
 from guicnn import cli
 from guicnn.core.data import load_digits
 from guicnn.core.training import evaluate
-from guicnn.ui.app import build_window, parse_args
-
-
-@pytest.fixture
-def window(qtbot, monkeypatch):
-    window = build_window(parse_args(["--preset", "digits_small", "--data", "digits", "--size", "1280x800"]))
-    window.show()
-    qtbot.waitUntil(lambda: window.workbench.data_panel.dataset() is not None, timeout=20_000)
-    yield window
-    # Close it here, answering its questions, rather than block on a dialog in qtbot's teardown.
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
-    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    window.close()
-    window.workbench.shutdown()
-    window.deleteLater()
 
 
 def _train(qtbot, window, epochs=3):
@@ -93,7 +78,7 @@ def test_closing_while_training_stops_and_joins_the_thread(qtbot, window, monkey
     workbench.training_panel.batch_size.setValue(4)
     with qtbot.waitSignal(workbench.controller.step, timeout=30_000):
         workbench.training_panel.start_button.click()
-    thread = workbench.controller._thread.thread
+    thread = workbench.controller._job.thread
     asked = []
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append("stop?") or QMessageBox.StandardButton.Yes)
     monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: asked.append("save?") or QMessageBox.StandardButton.Discard)

@@ -35,6 +35,8 @@ class LayerInfo:
     macs: int = 0
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
+    # The layer object built from the config (None if it could not be built), for explanations.
+    layer: Layer | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -62,6 +64,8 @@ class Analysis:
     input_shape: Shape | None
     layers: list[LayerInfo]
     input_error: str | None = None
+    # Figures derived from this analysis by other modules (e.g. explain's gap flags), computed once.
+    derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def valid(self) -> bool:
@@ -159,6 +163,7 @@ def analyze(config: dict[str, Any]) -> Analysis:
             info.error = exc.reason
             shape = None
             continue
+        info.layer = layer
         info.description = layer.describe()
         if shape is None:
             # The input or a layer above is wrong (and reported there); nothing more to say here.
@@ -203,3 +208,21 @@ def _next_receptive_field(effect, rf, jump, image_hw):
         return rf, None
     (kh, kw), (sh, sw) = effect
     return (rf[0] + (kh - 1) * jump[0], rf[1] + (kw - 1) * jump[1]), (jump[0] * sh, jump[1] * sw)
+
+
+# The explanations build on `analyze`, so they live in their own modules and import this one;
+# they are reachable from here too (DESIGN.md's contract names guicnn.core.analysis.*).
+_EXPLAIN_EXPORTS = {
+    "receptive_box": "receptive", "receptive_field": "receptive", "ReceptiveField": "receptive",
+    "suggest_fixes": "repair", "fixes_by_problem": "repair",
+    "explain_layer": "explain", "explain_design": "explain", "LayerExplanation": "explain", "Formula": "explain",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPLAIN_EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    return getattr(import_module(f"{__package__}.{module}"), name)

@@ -82,9 +82,14 @@ def load_design(path: str | os.PathLike) -> dict[str, Any]:
     return config
 
 
+def preset_paths() -> list[Path]:
+    """The shipped preset files, in file-name order (the one listing the CLI and the GUI use)."""
+    return sorted((resource_dir() / "presets").glob("*.json"))
+
+
 def preset_names() -> list[str]:
     """File stems of the shipped presets (``lenet5``, ``digits_small``, ...)."""
-    return sorted(p.stem for p in (resource_dir() / "presets").glob("*.json"))
+    return [p.stem for p in preset_paths()]
 
 
 def load_preset(stem: str) -> dict[str, Any]:
@@ -92,7 +97,7 @@ def load_preset(stem: str) -> dict[str, Any]:
     folder = resource_dir() / "presets"
     path = folder / f"{stem}.json"
     if not path.exists():
-        for candidate in folder.glob("*.json"):
+        for candidate in preset_paths():
             if load_design(candidate).get("name", "").lower() == stem.lower():
                 path = candidate
                 break

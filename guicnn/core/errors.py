@@ -34,3 +34,20 @@ class ModelFileError(GuicnnError, ValueError):
 
 class TrainingError(GuicnnError, RuntimeError):
     """Training could not go on (for example the loss became NaN)."""
+
+
+class MissingDependencyError(GuicnnError, ImportError):
+    """An optional package is needed for this feature; the message says how to install it."""
+
+
+def require(module: str, purpose: str, extra: str) -> object:
+    """Import an optional package, or raise MissingDependencyError saying how to get it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingDependencyError(
+            f"{purpose} needs the '{module}' package, which is not installed; "
+            f'install it with: pip install "guicnn[{extra}]"'
+        ) from None

@@ -132,6 +132,11 @@ def scratch_bytes(owner) -> int:
         return int(sum(a.nbytes for arrays in sets.values() for a in arrays.values()))
 
 
+def unused_lines(padded_size: int, k_eff: int, stride: int) -> int:
+    """Trailing rows (or columns) of the padded input that no window reaches (the floor above drops them)."""
+    return (padded_size - k_eff) % stride if padded_size >= k_eff else 0
+
+
 def batch_last(shape: tuple[int, int, int, int], dtype, fill: float | None = None) -> np.ndarray:
     """A new NCHW-shaped array stored batch-last (memory order C, H, W, N)."""
     n, c, h, w = shape

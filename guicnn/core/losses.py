@@ -8,7 +8,9 @@ from .errors import ShapeError
 
 
 class Loss:
-    name = ""
+    type_name = ""
+    title = ""
+    help = ""
 
     def forward(self, output: np.ndarray, target: np.ndarray) -> float:
         raise NotImplementedError
@@ -42,7 +44,9 @@ class SoftmaxCrossEntropy(Loss):
     that layer, so softmax is never applied twice.
     """
 
-    name = "cross_entropy"
+    type_name = "cross_entropy"
+    title = "Cross-entropy"
+    help = "−log of the probability given to the right class (softmax is part of the loss)."
 
     def forward(self, logits: np.ndarray, labels: np.ndarray) -> float:
         logits = logits.reshape(len(logits), -1)
@@ -62,7 +66,9 @@ class SoftmaxCrossEntropy(Loss):
 class MSE(Loss):
     """Mean squared error; integer labels are compared with one-hot vectors."""
 
-    name = "mse"
+    type_name = "mse"
+    title = "Mean squared error"
+    help = "Mean of (output − one-hot label)²; slower to learn classification than cross-entropy."
 
     def __init__(self, apply_softmax: bool = False) -> None:
         self.apply_softmax = apply_softmax
@@ -84,7 +90,7 @@ class MSE(Loss):
         return (2.0 / diff.size) * diff
 
 
-LOSSES = {"cross_entropy": SoftmaxCrossEntropy, "mse": MSE}
+LOSSES: dict[str, type[Loss]] = {cls.type_name: cls for cls in (SoftmaxCrossEntropy, MSE)}
 
 
 def make_loss(name: str) -> Loss:

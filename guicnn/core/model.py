@@ -28,7 +28,21 @@ def _jsonable(value: Any) -> Any:
 
 
 class Sequential:
-    """A feed-forward stack of layers over NCHW float32 input."""
+    """A feed-forward stack of layers over NCHW float32 input.
+
+    Built from a design (the JSON the GUI edits), trained by hand in five lines::
+
+        model = Sequential.from_config({"input_shape": [1, 8, 8], "layers": [
+            {"type": "Conv2D", "filters": 4, "kernel_size": 3}, {"type": "ReLU"},
+            {"type": "Flatten"}, {"type": "Dense", "units": 10}]}, seed=0)
+        loss = SoftmaxCrossEntropy()
+        optimizer = make_optimizer(model.named_parameters(), {"type": "sgd", "lr": 0.1})
+        value = loss.forward(model.forward(x, training=True), y)   # x: (N, 1, 8, 8), y: (N,)
+        model.backward(loss.backward())                            # fills model.named_gradients()
+        optimizer.step(model.named_gradients())
+
+    ``core.training.Trainer`` does the same with batches, validation, schedules and reports.
+    """
 
     def __init__(self, layers: Iterable[Layer], input_shape: Iterable[int], name: str | None = None,
                  seed: int | None = 0) -> None:
@@ -135,18 +149,31 @@ class Sequential:
 
     def predict_proba(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """Class probabilities (softmax of the logits, the final Softmax layer not applied twice)."""
-        from .layers.activations import softmax
-
         outputs = []
-        upto = len(self.layers) - 1 if self.ends_with_softmax else None
         for start in range(0, len(x), batch_size):
-            logits = self.forward(x[start : start + batch_size], training=False, upto=upto)
-            outputs.append(softmax(logits.reshape(len(logits), -1), axis=1))
+            logits = self.forward(x[start : start + batch_size], training=False, upto=self.logits_end)
+            outputs.append(self.probabilities(logits, upto=self.logits_end))
         return np.concatenate(outputs) if outputs else np.zeros((0,) + self.output_shape, np.float32)
 
     @property
     def ends_with_softmax(self) -> bool:
         return bool(self.layers) and self.layers[-1].type_name == "Softmax"
+
+    @property
+    def logits_end(self) -> int | None:
+        """The ``upto`` of ``forward`` that gives the class scores (logits): before a final Softmax
+        layer, so that softmax is never applied twice; None when the last layer gives them."""
+        return len(self.layers) - 1 if self.ends_with_softmax else None
+
+    def probabilities(self, output: np.ndarray, upto: int | None = None) -> np.ndarray:
+        """Class probabilities (N, K) from a batch of outputs of ``forward(..., upto=upto)``: the
+        output itself when it already passed the final Softmax layer, else its softmax."""
+        from .layers.activations import softmax
+
+        flat = np.asarray(output).reshape(len(output), -1)
+        if upto is None and self.ends_with_softmax:
+            return flat.astype(np.float32, copy=False)
+        return softmax(flat, axis=1).astype(np.float32, copy=False)
 
     def clear_caches(self) -> None:
         for layer in self.layers:
@@ -221,7 +248,7 @@ def format_summary(analysis: Analysis, title: str | None = None) -> str:
     rows = [("", "Input", fmt_shape(analysis.input_shape), "", "", "")]
     notes = []
     for info in analysis.layers:
-        rf = "" if info.receptive_field is None else "×".join(map(str, info.receptive_field))
+        rf = fmt_shape(info.receptive_field, missing="")
         rows.append((
             str(info.index), info.description or info.type,
             "ERROR" if info.error else fmt_shape(info.output_shape),

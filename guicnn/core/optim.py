@@ -1,18 +1,44 @@
-"""Optimizers (SGD, Adam, RMSprop — PyTorch's update rules) and learning-rate schedules."""
+"""Optimizers (SGD, Adam, RMSprop — PyTorch's update rules) and learning-rate schedules.
+
+Each optimizer and schedule describes its settings with the same :class:`~guicnn.core.fields.Field`
+specs as the layers, so the training panel and the CLI build their options (and defaults)
+from one place.
+"""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from .fields import Field
+
+_LR_HELP = "Step size of each update: too small learns slowly, too large makes the loss jump or diverge."
+_WEIGHT_DECAY = Field("weight_decay", "float", 0.0, "L2 penalty added to every gradient: pulls weights towards zero.",
+                      minimum=0.0, maximum=1.0)
 
 
 class Optimizer:
     """Updates a dict of live parameter arrays in place from a dict of gradients."""
 
     type_name = ""
+    title = ""
+    help = ""
+    #: The settings a user may give (besides ``type``), with their defaults and ranges.
+    fields: tuple[Field, ...] = ()
     slots: tuple[str, ...] = ()
+
+    @classmethod
+    def field(cls, name: str) -> Field | None:
+        """The spec of one setting, or None when this optimizer has no such setting."""
+        return next((f for f in cls.fields if f.name == name), None)
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """``{"type": ..., setting: default, ...}``: the configuration of an untouched form."""
+        return {"type": cls.type_name, **{f.name: f.default for f in cls.fields}}
 
     def __init__(self, params: dict[str, np.ndarray], lr: float = 0.01, weight_decay: float = 0.0) -> None:
         if not (lr > 0 and math.isfinite(lr)):
@@ -76,6 +102,15 @@ class Optimizer:
 
 class SGD(Optimizer):
     type_name = "sgd"
+    title = "SGD"
+    help = "Stochastic gradient descent: w -= lr·g; with momentum the classic choice for CNNs."
+    fields = (
+        Field("lr", "float", 0.01, _LR_HELP, minimum=0.0, exclusive_minimum=True),
+        Field("momentum", "float", 0.0, "Fraction of the previous update added to the next (0.9 is common).",
+              minimum=0.0, maximum=1.0, exclusive_maximum=True),
+        Field("nesterov", "bool", False, "Look-ahead momentum: the gradient is taken where momentum leads."),
+        _WEIGHT_DECAY,
+    )
     slots = ("momentum_buffer",)
 
     def __init__(self, params, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0):
@@ -103,6 +138,14 @@ class SGD(Optimizer):
 
 class Adam(Optimizer):
     type_name = "adam"
+    title = "Adam"
+    help = "Adapts the step of every weight from running averages of its gradient; works well by default."
+    fields = (
+        Field("lr", "float", 0.001, _LR_HELP, minimum=0.0, exclusive_minimum=True),
+        Field("eps", "float", 1e-8, "Added to the denominator so that a weight with no gradient history "
+              "does not get an infinite step.", minimum=0.0, exclusive_minimum=True),
+        _WEIGHT_DECAY,
+    )
     slots = ("exp_avg", "exp_avg_sq")
 
     def __init__(self, params, lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
@@ -133,6 +176,18 @@ class Adam(Optimizer):
 
 class RMSprop(Optimizer):
     type_name = "rmsprop"
+    title = "RMSprop"
+    help = "Divides each step by a running average of the gradient's size."
+    fields = (
+        Field("lr", "float", 0.01, _LR_HELP, minimum=0.0, exclusive_minimum=True),
+        Field("alpha", "float", 0.99, "Smoothing of the running average of squared gradients.",
+              minimum=0.0, maximum=1.0, exclusive_maximum=True),
+        Field("momentum", "float", 0.0, "Fraction of the previous update added to the next.",
+              minimum=0.0, maximum=1.0, exclusive_maximum=True),
+        Field("eps", "float", 1e-8, "Added to the denominator for stability.", minimum=0.0, exclusive_minimum=True),
+        Field("centered", "bool", False, "Divide by the gradient's running variance instead of its mean square."),
+        _WEIGHT_DECAY,
+    )
     slots = ("square_avg", "momentum_buffer", "grad_avg")
 
     def __init__(self, params, lr=0.01, alpha=0.99, eps=1e-8, momentum=0.0, centered=False, weight_decay=0.0):
@@ -169,13 +224,14 @@ class RMSprop(Optimizer):
                 "centered": self.centered}
 
 
-OPTIMIZERS = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
+OPTIMIZERS: dict[str, type[Optimizer]] = {cls.type_name: cls for cls in (Adam, SGD, RMSprop)}
+DEFAULT_OPTIMIZER = "adam"
 
 
 def make_optimizer(params: dict[str, np.ndarray], config: dict[str, Any]) -> Optimizer:
     """Build an optimizer from ``{"type": "adam", "lr": 0.001, ...}``; ValueError names the bad key."""
     config = dict(config)
-    kind = str(config.pop("type", "adam")).lower()
+    kind = str(config.pop("type", DEFAULT_OPTIMIZER)).lower()
     if kind not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {kind!r}; use one of {', '.join(OPTIMIZERS)}")
     if "betas" in config:
@@ -188,25 +244,60 @@ def make_optimizer(params: dict[str, np.ndarray], config: dict[str, Any]) -> Opt
 
 # ---- learning-rate schedules (per epoch, closed forms of PyTorch's StepLR/CosineAnnealingLR) ----
 
-SCHEDULES = ("constant", "step", "cosine")
+@dataclass(frozen=True)
+class Schedule:
+    """A learning-rate schedule type and its settings."""
+
+    type_name: str
+    title: str
+    help: str
+    fields: tuple[Field, ...] = ()
+
+    def field(self, name: str) -> Field | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+    def defaults(self) -> dict[str, Any] | None:
+        """The schedule config of an untouched form (None: constant)."""
+        if self.type_name == "constant":
+            return None
+        return {"type": self.type_name, **{f.name: f.default for f in self.fields if f.default is not None}}
+
+
+SCHEDULE_TYPES: dict[str, Schedule] = {s.type_name: s for s in (
+    Schedule("constant", "Constant", "The same learning rate in every epoch."),
+    Schedule("step", "Step decay", "Multiply the learning rate by gamma every step_size epochs.", (
+        Field("step_size", "int", 5, "Epochs between two decays.", minimum=1, maximum=100000),
+        Field("gamma", "float", 0.5, "Factor applied at each decay.", minimum=0.0, maximum=1.0,
+              exclusive_minimum=True, exclusive_maximum=True),
+    )),
+    Schedule("cosine", "Cosine annealing", "Lower the learning rate along half a cosine, to eta_min at t_max.", (
+        Field("t_max", "int", None, "Epochs of the descent.", minimum=1, maximum=100000,
+              default_text="all epochs"),
+        Field("eta_min", "float", 0.0, "Learning rate at the end.", minimum=0.0),
+    )),
+)}
+SCHEDULES = tuple(SCHEDULE_TYPES)
 
 
 def scheduled_lr(base_lr: float, epoch: int, schedule: dict[str, Any] | None, total_epochs: int) -> float:
     """Learning rate for a 0-based epoch.
 
-    ``{"type": "step", "step_size": 10, "gamma": 0.1}`` or
+    ``{"type": "step", "step_size": 5, "gamma": 0.5}`` or
     ``{"type": "cosine", "t_max": total_epochs, "eta_min": 0.0}``; None/constant keeps base_lr.
+    Missing settings take the defaults of ``SCHEDULE_TYPES``.
     """
     if not schedule or schedule.get("type", "constant") == "constant":
         return base_lr
     kind = schedule["type"]
+    spec = SCHEDULE_TYPES.get(kind)
+    if spec is None:
+        raise ValueError(f"unknown learning-rate schedule {kind!r}; use one of {', '.join(SCHEDULES)}")
+    values = {f.name: schedule.get(f.name, f.default) for f in spec.fields}
     if kind == "step":
-        step_size = int(schedule.get("step_size", 10))
+        step_size = int(values["step_size"])
         if step_size < 1:
             raise ValueError(f"step schedule needs step_size ≥ 1, got {step_size}")
-        return base_lr * float(schedule.get("gamma", 0.1)) ** (epoch // step_size)
-    if kind == "cosine":
-        t_max = int(schedule.get("t_max", total_epochs)) or 1
-        eta_min = float(schedule.get("eta_min", 0.0))
-        return eta_min + (base_lr - eta_min) * (1 + math.cos(math.pi * min(epoch, t_max) / t_max)) / 2
-    raise ValueError(f"unknown learning-rate schedule {kind!r}; use one of {', '.join(SCHEDULES)}")
+        return base_lr * float(values["gamma"]) ** (epoch // step_size)
+    t_max = int(values["t_max"] or total_epochs) or 1
+    eta_min = float(values["eta_min"])
+    return eta_min + (base_lr - eta_min) * (1 + math.cos(math.pi * min(epoch, t_max) / t_max)) / 2

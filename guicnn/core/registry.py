@@ -1,4 +1,8 @@
-"""Layer registry: type name -> layer class (with its field specs, group and help)."""
+"""Layer registry: type name -> layer class (with its field specs, group and help).
+
+A leaf module: layer classes register themselves with ``@register`` when ``guicnn.core``
+imports ``guicnn.core.layers``, so nothing here imports them back.
+"""
 
 from __future__ import annotations
 
@@ -27,30 +31,31 @@ def register(cls: type[Layer]) -> type[Layer]:
     return cls
 
 
-def _ensure_loaded() -> None:
-    # Importing the layers package registers every built-in layer type.
-    from . import layers  # noqa: F401
-
-
 def layer_class(type_name: str, *, index: int | None = None) -> type[Layer]:
     """The class registered as ``type_name``; ConfigError (with a suggestion) if unknown."""
-    _ensure_loaded()
     try:
         return _REGISTRY[type_name]
     except (KeyError, TypeError):
         pass
     if not isinstance(type_name, str):
         raise ConfigError(f"layer type must be a string, got {type_name!r}", index=index)
+    close = closest_type(type_name)
+    hint = f"; did you mean {close!r}?" if close else f"; known types: {', '.join(sorted(_REGISTRY))}"
+    raise ConfigError(f"unknown layer type {type_name!r}{hint}", index=index)
+
+
+def closest_type(type_name: str) -> str | None:
+    """The registered type a misspelt name most likely means ('conv2d' → 'Conv2D'), or None."""
+    if not isinstance(type_name, str):
+        return None
     close = difflib.get_close_matches(type_name, list(_REGISTRY), n=1, cutoff=0.5)
     if not close:
         close = [n for n in _REGISTRY if n.lower() == type_name.lower()]
-    hint = f"; did you mean {close[0]!r}?" if close else f"; known types: {', '.join(sorted(_REGISTRY))}"
-    raise ConfigError(f"unknown layer type {type_name!r}{hint}", index=index)
+    return close[0] if close else None
 
 
 def layer_types() -> list[str]:
     """All registered type names, grouped in palette order."""
-    _ensure_loaded()
     order = {g: i for i, g in enumerate(GROUPS)}
     return [c.type_name for c in sorted(_REGISTRY.values(), key=lambda c: (order[c.group], c.palette_order))]
 
@@ -58,12 +63,3 @@ def layer_types() -> list[str]:
 def layer_classes() -> list[type[Layer]]:
     """All registered layer classes in palette order."""
     return [_REGISTRY[name] for name in layer_types()]
-
-
-def registered_layers() -> dict[str, type[Layer]]:
-    """A copy of the registry: type name -> layer class."""
-    _ensure_loaded()
-    return dict(_REGISTRY)
-
-
-get_layer_class = layer_class  # the name some tools expect

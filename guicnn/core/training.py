@@ -25,10 +25,11 @@ import numpy as np
 
 from .data import Dataset, Normalization, augment_batch, train_val_split
 from .errors import ShapeError, TrainingError
-from .layers.activations import softmax
+from .health import PROBES as HEALTH_PROBES
+from .health import LayerHealth, layer_health
 from .losses import LOSSES, Loss, make_loss
 from .model import Sequential
-from .optim import Optimizer, make_optimizer, scheduled_lr
+from .optim import DEFAULT_OPTIMIZER, OPTIMIZERS, Optimizer, make_optimizer, scheduled_lr
 
 #: Seconds between checks of the stop event while paused.
 PAUSE_POLL = 0.05
@@ -37,12 +38,14 @@ _AUGMENT_STREAM = 2**31 - 1
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
 
 HISTORY_KEYS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds")
+#: Per-batch history: the training loss of every optimizer step and the (1-based) epoch it was in.
+BATCH_HISTORY_KEYS = ("batch_loss", "batch_epoch")
 
 
 # ---- settings ------------------------------------------------------------------------------
 
 def _default_optimizer() -> dict[str, Any]:
-    return {"type": "adam", "lr": 0.001}
+    return {"type": DEFAULT_OPTIMIZER, "lr": OPTIMIZERS[DEFAULT_OPTIMIZER].field("lr").default}
 
 
 def _default_augment() -> dict[str, Any]:
@@ -73,7 +76,8 @@ class TrainSettings:
     @property
     def lr(self) -> float:
         """The base learning rate of the optimizer settings."""
-        return float(self.optimizer.get("lr", 0.001 if self.optimizer.get("type", "adam") == "adam" else 0.01))
+        kind = OPTIMIZERS.get(str(self.optimizer.get("type", DEFAULT_OPTIMIZER)).lower(), OPTIMIZERS[DEFAULT_OPTIMIZER])
+        return float(self.optimizer.get("lr", kind.field("lr").default))
 
     def validate(self) -> TrainSettings:
         """Raise ValueError saying which setting is wrong and what would be right; return self."""
@@ -173,6 +177,7 @@ class EpochReport:
     confusion: np.ndarray | None
     best_epoch: int
     history: dict[str, tuple]
+    health: tuple[LayerHealth, ...] = ()  # per-layer health after this epoch (core.health)
 
 
 @dataclass(frozen=True)
@@ -183,6 +188,7 @@ class EndReport:
     message: str
     epoch: int  # completed epochs
     step: int
+    health: tuple[LayerHealth, ...] = ()  # per-layer health at the end (core.health)
 
 
 Report = Union[StepReport, EpochReport, EndReport]
@@ -203,7 +209,7 @@ class EvalResult:
 
 def _logit_end(model: Sequential, loss: Loss) -> int | None:
     """Cross-entropy takes logits: stop before a final Softmax layer so it is not applied twice."""
-    return len(model.layers) - 1 if loss.name == "cross_entropy" and model.ends_with_softmax else None
+    return model.logits_end if loss.type_name == "cross_entropy" else None
 
 
 def _fit_input(x: np.ndarray, model: Sequential) -> np.ndarray:
@@ -225,7 +231,6 @@ def evaluate(model: Sequential, x: np.ndarray, y: np.ndarray, batch_size: int = 
     if len(x) != len(y):
         raise ShapeError(f"{len(x)} images but {len(y)} labels")
     upto = _logit_end(model, loss_fn)
-    outputs_are_probs = upto is None and model.ends_with_softmax
     k = int(np.prod(model.output_shape))
     total, probs = 0.0, []
     for start in range(0, len(x), batch_size):
@@ -235,7 +240,7 @@ def evaluate(model: Sequential, x: np.ndarray, y: np.ndarray, batch_size: int = 
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a NaN loss is reported as NaN
             out = model.forward(_fit_input(xb, model), training=False, upto=upto).reshape(len(xb), -1)
             total += loss_fn.forward(out, y[start:start + batch_size]) * len(xb)
-            probs.append(out.astype(np.float32) if outputs_are_probs else softmax(out, axis=1).astype(np.float32))
+            probs.append(model.probabilities(out, upto=upto))
     model.clear_caches()
     probabilities = np.concatenate(probs) if probs else np.zeros((0, k), np.float32)
     predictions = probabilities.argmax(axis=1).astype(np.int64)
@@ -312,7 +317,7 @@ class _Snapshot:
 
 
 def _empty_history() -> dict[str, list]:
-    return {key: [] for key in HISTORY_KEYS}
+    return {key: [] for key in HISTORY_KEYS + BATCH_HISTORY_KEYS}
 
 
 def best_epoch(history: dict[str, list]) -> int:
@@ -359,6 +364,8 @@ class Trainer:
         self._pending_rng: dict[str, Any] | None = None  # streams saved mid-epoch in a model file
         self._norm_stats: tuple[np.ndarray, np.ndarray] | None = None
         self.last_evaluation: EvalResult | None = None  # the validation pass of the last epoch
+        self.last_health: tuple[LayerHealth, ...] = ()  # core.health figures of the last report
+        self._health_x: np.ndarray | None = None  # normalised probe batch for the health figures
 
     # ---- construction ---------------------------------------------------------------------
     @classmethod
@@ -384,7 +391,8 @@ class Trainer:
             except (ValueError, TypeError) as exc:
                 raise TrainingError(f"the saved optimizer state does not fit the model: {exc}") from None
         history = loaded.history or {}
-        trainer.history = {key: list(v) if isinstance(v := history.get(key), list) else [] for key in HISTORY_KEYS}
+        trainer.history = {key: list(v) if isinstance(v := history.get(key), list) else []
+                           for key in HISTORY_KEYS + BATCH_HISTORY_KEYS}
         try:
             trainer.epoch = int(training.get("epoch", len(trainer.history["epoch"])))
             trainer.batch = int(training.get("batch", 0))
@@ -492,6 +500,9 @@ class Trainer:
             channels = (-1, 1, 1)
             self._norm_stats = (np.asarray(self.normalization.mean, np.float32).reshape(channels),
                                 np.asarray(self.normalization.std, np.float32).reshape(channels))
+        probes = (val if val is not None else train).x[:HEALTH_PROBES]
+        self._health_x = _fit_input(self.normalization.apply(probes) if self.normalization is not None
+                                    else np.array(probes, np.float32), self.model)
         if not self.dataset_info:
             self.dataset_info = {"name": train.name, "source": train.source, "input_shape": list(train.input_shape),
                                  "class_names": list(train.class_names)}
@@ -567,6 +578,10 @@ class Trainer:
         self.optimizer.state = {name: {} for name in self.optimizer.params}
         self.optimizer.steps = 0
         meta = snapshot.meta
+        undone = self.step - meta["step"]
+        if undone > 0:
+            for key in BATCH_HISTORY_KEYS:
+                del self.history[key][-undone:]
         self.epoch, self.batch, self.step = meta["epoch"], meta["batch"], meta["step"]
         self._partial = list(meta["partial"])
         self.model.clear_caches()
@@ -609,6 +624,8 @@ class Trainer:
             for batch in range(self.batch, len(bounds)):
                 clock.wait_while_paused(pause, stop)
                 if stop.is_set():
+                    if self.batch:  # steps since the last epoch report: rate them
+                        self._rate_health(snapshots[(self.step - 1) % 2])
                     yield self._end("stopped", self._stopped_message(len(bounds)))
                     return
                 current = snapshots[self.step % 2]
@@ -621,6 +638,8 @@ class Trainer:
                     return
                 self.step += 1
                 self.batch = batch + 1
+                self.history["batch_loss"].append(loss)
+                self.history["batch_epoch"].append(epoch + 1)
                 self._partial = [self._partial[0] + loss * len(yb), self._partial[1] + correct,
                                  self._partial[2] + len(yb)]
                 seen = self._partial[2]
@@ -632,6 +651,7 @@ class Trainer:
                     lr=self.optimizer.lr, samples_per_sec=(seen - trained_before) / active, elapsed=clock.now(),
                 )
             train_seconds = max(clock.now() - began, 1e-9)
+            self._rate_health(snapshots[(self.step - 1) % 2])
             yield self._finish_epoch(val, (self._partial[2] - trained_before) / train_seconds, train_seconds, clock)
         yield self._end("finished", f"finished {self.epoch} epoch{'s' if self.epoch != 1 else ''} "
                                     f"({self.step} steps)")
@@ -662,12 +682,20 @@ class Trainer:
             train_loss=h["train_loss"][-1], train_accuracy=h["train_accuracy"][-1],
             val_loss=h["val_loss"][-1], val_accuracy=h["val_accuracy"][-1], lr=self.optimizer.lr,
             samples_per_sec=samples_per_sec, elapsed=clock.now(), confusion=confusion,
-            best_epoch=best_epoch(h), history={k: tuple(v) for k, v in h.items()},
+            best_epoch=best_epoch(h), history={k: tuple(v) for k, v in h.items()}, health=self.last_health,
         )
+
+    def _rate_health(self, before: _Snapshot | None) -> None:
+        """Layer health on the probe batch; the update ratio from ``before`` if it holds the
+        weights of just before the last step."""
+        if self._health_x is None or self.step == 0:
+            return
+        last_step = before is not None and before.meta is not None and before.meta["step"] == self.step - 1
+        self.last_health = layer_health(self.model, self._health_x, before.arrays if last_step else None)
 
     def _end(self, reason: str, message: str) -> EndReport:
         self.model.clear_caches()
-        return EndReport(reason=reason, message=message, epoch=self.epoch, step=self.step)
+        return EndReport(reason=reason, message=message, epoch=self.epoch, step=self.step, health=self.last_health)
 
     def _stopped_message(self, batches: int) -> str:
         if self.batch:
@@ -681,6 +709,7 @@ class Trainer:
         lr = self.optimizer.lr
         good = previous if batch > 0 and previous.meta and previous.meta["epoch"] == self.epoch else current
         self._restore(good)
+        self._rate_health(None)
         restored = good.meta["batch"]
         kept = (f"kept the weights from before step {restored + 1}" if restored
                 else f"kept the weights from the start of epoch {self.epoch + 1}")
@@ -723,5 +752,5 @@ def _as_images(x: np.ndarray) -> np.ndarray:
 
 __all__ = [
     "TrainSettings", "StepReport", "EpochReport", "EndReport", "Report", "EvalResult", "Trainer",
-    "evaluate", "check_compatible", "batch_bounds", "best_epoch", "HISTORY_KEYS",
+    "evaluate", "check_compatible", "batch_bounds", "best_epoch", "HISTORY_KEYS", "BATCH_HISTORY_KEYS",
 ]

@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from .style import apply_style
+    from guicnn.ui.style import apply_style
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("guicnn")
@@ -81,12 +81,10 @@ def build_window(args: argparse.Namespace, preset: dict | None = None):
     """The main window with the preset or file of the command line opened."""
     from PySide6.QtWidgets import QApplication
 
-    from .main_window import MainWindow
+    from guicnn.ui.main_window import MainWindow
 
-    from .workbench import install_workbench
-
-    window = MainWindow()
-    workbench = install_workbench(window, initial_data=args.data or "auto")
+    window = MainWindow(initial_data=args.data or "auto")
+    workbench = window.workbench
     if args.size:
         width, height = _parse_size(args.size)
         window.resize(width, height)

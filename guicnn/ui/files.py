@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from guicnn.core import GuicnnError, ModelFileError
+from guicnn.core import ModelFileError, Sequential, modelfile
 from guicnn.core.designfile import load_design, save_design
 
 MODEL_SUFFIX = ".safetensors"
@@ -35,7 +35,6 @@ def read_file(path: str | Path) -> OpenedFile:
     """Read a design or model; GuicnnError (or OSError) with the loader's message on failure."""
     if not is_model_path(path):
         return OpenedFile(load_design(path))
-    modelfile = _modelfile(Path(path).name)
     loaded = modelfile.load_model(path)
     info = {
         "training": loaded.training, "history": loaded.history,
@@ -52,9 +51,6 @@ def write_file(path: str | Path, config: dict[str, Any], weights: dict[str, np.n
         return
     if weights is None:
         raise ModelFileError(f"{Path(path).name}: there are no trained weights to save; save the design as .json")
-    from guicnn.core import Sequential
-
-    modelfile = _modelfile(Path(path).name)
     model = Sequential.from_config(config)
     model.load_state_dict(weights)
     info = model_info or {}
@@ -62,16 +58,26 @@ def write_file(path: str | Path, config: dict[str, Any], weights: dict[str, np.n
                          training=info.get("training"), history=info.get("history"), dataset=info.get("dataset"))
 
 
-def _modelfile(name: str):
-    try:
-        from guicnn.core import modelfile
-    except ImportError:
-        raise GuicnnError(f"{name}: this build of guicnn cannot read or write trained models yet") from None
-    return modelfile
-
-
 def open_error_text(exc: BaseException) -> str:
     """The loader's message for a failed open (OSError has no guicnn wording of its own)."""
     if isinstance(exc, OSError):
         return f"{exc.filename or 'file'}: {exc.strerror or exc}"
     return str(exc)
+
+
+def safe_stem(name: str) -> str:
+    """A file name from a design name: 'LeNet-5' -> 'LeNet-5', 'a/b' -> 'a_b'."""
+    stem = "".join(c if c.isalnum() or c in "-_ ." else "_" for c in name).strip() or "design"
+    return stem.replace(" ", "_")
+
+
+def loaded_model(config: dict[str, Any], weights: dict[str, np.ndarray], model_info: dict[str, Any] | None = None,
+                 path: str | Path | None = None) -> modelfile.LoadedModel:
+    """The open document's trained model as the core's ``LoadedModel`` (a new model holding copies
+    of the weights, so a worker thread may use it while the document changes)."""
+    model = Sequential.from_config(config)
+    model.load_state_dict(weights)
+    info = model_info or {}
+    return modelfile.LoadedModel(path=Path(path) if path else None, model=model, config=config,
+                                 training=info.get("training") or {}, history=info.get("history") or {},
+                                 dataset=info.get("dataset") or {}, optimizer_state=info.get("optimizer_state") or {})

@@ -8,21 +8,30 @@ from typing import Any
 from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QDockWidget, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMenu, QMessageBox, QSplitter, QWidget,
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QSplitter,
+    QWidget,
 )
 
 from guicnn.core import GuicnnError
-from guicnn.core.designfile import atomic_write, load_design
-from guicnn.resources import resource_dir
-
-from . import files, style
-from .document import NO_LAYER, DesignDocument, empty_design
-from .elided_label import ElidedLabel
-from .inspector import QtInspector
-from .layer_stack import QtLayerStack
-from .palette import QtLayerPalette, add_type_menu
-from .settings import SettingsStore
-from .summary import QtSummary
+from guicnn.core.designfile import load_design, preset_paths
+from guicnn.ui import files, style
+from guicnn.ui.files import safe_stem
+from guicnn.ui.builder.document import NO_LAYER, DesignDocument, empty_design
+from guicnn.ui.builder.inspector import QtInspector
+from guicnn.ui.builder.layer_stack import QtLayerStack
+from guicnn.ui.builder.palette import QtLayerPalette, add_type_menu
+from guicnn.ui.builder.summary import QtSummary
+from guicnn.ui.export_menu import ExportMenu
+from guicnn.ui.settings import SettingsStore
+from guicnn.ui.training.workbench import Workbench
+from guicnn.ui.widgets.elided_label import ElidedLabel
 
 MESSAGE_MS = 8000
 
@@ -30,7 +39,7 @@ MESSAGE_MS = 8000
 def preset_files() -> list[tuple[str, Path]]:
     """(display name, path) of every shipped preset, in file-name order."""
     presets = []
-    for path in sorted((resource_dir() / "presets").glob("*.json")):
+    for path in preset_paths():
         try:
             presets.append((str(load_design(path).get("name") or path.stem), path))
         except GuicnnError:
@@ -83,13 +92,15 @@ def status_text(analysis) -> str:
 
 
 class MainWindow(QMainWindow):
-    """Palette (left), layer stack (centre), inspector (right), summary (below the stack).
+    """Palette (left), the workbench's tabs (centre: the layer stack above the summary, then the
+    training views), inspector, data and training panels (right).
 
-    Later panels (data, training, plots) join through `add_dock`, which also lists them in
-    the View menu.
+    ``initial_data`` is the data set the workbench loads once the window is up ("auto": the one
+    that fits the design; None: none, as the tests want).
     """
 
-    def __init__(self, document: DesignDocument | None = None, settings: SettingsStore | None = None) -> None:
+    def __init__(self, document: DesignDocument | None = None, settings: SettingsStore | None = None,
+                 *, initial_data: str | None = None) -> None:
         super().__init__()
         self.document = document or DesignDocument(empty_design())
         self.settings = settings or SettingsStore()
@@ -101,15 +112,26 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self.stack = QtLayerStack(self.document)
         self.summary = QtSummary(self.document)
-        self.setCentralWidget(self._design_area())
         self.palette = QtLayerPalette(self.document)
         self.inspector = QtInspector(self.document)
-        self.add_dock("palette", "Layers", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.add_dock("inspector", "Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea)
         self._build_status_bar()
+        self.workbench = Workbench(self, self._design_area(), initial_data=initial_data)
+        self.setCentralWidget(self.workbench.tabs)
+        right = Qt.DockWidgetArea.RightDockWidgetArea
+        self.add_dock("palette", "Layers", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.add_dock("inspector", "Inspector", self.inspector, right)
+        self.add_dock("data", "Data", self.workbench.data_panel, right, tabify_with="inspector")
+        self.add_dock("training", "Train", self.workbench.training_panel, right, tabify_with="data")
+        self.docks["inspector"].raise_()
+        self.workbench.healthChanged.connect(self.stack.set_health)
+        self.workbench.healthChanged.connect(self.inspector.set_health)
+        self.stack.stepThroughRequested.connect(self.workbench.show_walkthrough)
+        self.inspector.stepThroughRequested.connect(self.workbench.show_walkthrough)
         self._connect_document()
         self.resize(1280, 800)
         self._size_docks()
+        if self.settings.value("window/state") is None:  # keep a layout the user saved
+            QTimer.singleShot(0, self._size_docks)  # again once the window has its final size
         self._update_title()
         self._update_edit_actions()
 
@@ -131,8 +153,8 @@ class MainWindow(QMainWindow):
         return dock
 
     def _design_area(self) -> QSplitter:
-        """The layer stack above the summary table (the workbench makes this its Design tab, so
-        the training views next to it get the window's full height)."""
+        """The layer stack above the summary table (the workbench's Design tab, so the training
+        views next to it get the window's full height)."""
         design = QSplitter(Qt.Orientation.Vertical)
         design.addWidget(self.stack)
         design.addWidget(self.summary)
@@ -141,8 +163,13 @@ class MainWindow(QMainWindow):
         return design
 
     def _size_docks(self) -> None:
-        width = self.fontMetrics().horizontalAdvance("0")
-        self.resizeDocks([self.docks["palette"], self.docks["inspector"]], [width * 26, width * 40],
+        """Give the right-hand panels the width their content needs (the data panel's preview
+        and split rows), the palette its names, and the centre the rest."""
+        char = self.fontMetrics().horizontalAdvance("0")
+        # The data panel is laid out for 320–380 px; the training panel needs its minimum.
+        right = max(char * 50, 350, self.workbench.training_panel.minimumSizeHint().width() + 24)
+        right = min(right, self.width() // 3)
+        self.resizeDocks([self.docks["palette"], self.docks["inspector"]], [char * 26, right],
                          Qt.Orientation.Horizontal)
 
     def _build_status_bar(self) -> None:
@@ -173,7 +200,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         self._action(file_menu, "&Save", self.save, QKeySequence.StandardKey.Save)
         self._action(file_menu, "Save &as…", lambda: self.save_as(), QKeySequence.StandardKey.SaveAs)
-        self._action(file_menu, "&Export PyTorch code…", lambda: self.export_pytorch())
+        self.exports = ExportMenu(self, file_menu.addMenu("&Export"))
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
@@ -361,26 +388,8 @@ class MainWindow(QMainWindow):
         return True
 
     def export_pytorch(self, path: str | Path | None = None) -> bool:
-        """Write Python source that builds the design as a ``torch.nn.Sequential`` (same layer indices,
-        so a saved model's weights load with ``load_state_dict(strict=True)``)."""
-        from guicnn.core.export import torch_code
-
-        if path is None:
-            start = str(self.document.path.with_suffix(".py")) if self.document.path else f"{safe_stem(self.document.name)}.py"
-            path, _ = QFileDialog.getSaveFileName(self, "Export PyTorch code", start, "Python (*.py)")
-            if not path:
-                return False
-        path = Path(path)
-        weights = self.document.path.name if self.document.path and files.is_model_path(self.document.path) \
-            else f"{path.stem}.safetensors"
-        try:
-            code = torch_code(self.document.config, weights_file=weights)
-            atomic_write(path, lambda tmp: tmp.write_text(code, encoding="utf-8"))
-        except (GuicnnError, OSError) as exc:
-            QMessageBox.critical(self, "Cannot export", files.open_error_text(exc))
-            return False
-        self.show_message(f"Exported {path.name}: build_model() gives the PyTorch version of this design.")
-        return True
+        """File ▸ Export ▸ PyTorch code (asks where unless ``path`` is given)."""
+        return self.exports.pytorch_code(path)
 
     def maybe_save_changes(self) -> bool:
         """Ask Save/Discard/Cancel when there are unsaved changes; True when it is fine to go on."""
@@ -421,15 +430,14 @@ class MainWindow(QMainWindow):
         self.open_file(path)
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        workbench = getattr(self, "workbench", None)
-        if workbench is not None and not workbench.confirm_close():
+        if not self.workbench.confirm_close():
             event.ignore()
             return
         if self.maybe_save_changes():
             self.settings.set_value("window/state", self.saveState())
             self.settings.set_value("window/geometry", self.saveGeometry())
-            if workbench is not None:
-                workbench.shutdown()  # join every worker thread before the window goes
+            self.workbench.shutdown()  # join every worker thread before the window goes
+            self.exports.shutdown()
             event.accept()
         else:
             event.ignore()
@@ -457,9 +465,3 @@ class MainWindow(QMainWindow):
             "<p>Drag layers from the palette onto the stack; the summary and the cards show "
             "shapes, parameters and problems as you edit.</p>",
         )
-
-
-def safe_stem(name: str) -> str:
-    """A file name from a design name: 'LeNet-5' -> 'LeNet-5', 'a/b' -> 'a_b'."""
-    stem = "".join(c if c.isalnum() or c in "-_ ." else "_" for c in name).strip() or "design"
-    return stem.replace(" ", "_")

@@ -32,6 +32,9 @@ WARNING = "#a35f00"
 WARNING_BORDER = "#e0a030"
 WARNING_FILL = "#fff6e0"
 OK = "#2e7d32"
+SEES = "#2a5f93"  # the "what does this layer see?" line on the cards
+# Layer health (core.health statuses): the badge on the cards and the dead-unit bars.
+HEALTH_COLOURS = {"green": "#2e9d4a", "amber": "#e39b16", "red": "#d32f2f"}
 
 MIME_LAYER_TYPE = "application/x-guicnn-layer-type"
 MIME_LAYER_INDEX = "application/x-guicnn-layer-index"
@@ -81,6 +84,11 @@ QLabel[role="error"] {{ color: {ERROR}; }}
 QLabel[role="heading"] {{ font-weight: bold; }}
 QFrame[role="problem"] {{ background: {ERROR_FILL}; border: 1px solid {ERROR}; border-radius: 4px; }}
 QFrame[role="warning"] {{ background: {WARNING_FILL}; border: 1px solid {WARNING_BORDER}; border-radius: 4px; }}
+QLabel[role="fix-title"] {{ color: {ERROR}; font-weight: bold; }}
+QPushButton[role="fix"] {{ border: 1px solid {ERROR}; border-radius: 4px; background: #ffffff; color: {TEXT}; }}
+QPushButton[role="fix"]:hover {{ background: {ERROR_FILL}; }}
+QPushButton[role="fix"]:pressed {{ background: #f8d7d3; }}
+QPushButton[role="fix"]:disabled {{ color: #9aa3ab; border-color: {BORDER}; }}
 """
 
 

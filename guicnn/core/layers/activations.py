@@ -11,6 +11,7 @@ from ..functional import memory_flat
 from ..parallel import run_blocks
 from ..registry import register
 from .base import Layer, Shape
+from .torch_source import py_number
 
 
 class _Activation(Layer):
@@ -51,6 +52,13 @@ class ReLU(_Activation):
         run_blocks(lambda a, b: np.multiply(d[a:b], yf[a:b] > 0, out=out[a:b]), d.size, d.size)
         return dx
 
+    # ---- export ----------------------------------------------------------------------------
+    def torch_code(self, input_shape: Shape) -> str:
+        return "nn.ReLU()"
+
+    def onnx_nodes(self, graph, x: str) -> str:
+        return graph.node("Relu", [x])
+
 
 @register
 class LeakyReLU(_Activation):
@@ -71,6 +79,13 @@ class LeakyReLU(_Activation):
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         return np.where(self._cache, dy, dy * dy.dtype.type(self.settings["negative_slope"]))
+
+    # ---- export ----------------------------------------------------------------------------
+    def torch_code(self, input_shape: Shape) -> str:
+        return f"nn.LeakyReLU(negative_slope={py_number(self.settings['negative_slope'])})"
+
+    def onnx_nodes(self, graph, x: str) -> str:
+        return graph.node("LeakyRelu", [x], alpha=float(self.settings["negative_slope"]))
 
 
 @register
@@ -111,6 +126,16 @@ class PReLU(_Activation):
         self.grads["weight"][...] = negative_part.sum(axis=axes).reshape(self.grads["weight"].shape)
         return np.where(positive, dy, dy * self._slope(dy.ndim))
 
+    # ---- export ----------------------------------------------------------------------------
+    def torch_code(self, input_shape: Shape) -> str:
+        count = input_shape[0] if self.settings["channelwise"] else 1
+        return f"nn.PReLU(num_parameters={count}, init={py_number(self.settings['init'])})"
+
+    def onnx_nodes(self, graph, x: str) -> str:
+        # The slope broadcasts over the channel axis: (C, 1, 1) for images, (C,) for vectors.
+        slope = self.params["weight"].reshape((-1,) + (1,) * (len(self.input_shape) - 1))
+        return graph.node("PRelu", [x, graph.tensor("weight", slope)])
+
 
 @register
 class ELU(_Activation):
@@ -136,6 +161,13 @@ class ELU(_Activation):
         positive, y = self._cache
         return np.where(positive, dy, dy * (y + dy.dtype.type(self.settings["alpha"])))
 
+    # ---- export ----------------------------------------------------------------------------
+    def torch_code(self, input_shape: Shape) -> str:
+        return f"nn.ELU(alpha={py_number(self.settings['alpha'])})"
+
+    def onnx_nodes(self, graph, x: str) -> str:
+        return graph.node("Elu", [x], alpha=float(self.settings["alpha"]))
+
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
     """Logistic function without overflow: exp is only taken of non-positive numbers."""
@@ -160,6 +192,13 @@ class Sigmoid(_Activation):
         y = self._cache
         return dy * y * (1 - y)
 
+    # ---- export ----------------------------------------------------------------------------
+    def torch_code(self, input_shape: Shape) -> str:
+        return "nn.Sigmoid()"
+
+    def onnx_nodes(self, graph, x: str) -> str:
+        return graph.node("Sigmoid", [x])
+
 
 @register
 class Tanh(_Activation):
@@ -177,6 +216,13 @@ class Tanh(_Activation):
     def backward(self, dy: np.ndarray) -> np.ndarray:
         y = self._cache
         return dy * (1 - y * y)
+
+    # ---- export ----------------------------------------------------------------------------
+    def torch_code(self, input_shape: Shape) -> str:
+        return "nn.Tanh()"
+
+    def onnx_nodes(self, graph, x: str) -> str:
+        return graph.node("Tanh", [x])
 
 
 def softmax(x: np.ndarray, axis: int = 1) -> np.ndarray:
@@ -206,3 +252,10 @@ class Softmax(_Activation):
     def backward(self, dy: np.ndarray) -> np.ndarray:
         y = self._cache
         return y * (dy - (dy * y).sum(axis=1, keepdims=True))
+
+    # ---- export ----------------------------------------------------------------------------
+    def torch_code(self, input_shape: Shape) -> str:
+        return "nn.Softmax(dim=1)"
+
+    def onnx_nodes(self, graph, x: str) -> str:
+        return graph.node("Softmax", [x], axis=1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import difflib
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -18,12 +18,65 @@ class LayerShapeError(ValueError):
     """A layer cannot accept the input shape it is given (reason for `analyze`)."""
 
 
+class Window(NamedTuple):
+    """Where a sliding-window layer reads: output unit o of an axis reads the input indices
+    ``o·stride − pad_before + t·dilation`` for t = 0 … kernel − 1 (those outside the input are padding)."""
+
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    dilation: tuple[int, int]
+    pads: tuple[int, int, int, int]  # top, bottom, left, right
+
+
 class Layer:
     """A layer of a Sequential model.
 
     Subclasses set the class attributes below and implement ``compute_output_shape``,
     ``forward`` and ``backward``; layers with weights also ``param_shapes`` and
     ``init_params``. ``params`` and ``grads`` are dicts keyed like PyTorch's names.
+    Adding a layer type is adding one class: ``@register`` makes it known by ``type_name``
+    to ``from_config``, ``analyze``, the palette and the inspector (its ``fields``).
+
+    A complete layer with one learned weight per channel (``y = x · weight[c]``)::
+
+        import numpy as np
+        from guicnn.core import Field, Layer
+        from guicnn.core.layers.base import LayerShapeError
+        from guicnn.core.registry import register
+
+        @register
+        class ChannelScale(Layer):
+            type_name = "ChannelScale"
+            group = "Regularisation"          # the palette group (registry.GROUPS)
+            glyph = "×"
+            description = "Multiplies each channel by its own learned factor."
+            fields = (Field("init", "float", 1.0, "Starting factor.", minimum=0.0, maximum=10.0, key=True),)
+
+            def compute_output_shape(self, input_shape):
+                if len(input_shape) != 3:
+                    raise LayerShapeError("ChannelScale needs a C×H×W input")
+                return tuple(input_shape)
+
+            def param_shapes(self, input_shape):
+                return {"weight": (input_shape[0],)}
+
+            def init_params(self, input_shape, rng):
+                return {"weight": np.full(input_shape[0], self.settings["init"], np.float32)}
+
+            def forward(self, x, training=False):
+                self.check_input(x)
+                self._cache = x                                  # what backward needs
+                return x * self.params["weight"][None, :, None, None]
+
+            def backward(self, dy):
+                x = self._cache
+                self.grads["weight"][...] = (dy * x).sum(axis=(0, 2, 3))
+                return dy * self.params["weight"][None, :, None, None]
+
+        model = Sequential.from_config({"input_shape": [3, 8, 8], "layers": [
+            {"type": "ChannelScale", "init": 0.5}, {"type": "Flatten"}, {"type": "Dense", "units": 2}]})
+
+    ``tests/test_core_model.py`` runs this example and gradchecks it.
     """
 
     type_name: ClassVar[str] = ""
@@ -67,9 +120,9 @@ class Layer:
         given: dict[str, Any] = {}
         for key, value in settings.items():
             if key not in known:
-                close = difflib.get_close_matches(key, list(known), n=1)
+                close = cls.closest_setting(key)
                 if close:
-                    hint = f"; did you mean {close[0]!r}?"
+                    hint = f"; did you mean {close!r}?"
                 elif known:
                     hint = f"; {cls.type_name} takes {', '.join(known)}"
                 else:
@@ -83,6 +136,12 @@ class Layer:
             if f.required and f.name not in given:
                 raise ConfigError(f"{f.name} is required ({f.help})", layer_type=cls.type_name)
         return given
+
+    @classmethod
+    def closest_setting(cls, key: str) -> str | None:
+        """The setting a misspelt key most likely means ('kernal_size' → 'kernel_size'), or None."""
+        close = difflib.get_close_matches(str(key), [f.name for f in cls.fields], n=1)
+        return close[0] if close else None
 
     def check_settings(self) -> None:
         """Cross-field checks (raise ConfigError); most layers need none."""
@@ -128,6 +187,10 @@ class Layer:
         ``((kh, kw), (sh, sw))`` for a sliding window with effective kernel and stride,
         ``"global"`` when each output sees the whole input, ``None`` when it is unchanged.
         """
+        return None
+
+    def window(self, input_shape: Shape) -> Window | None:
+        """The sliding window of a convolution or pooling for this input shape (None for other layers)."""
         return None
 
     def warnings(self, input_shape: Shape) -> list[str]:
@@ -184,3 +247,32 @@ class Layer:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self._given.items())
         return f"{self.type_name}({args})"
+
+    # ---- export: PyTorch code and ONNX (each layer type exports itself) ----------------
+    def torch_code(self, input_shape: Shape) -> str:
+        """Constructor source of the equivalent PyTorch module for this input shape, e.g. ``nn.ReLU()``.
+
+        The module must hold the same tensors as ``params`` and ``buffers`` under the same
+        names and shapes: the exported ``nn.Sequential`` loads a model file strictly.
+        """
+        raise ConfigError(
+            f"layer type {self.type_name} has no PyTorch export (its class defines no torch_code method)",
+            layer_type=self.type_name,
+        )
+
+    def torch_helpers(self, input_shape: Shape) -> dict[str, str]:
+        """Source of the module classes that ``torch_code`` uses beyond ``torch.nn``, by class name."""
+        return {}
+
+    def onnx_nodes(self, graph: Any, x: str) -> str:
+        """Add this built layer's inference computation to ``graph``; return the output's name.
+
+        ``graph`` is a :class:`guicnn.core.export.onnx_graph.OnnxGraph`: ``graph.node(op, inputs,
+        **attributes)`` adds a standard operator and returns its output name;
+        ``graph.tensor(name, array)`` adds a weight named like the state_dict (``"3.weight"``).
+        ``self.input_shape`` is the (batchless) input shape.
+        """
+        raise ConfigError(
+            f"layer type {self.type_name} has no ONNX export (its class defines no onnx_nodes method)",
+            layer_type=self.type_name,
+        )

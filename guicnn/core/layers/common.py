@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..functional import unused_lines
 from .base import LayerShapeError, Shape
 
 
@@ -16,9 +17,10 @@ def check_image_input(layer, input_shape: Shape) -> tuple[int, int, int]:
     return c, h, w
 
 
-def fmt_shape(shape: Shape | None) -> str:
-    if shape is None:
-        return "?"
+def fmt_shape(shape: Shape | None, missing: str = "?") -> str:
+    """(1, 28, 28) -> '1×28×28' (the one shape format of the cards, tables, panels and CLI)."""
+    if shape is None or len(shape) == 0:
+        return missing
     return "×".join(str(int(d)) for d in shape)
 
 
@@ -38,8 +40,8 @@ def fmt_padding(padding) -> str:
 
 def dropped_lines_warning(hp: int, wp: int, k_eff: tuple[int, int], stride: tuple[int, int]) -> str | None:
     """Warn when the stride leaves trailing rows/columns of the padded input unused."""
-    rows = (hp - k_eff[0]) % stride[0] if hp >= k_eff[0] else 0
-    cols = (wp - k_eff[1]) % stride[1] if wp >= k_eff[1] else 0
+    rows = unused_lines(hp, k_eff[0], stride[0])
+    cols = unused_lines(wp, k_eff[1], stride[1])
     if not rows and not cols:
         return None
     parts = []

@@ -10,8 +10,9 @@ from ..functional import (as_batch_last, col2im, effective_kernel, im2col_into, 
                           scratch, window_geometry)
 from ..init import INITIALISERS, init_weight
 from ..registry import register
-from .base import Layer, LayerShapeError, Shape
+from .base import Layer, LayerShapeError, Shape, Window
 from .common import check_image_input, dropped_lines_warning, fmt_pair, fmt_padding
+from .torch_source import py_pair
 
 
 @register
@@ -97,6 +98,12 @@ class Conv2D(Layer):
     def receptive(self, input_shape: Shape):
         return self.k_eff, self.stride
 
+    def window(self, input_shape: Shape) -> Window:
+        # No size check here: the explanation shows the arithmetic of a kernel that does not fit, too.
+        _, h, w = check_image_input(self, input_shape)
+        pads = window_geometry((h, w), self.kernel, self.stride, self.settings["padding"], self.dilation).pads
+        return Window(self.kernel, self.stride, self.dilation, tuple(int(p) for p in pads))
+
     def warnings(self, input_shape: Shape) -> list[str]:
         c, h, w, pads, oh, ow = self._geometry(input_shape)
         notes = []
@@ -174,3 +181,52 @@ class Conv2D(Layer):
     def clear_cache(self) -> None:
         super().clear_cache()
         release(self)
+
+    # ---- export ----------------------------------------------------------------------------
+    def _torch_pads(self, input_shape: Shape) -> tuple[int, int, int, int]:
+        return window_geometry(tuple(input_shape[1:]), self.kernel, self.stride, self.settings["padding"],
+                               self.dilation).pads
+
+    def torch_code(self, input_shape: Shape) -> str:
+        s = self.settings
+        top, bottom, left, right = self._torch_pads(input_shape)
+        args = [f"{input_shape[0]}, {int(s['filters'])}", f"kernel_size={py_pair(self.kernel)}"]
+        if self.stride != (1, 1):
+            args.append(f"stride={py_pair(self.stride)}")
+        symmetric = top == bottom and left == right
+        if s["padding"] == "same" and self.stride == (1, 1) and symmetric:
+            args.append('padding="same"')
+        elif symmetric and (top or left):
+            args.append(f"padding={py_pair((top, left))}")
+        elif not symmetric:
+            args.append(f"pads=({left}, {right}, {top}, {bottom})")
+        if self.dilation != (1, 1):
+            args.append(f"dilation={py_pair(self.dilation)}")
+        if not s["use_bias"]:
+            args.append("bias=False")
+        return f"{'nn.Conv2d' if symmetric else 'PaddedConv2d'}({', '.join(args)})"
+
+    def torch_helpers(self, input_shape: Shape) -> dict[str, str]:
+        top, bottom, left, right = self._torch_pads(input_shape)
+        return {} if top == bottom and left == right else {"PaddedConv2d": TORCH_PADDED_CONV}
+
+    def onnx_nodes(self, graph, x: str) -> str:
+        top, bottom, left, right = self._torch_pads(self.input_shape)
+        inputs = [x, graph.tensor("weight", self.params["weight"])]
+        if "bias" in self.params:
+            inputs.append(graph.tensor("bias", self.params["bias"]))
+        return graph.node("Conv", inputs, kernel_shape=list(self.kernel), strides=list(self.stride),
+                          dilations=list(self.dilation), pads=[top, left, bottom, right])
+
+
+TORCH_PADDED_CONV = '''
+class PaddedConv2d(nn.Conv2d):
+    """Conv2d with explicit, possibly unequal, zero padding (left, right, top, bottom)."""
+
+    def __init__(self, *args, pads=(0, 0, 0, 0), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.pads = tuple(pads)
+
+    def forward(self, x):
+        return super().forward(F.pad(x, self.pads))
+'''

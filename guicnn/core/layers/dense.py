@@ -77,6 +77,17 @@ class Dense(Layer):
             return None
         return dy @ self.params["weight"]
 
+    # ---- export ----------------------------------------------------------------------------
+    def torch_code(self, input_shape: Shape) -> str:
+        bias = "" if self.settings["use_bias"] else ", bias=False"
+        return f"nn.Linear({input_shape[0]}, {int(self.settings['units'])}{bias})"
+
+    def onnx_nodes(self, graph, x: str) -> str:
+        inputs = [x, graph.tensor("weight", self.params["weight"])]
+        if "bias" in self.params:
+            inputs.append(graph.tensor("bias", self.params["bias"]))
+        return graph.node("Gemm", inputs, transB=1)
+
 
 @register
 class Flatten(Layer):
@@ -96,3 +107,10 @@ class Flatten(Layer):
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         return dy.reshape(self._cache)
+
+    # ---- export ----------------------------------------------------------------------------
+    def torch_code(self, input_shape: Shape) -> str:
+        return "nn.Flatten()"
+
+    def onnx_nodes(self, graph, x: str) -> str:
+        return graph.node("Flatten", [x], axis=1)

@@ -11,8 +11,9 @@ from ..fields import Field, as_pair
 from ..functional import crop, offset_view, pad_nchw, scatter_windows, window_geometry, windows
 from ..parallel import run_blocks
 from ..registry import register
-from .base import Layer, LayerShapeError, Shape
+from .base import Layer, LayerShapeError, Shape, Window
 from .common import check_image_input, dropped_lines_warning, fmt_pair
+from .torch_source import pool_arguments
 
 
 class _WindowPool(Layer):
@@ -74,6 +75,10 @@ class _WindowPool(Layer):
     def receptive(self, input_shape: Shape):
         return self.kernel, self.stride
 
+    def window(self, input_shape: Shape) -> Window:
+        check_image_input(self, input_shape)
+        return Window(self.kernel, self.stride, (1, 1), (self.pad[0], self.pad[0], self.pad[1], self.pad[1]))
+
     def warnings(self, input_shape: Shape) -> list[str]:
         _, h, w, _, _, _ = self._geometry(input_shape)
         note = dropped_lines_warning(h + 2 * self.pad[0], w + 2 * self.pad[1], self.kernel, self.stride)
@@ -96,6 +101,15 @@ class _WindowPool(Layer):
         """Window gradients (C, kh, kw, OH, OW, N) back to the input's gradient."""
         pads, padded_shape, hw, _ = geometry
         return crop(scatter_windows(dcols, padded_shape, self.stride, (1, 1)), pads, hw)
+
+    # ---- export ----------------------------------------------------------------------------
+    def _torch_arguments(self) -> str:
+        return ", ".join(pool_arguments(self.kernel, self.stride, self.pad))
+
+    def _onnx_window(self) -> dict[str, list[int]]:
+        """ONNX pooling attributes: window, strides and pads (top, left, bottom, right)."""
+        return {"kernel_shape": list(self.kernel), "strides": list(self.stride),
+                "pads": [self.pad[0], self.pad[1], self.pad[0], self.pad[1]]}
 
 
 class _ArgPool(_WindowPool):
@@ -183,6 +197,13 @@ class MaxPool2D(_ArgPool):
     better = np.greater
     pick = np.maximum
 
+    # ---- export ----------------------------------------------------------------------------
+    def torch_code(self, input_shape: Shape) -> str:
+        return f"nn.MaxPool2d({self._torch_arguments()})"
+
+    def onnx_nodes(self, graph, x: str) -> str:
+        return graph.node("MaxPool", [x], **self._onnx_window())  # ONNX max pooling never picks padding
+
 
 @register
 class MinPool2D(_ArgPool):
@@ -193,6 +214,18 @@ class MinPool2D(_ArgPool):
     pad_value = np.inf
     better = np.less
     pick = np.minimum
+
+    # ---- export ----------------------------------------------------------------------------
+    def torch_code(self, input_shape: Shape) -> str:
+        return f"MinPool2d({self._torch_arguments()})"
+
+    def torch_helpers(self, input_shape: Shape) -> dict[str, str]:
+        return {"MinPool2d": TORCH_MIN_POOL}
+
+    def onnx_nodes(self, graph, x: str) -> str:
+        # min(x) = -max(-x); padding never wins either way.
+        pooled = graph.node("MaxPool", [graph.node("Neg", [x])], **self._onnx_window())
+        return graph.node("Neg", [pooled])
 
 
 @register
@@ -225,6 +258,13 @@ class AvgPool2D(_WindowPool):
         dcols = np.broadcast_to(dy_last[:, None, None], (dy_last.shape[0], kh, kw) + dy_last.shape[1:])
         return self._scatter(dcols, geometry)
 
+    # ---- export ----------------------------------------------------------------------------
+    def torch_code(self, input_shape: Shape) -> str:
+        return f"nn.AvgPool2d({self._torch_arguments()}, count_include_pad=True)"
+
+    def onnx_nodes(self, graph, x: str) -> str:
+        return graph.node("AveragePool", [x], count_include_pad=1, **self._onnx_window())
+
 
 @register
 class SumPool2D(AvgPool2D):
@@ -233,6 +273,19 @@ class SumPool2D(AvgPool2D):
     glyph = "Σ"
     description = "Adds up each window (average pooling times the window area)."
     scale_by_area = False
+
+    # ---- export ----------------------------------------------------------------------------
+    def torch_code(self, input_shape: Shape) -> str:
+        return f"SumPool2d({self._torch_arguments()})"
+
+    def torch_helpers(self, input_shape: Shape) -> dict[str, str]:
+        return {"SumPool2d": TORCH_SUM_POOL}
+
+    def onnx_nodes(self, graph, x: str) -> str:
+        # The sum is the average (zero padding counted) times the window area.
+        average = graph.node("AveragePool", [x], count_include_pad=1, **self._onnx_window())
+        area = np.array(self.kernel[0] * self.kernel[1], dtype=np.float32)
+        return graph.node("Mul", [average, graph.tensor("window_area", area)])
 
 
 @register
@@ -282,6 +335,25 @@ class StochasticPool2D(_WindowPool):
         dwin = dwin.reshape(dwin.shape[:-1] + (kh, kw))  # (N, C, OH, OW, kh, kw)
         return self._scatter(dwin.transpose(1, 4, 5, 2, 3, 0), geometry)
 
+    # ---- export ----------------------------------------------------------------------------
+    def torch_code(self, input_shape: Shape) -> str:
+        return f"StochasticPool2d({self._torch_arguments()})"
+
+    def torch_helpers(self, input_shape: Shape) -> dict[str, str]:
+        return {"StochasticPool2d": TORCH_STOCHASTIC_POOL}
+
+    def onnx_nodes(self, graph, x: str) -> str:
+        # Inference: sum(a²) / sum(a) per window for a = relu(x), 0 where the window is all zero.
+        # Both sums come from average pools, whose common 1/area cancels in the ratio.
+        active = graph.node("Relu", [x])
+        squares = graph.node("Mul", [active, active])
+        window = self._onnx_window()
+        total = graph.node("AveragePool", [active], count_include_pad=1, **window)
+        weighted = graph.node("AveragePool", [squares], count_include_pad=1, **window)
+        zero, one = graph.tensor("zero", np.array(0, np.float32)), graph.tensor("one", np.array(1, np.float32))
+        safe = graph.node("Where", [graph.node("Greater", [total, zero]), total, one])
+        return graph.node("Div", [weighted, safe])
+
 
 class _GlobalPool(Layer):
     group = "Pooling"
@@ -313,6 +385,16 @@ class GlobalAvgPool2D(_GlobalPool):
         n, c, h, w = self._cache
         return np.broadcast_to((dy / (h * w))[:, :, None, None], (n, c, h, w)).copy()
 
+    # ---- export ----------------------------------------------------------------------------
+    def torch_code(self, input_shape: Shape) -> str:
+        return "GlobalAvgPool2d()"
+
+    def torch_helpers(self, input_shape: Shape) -> dict[str, str]:
+        return {"GlobalAvgPool2d": TORCH_GLOBAL_AVG_POOL}
+
+    def onnx_nodes(self, graph, x: str) -> str:
+        return graph.node("Flatten", [graph.node("GlobalAveragePool", [x])], axis=1)
+
 
 @register
 class GlobalMaxPool2D(_GlobalPool):
@@ -334,6 +416,16 @@ class GlobalMaxPool2D(_GlobalPool):
         dx = np.zeros((n, c, h * w), dtype=dy.dtype)
         np.put_along_axis(dx, index, dy[..., None], axis=-1)
         return dx.reshape(n, c, h, w)
+
+    # ---- export ----------------------------------------------------------------------------
+    def torch_code(self, input_shape: Shape) -> str:
+        return "GlobalMaxPool2d()"
+
+    def torch_helpers(self, input_shape: Shape) -> dict[str, str]:
+        return {"GlobalMaxPool2d": TORCH_GLOBAL_MAX_POOL}
+
+    def onnx_nodes(self, graph, x: str) -> str:
+        return graph.node("Flatten", [graph.node("GlobalMaxPool", [x])], axis=1)
 
 
 def adaptive_bins(size: int, bins: int) -> list[tuple[int, int]]:
@@ -421,6 +513,138 @@ class SpatialPyramidPool2D(Layer):
             else:
                 dx[:, :, r0:r1, c0:c1] += (dcell[:, :, k] / ((r1 - r0) * (c1 - c0)))[:, :, None, None]
         return dx
+
+    # ---- export ----------------------------------------------------------------------------
+    def torch_code(self, input_shape: Shape) -> str:
+        levels = ", ".join(str(int(v)) for v in self.settings["levels"])
+        return f"SpatialPyramidPool2d(levels=({levels},), mode={self.settings['mode']!r})"
+
+    def torch_helpers(self, input_shape: Shape) -> dict[str, str]:
+        return {"SpatialPyramidPool2d": TORCH_PYRAMID_POOL}
+
+    def onnx_nodes(self, graph, x: str) -> str:
+        # Per level: one pooling operator when the adaptive bins form a regular window grid
+        # (the usual case), else one slice and reduction per cell; then flattened and joined.
+        _, h, w = self.input_shape
+        pool, reduce = ("MaxPool", "ReduceMax") if self.settings["mode"] == "max" else ("AveragePool", "ReduceMean")
+        flat = []
+        for level in (int(v) for v in self.settings["levels"]):
+            rows, cols = _regular_bins(h, level), _regular_bins(w, level)
+            if rows and cols:
+                grid = graph.node(pool, [x], kernel_shape=[rows[0], cols[0]], strides=[rows[1], cols[1]])
+            else:
+                grid_rows = []
+                for r0, r1 in adaptive_bins(h, level):
+                    cells = [self._onnx_cell(graph, x, reduce, (r0, c0), (r1, c1))
+                             for c0, c1 in adaptive_bins(w, level)]
+                    grid_rows.append(graph.node("Concat", cells, axis=3))
+                grid = graph.node("Concat", grid_rows, axis=2)
+            flat.append(graph.node("Flatten", [grid], axis=1))
+        return graph.node("Concat", flat, axis=1) if len(flat) > 1 else flat[0]
+
+    def _onnx_cell(self, graph, x: str, reduce: str, start: tuple[int, int], stop: tuple[int, int]) -> str:
+        """One adaptive-pooling cell: rows and columns [start, stop) reduced to (N, C, 1, 1)."""
+        name = f"cell_{start[0]}_{start[1]}_{stop[0]}_{stop[1]}"
+        window = graph.node("Slice", [x, graph.tensor(name + "_start", np.array(start, np.int64)),
+                                      graph.tensor(name + "_stop", np.array(stop, np.int64)),
+                                      graph.tensor("axes_hw", np.array([2, 3], np.int64))])
+        return graph.node(reduce, [window], axes=[2, 3], keepdims=1)
+
+
+def _regular_bins(size: int, level: int) -> tuple[int, int] | None:
+    """(window, stride) when the adaptive bins of ``size`` into ``level`` are a regular sliding window."""
+    bins = adaptive_bins(size, level)
+    window = bins[0][1] - bins[0][0]
+    stride = bins[1][0] - bins[0][0] if level > 1 else 1
+    if stride < 1 or any(b != (i * stride, i * stride + window) for i, b in enumerate(bins)):
+        return None
+    return window, stride
+
+
+# Module classes PyTorch lacks, written into exported code by the pools' torch_helpers.
+TORCH_MIN_POOL = '''
+class MinPool2d(nn.Module):
+    """Minimum of each window (padding never wins), as -max_pool(-x)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = kernel_size, stride or kernel_size, padding
+
+    def forward(self, x):
+        return -F.max_pool2d(-x, self.kernel_size, self.stride, self.padding)
+'''
+
+TORCH_SUM_POOL = '''
+class SumPool2d(nn.Module):
+    """Sum of each window (zero padding included): average pooling without the division."""
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = kernel_size, stride or kernel_size, padding
+
+    def forward(self, x):
+        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, divisor_override=1)
+'''
+
+TORCH_STOCHASTIC_POOL = '''
+class StochasticPool2d(nn.Module):
+    """Stochastic pooling of a = relu(x): in training one element per window drawn with
+    probability a / sum(a); in inference the probability-weighted average sum(a²) / sum(a)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = kernel_size, stride or kernel_size, padding
+
+    def forward(self, x):
+        a = F.relu(x)
+        if not self.training:
+            total = F.avg_pool2d(a, self.kernel_size, self.stride, self.padding, divisor_override=1)
+            squares = F.avg_pool2d(a * a, self.kernel_size, self.stride, self.padding, divisor_override=1)
+            return squares / torch.where(total > 0, total, torch.ones_like(total))
+        n, c, h, w = a.shape
+        kh, kw = _pair(self.kernel_size)
+        sh, sw = _pair(self.stride)
+        ph, pw = _pair(self.padding)
+        oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+        cols = F.unfold(a, (kh, kw), stride=(sh, sw), padding=(ph, pw)).view(n, c, kh * kw, oh * ow)
+        total = cols.sum(dim=2, keepdim=True)
+        u = torch.rand_like(total) * total
+        index = (cols.cumsum(dim=2) < u).sum(dim=2, keepdim=True).clamp_max(kh * kw - 1)
+        return cols.gather(2, index).view(n, c, oh, ow)
+
+
+def _pair(value):
+    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+'''
+
+TORCH_GLOBAL_AVG_POOL = '''
+class GlobalAvgPool2d(nn.Module):
+    """Mean of each whole feature map: (N, C, H, W) -> (N, C)."""
+
+    def forward(self, x):
+        return x.mean(dim=(2, 3))
+'''
+
+TORCH_GLOBAL_MAX_POOL = '''
+class GlobalMaxPool2d(nn.Module):
+    """Maximum of each whole feature map: (N, C, H, W) -> (N, C)."""
+
+    def forward(self, x):
+        return x.amax(dim=(2, 3))
+'''
+
+TORCH_PYRAMID_POOL = '''
+class SpatialPyramidPool2d(nn.Module):
+    """Adaptive max/avg pooling to each level's grid, flattened and concatenated."""
+
+    def __init__(self, levels=(1, 2, 4), mode="max"):
+        super().__init__()
+        self.levels, self.mode = tuple(levels), mode
+
+    def forward(self, x):
+        pool = F.adaptive_max_pool2d if self.mode == "max" else F.adaptive_avg_pool2d
+        return torch.cat([pool(x, level).flatten(1) for level in self.levels], dim=1)
+'''
 
 
 __all__ = [

@@ -11,6 +11,7 @@ from ..fields import Field
 from ..parallel import run_blocks
 from ..registry import register
 from .base import Layer, Shape
+from .torch_source import py_number
 
 
 @register
@@ -46,6 +47,13 @@ class Dropout(Layer):
             return dy
         keep, scale = self._cache
         return np.where(keep, dy * scale, 0).astype(dy.dtype, copy=False)
+
+    # ---- export ----------------------------------------------------------------------------
+    def torch_code(self, input_shape: Shape) -> str:
+        return f"nn.Dropout(p={py_number(self.settings['rate'])})"
+
+    def onnx_nodes(self, graph, x: str) -> str:
+        return graph.node("Identity", [x])  # inference: dropout passes everything through
 
 
 @register
@@ -213,3 +221,17 @@ class BatchNorm(Layer):
         run_blocks(rows_backward, c, dx.size)
         n, _, h, w = dy.shape
         return dx.reshape(c, h, w, n).transpose(3, 0, 1, 2)
+
+    # ---- export ----------------------------------------------------------------------------
+    def torch_code(self, input_shape: Shape) -> str:
+        kind = "nn.BatchNorm2d" if len(input_shape) == 3 else "nn.BatchNorm1d"
+        s = self.settings
+        return f"{kind}({input_shape[0]}, eps={py_number(s['eps'])}, momentum={py_number(s['momentum'])})"
+
+    def onnx_nodes(self, graph, x: str) -> str:
+        # Inference: the running statistics. ONNX's momentum weighs the old value (1 - PyTorch's).
+        inputs = [x] + [graph.tensor(name, source[name]) for name, source in (
+            ("weight", self.params), ("bias", self.params),
+            ("running_mean", self.buffers), ("running_var", self.buffers))]
+        return graph.node("BatchNormalization", inputs, epsilon=float(self.settings["eps"]),
+                          momentum=1.0 - float(self.settings["momentum"]))

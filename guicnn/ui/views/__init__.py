@@ -12,14 +12,14 @@ import pyqtgraph as pg
 
 pg.setConfigOptions(imageAxisOrder="row-major", background="w", foreground="#333a40", antialias=False)
 
-from .common import layer_labels  # noqa: E402  (after the global options)
-from .confusion import ConfusionView, MisclassifiedView  # noqa: E402
-from .curves import CurvesView  # noqa: E402
-from .feature_maps import FeatureMapsView  # noqa: E402
-from .filters import FiltersView  # noqa: E402
-from .gallery import ImageGallery  # noqa: E402
-from .histograms import HistogramsView  # noqa: E402
-from .predict import DrawingCanvas, PredictView  # noqa: E402
+from guicnn.ui.views.common import layer_labels  # noqa: E402  (after the global options)
+from guicnn.ui.views.confusion import ConfusionView, MisclassifiedView  # noqa: E402
+from guicnn.ui.views.curves import CurvesView  # noqa: E402
+from guicnn.ui.views.feature_maps import FeatureMapsView  # noqa: E402
+from guicnn.ui.views.filters import FiltersView  # noqa: E402
+from guicnn.ui.views.gallery import ImageGallery  # noqa: E402
+from guicnn.ui.views.histograms import HistogramsView  # noqa: E402
+from guicnn.ui.views.predict import DrawingCanvas, PredictView  # noqa: E402
 
 __all__ = [
     "ConfusionView",

@@ -13,8 +13,7 @@ from PySide6.QtGui import QFont, QImage
 from PySide6.QtWidgets import QLabel, QStackedWidget, QWidget
 
 from guicnn.core.layers.common import fmt_shape
-
-from ..style import MUTED, TEXT
+from guicnn.ui.style import MUTED, TEXT
 
 # Plot colours: one per series, readable on white and for the common colour-vision deficiencies.
 TRAIN_COLOUR = "#2f6fb3"

@@ -10,7 +10,8 @@ from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QGraphicsRectItem, QSplitter, QVBoxLayout, QWidget
 
-from .common import (
+from guicnn.core.metrics import per_class_accuracy
+from guicnn.ui.views.common import (
     BAR_COLOUR,
     BLUES,
     HIGHLIGHT_COLOUR,
@@ -22,7 +23,8 @@ from .common import (
     show_grid,
     style_plot,
 )
-from .gallery import ImageGallery
+from guicnn.ui.views.gallery import ImageGallery
+from guicnn.ui.widgets.image_export import add_image_menu
 
 EMPTY_HINT = ("No confusion matrix yet.\n\nAfter each training epoch the validation images are counted here by "
               "true class (rows) and predicted class (columns).")
@@ -80,6 +82,7 @@ class ConfusionView(QWidget):
             "answers; every other cell is a kind of mistake. Colour = share of the row. Click a cell to see "
             "its images.", muted=True)
         self.graphics = pg.GraphicsLayoutWidget()
+        add_image_menu(self.graphics, "confusion-matrix")  # right-click: save as PNG/SVG, copy
         self.matrix_plot = self.graphics.addPlot(row=0, col=0)
         style_plot(self.matrix_plot, "", "predicted class", "true class", grid=False)
         self.matrix_plot.setAspectLocked(True)
@@ -163,7 +166,7 @@ class ConfusionView(QWidget):
         for (i, j), text in zip(np.ndindex(k, k), self._texts):
             text.setText(str(matrix[i, j]))
             text.setColor("#ffffff" if share[i, j] > 0.5 else "#1f2933")
-        accuracy = np.divide(np.diag(matrix), rows, out=np.full(k, np.nan), where=rows > 0)
+        accuracy = per_class_accuracy(matrix)
         self._accuracy = accuracy
         shown = np.nan_to_num(accuracy) * 100.0
         brushes = [pg.mkBrush(HIGHLIGHT_COLOUR if a < 0.5 else BAR_COLOUR) for a in np.nan_to_num(accuracy)]

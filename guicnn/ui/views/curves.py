@@ -12,7 +12,17 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
-from .common import BEST_COLOUR, TRAIN_COLOUR, VAL_COLOUR, HintStack, caption_label, fmt_percent, fmt_value, style_plot
+from guicnn.ui.views.common import (
+    BEST_COLOUR,
+    TRAIN_COLOUR,
+    VAL_COLOUR,
+    HintStack,
+    caption_label,
+    fmt_percent,
+    fmt_value,
+    style_plot,
+)
+from guicnn.ui.widgets.image_export import add_image_menu
 
 MIN_REDRAW_MS = 200  # at most 5 redraws a second: each costs ~15 ms of software painting
 EMPTY_HINT = ("No training yet.\n\nPress Train: the training loss and accuracy appear here after every "
@@ -141,6 +151,7 @@ class CurvesView(QWidget):
         self.readout.setMinimumHeight(self.readout.fontMetrics().height() * 2 + 4)
 
         self.graphics = pg.GraphicsLayoutWidget()
+        add_image_menu(self.graphics, "training-curves")  # right-click: save as PNG/SVG, copy
         self.graphics.ci.setContentsMargins(4, 4, 8, 4)
         self.loss_plot = self.graphics.addPlot(row=0, col=0)
         self.accuracy_plot = self.graphics.addPlot(row=0, col=1)

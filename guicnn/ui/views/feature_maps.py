@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QPixmap
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QApplication,
     QComboBox,
     QGraphicsRectItem,
     QHBoxLayout,
@@ -16,11 +17,14 @@ from PySide6.QtWidgets import (
     QListWidget,
     QScrollArea,
     QStackedWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from .common import (
+from guicnn.core.receptive import ReceptiveField, receptive_field
+
+from guicnn.ui.views.common import (
     BAR_COLOUR,
     GREYS,
     HIGHLIGHT_COLOUR,
@@ -36,10 +40,12 @@ from .common import (
     grid_shape,
     lookup_table,
     matching_names,
-    qimage_from_array,
     set_category_ticks,
     style_plot,
 )
+from guicnn.ui.widgets.image_export import add_image_menu
+
+from .receptive_overlay import MosaicOverlay, probe_pixmap
 
 EMPTY_HINT = ("No feature maps yet.\n\nWith a model and a probe image, the output of every layer for that "
               "image appears here, refreshed while the network trains.")
@@ -51,6 +57,9 @@ ROW_HEIGHT = 76  # minimum height of an overview row in pixels
 
 
 OVERVIEW_LABEL_WIDTH = 185  # px; the tiles get the rest of a view that may be only ~400 px wide
+PROBE_SIDE = 176  # px: the probe image, large enough to show a receptive field pixel by pixel
+UNIT_HINT = ("Click a unit (or hold Shift and hover) to see exactly which input pixels it depends on; "
+             "Esc clears.")
 
 
 def _two_line_label(label: str, note: str) -> str:
@@ -127,7 +136,13 @@ class _OverviewRow:
             self.view.invertY(True)
             self.image = pg.ImageItem()
             self.plot.addItem(self.image)
+            self.overlay = MosaicOverlay(self.view)
             self.view.sigResized.connect(self.fit)
+
+    def layout_hw(self) -> tuple[int, int]:
+        """(height, width) of one tile's data (the map's size)."""
+        scale = max(self.layout.scale, 1)
+        return self.layout.tile_h // scale, self.layout.tile_w // scale
 
     def set_label(self, text: str) -> None:
         """Relabel only on change: LabelItem.setText re-lays out HTML, the costliest part of an update."""
@@ -181,8 +196,8 @@ class _OverviewRow:
 class FeatureMapsView(QWidget):
     """The activations of every layer for one probe image.
 
-    * ``set_layers(labels)``: one label per layer, e.g. from :func:`layer_labels`
-      (``"3 · Conv2D 16@3x3 s1 p1 → 16×14×14"``).
+    * ``set_layers(labels, types)``: one label per layer, e.g. from :func:`layer_labels`
+      (``"3 · Conv2D 16@3x3 s1 p1 → 16×14×14"``), and its registry type name.
     * ``set_activations(input_image, activations, class_names=None, probe_caption=None)``:
       the probe image (C, H, W) and every layer's output without the batch dimension
       (``model.activations`` of a one-image forward pass, ``[0]`` removed). Cheap enough to
@@ -201,6 +216,7 @@ class FeatureMapsView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._labels: list[str] = []
+        self._types: list[str] = []  # registry type names, when the caller gave them
         self._input: np.ndarray | None = None
         self._activations: list[np.ndarray] = []
         self._class_names: list[str] | None = None
@@ -213,7 +229,12 @@ class FeatureMapsView(QWidget):
         self._rows: list[_OverviewRow] = []
         self._row_kinds: tuple = ()
         self._bar_names: list[str] = []
+        self._design: dict[str, Any] | None = None
+        self._field: ReceptiveField | None = None  # the clicked unit's receptive field
+        self._probe_caption_text: str | None = None
         self._build_ui()
+        escape = QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.clear_unit)
+        escape.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
 
     # ---- construction ---------------------------------------------------------------------
     def _build_ui(self) -> None:
@@ -223,7 +244,7 @@ class FeatureMapsView(QWidget):
         self.layer_list.setToolTip("Choose a layer to see all its channels, or the overview of every layer.")
         self.layer_list.currentRowChanged.connect(self._on_row_changed)
         self.probe_picture = QLabel()
-        self.probe_picture.setFixedSize(132, 132)
+        self.probe_picture.setFixedSize(PROBE_SIDE + 4, PROBE_SIDE + 4)
         self.probe_picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.probe_picture.setStyleSheet("background: #ffffff; border: 1px solid #d5dbe1;")
         self.probe_caption = caption_label("", muted=True)
@@ -249,6 +270,7 @@ class FeatureMapsView(QWidget):
 
         # Page 0: one layer's channel mosaic with a colour bar.
         self.map_graphics = pg.GraphicsLayoutWidget()
+        add_image_menu(self.map_graphics, "feature-maps")  # right-click: save as PNG/SVG, copy
         self.map_view = self.map_graphics.addViewBox(row=0, col=0)
         self.map_view.setAspectLocked(True)
         self.map_view.invertY(True)
@@ -265,11 +287,14 @@ class FeatureMapsView(QWidget):
                                           label="", colorMapMenu=False)
         self.colour_bar.setImageItem(self.map_image)
         self.map_graphics.addItem(self.colour_bar, row=0, col=1)
+        self.map_overlay = MosaicOverlay(self.map_view)
         self._map_proxy = pg.SignalProxy(self.map_graphics.scene().sigMouseMoved, rateLimit=30,
                                          slot=lambda e: self._on_map_mouse(e[0]))
+        self.map_graphics.scene().sigMouseClicked.connect(self._on_map_click)
 
         # Page 1: a flat layer as bars.
         self.bar_graphics = pg.GraphicsLayoutWidget()
+        add_image_menu(self.bar_graphics, "layer-output")  # right-click: save as PNG/SVG, copy
         self.bar_plot = self.bar_graphics.addPlot()
         style_plot(self.bar_plot)
         self.bar_plot.setMouseEnabled(False, False)
@@ -282,9 +307,11 @@ class FeatureMapsView(QWidget):
             self.bar_plot.addItem(text, ignoreBounds=True)
         self._bar_proxy = pg.SignalProxy(self.bar_graphics.scene().sigMouseMoved, rateLimit=30,
                                          slot=lambda e: self._on_bar_mouse(e[0]))
+        self.bar_graphics.scene().sigMouseClicked.connect(self._on_bar_click)
 
         # Page 2: the overview, one row per layer (rows are made when the layer kinds change).
         self.overview_graphics = pg.GraphicsLayoutWidget()
+        add_image_menu(self.overview_graphics, "feature-map-overview")  # right-click: save as PNG/SVG, copy
         self.overview_graphics.ci.layout.setColumnStretchFactor(1, 1)
         self.overview_scroll = QScrollArea()
         self.overview_scroll.setWidgetResizable(True)
@@ -299,9 +326,25 @@ class FeatureMapsView(QWidget):
         self.hover_label = caption_label("", muted=True)
         self.hover_label.setMinimumHeight(self.hover_label.fontMetrics().height() + 6)
 
+        self.unit_caption = QLabel("")
+        self.unit_caption.setWordWrap(True)
+        self.unit_caption.setStyleSheet(f"color: {HIGHLIGHT_COLOUR}; font-weight: bold; font-size: 11pt;")
+        self.unit_caption.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.unit_clear = QToolButton()
+        self.unit_clear.setText("✕ Clear")
+        self.unit_clear.setToolTip("Stop showing the unit's receptive field (Esc)")
+        self.unit_clear.clicked.connect(self.clear_unit)
+        unit_row = QHBoxLayout()
+        unit_row.addWidget(self.unit_caption, 1)
+        unit_row.addWidget(self.unit_clear, 0, Qt.AlignmentFlag.AlignTop)
+        self.unit_clear.setVisible(False)
+        self.unit_caption.setText(UNIT_HINT)
+        self.unit_caption.setStyleSheet("color: #66707a;")
+
         right = QVBoxLayout()
         right.addWidget(self.title)
         right.addLayout(options)
+        right.addLayout(unit_row)
         right.addWidget(self.pages, 1)
         right.addWidget(self.hover_label)
         content = QWidget()
@@ -315,9 +358,11 @@ class FeatureMapsView(QWidget):
         layout.addWidget(self.stack)
 
     # ---- public API -----------------------------------------------------------------------
-    def set_layers(self, layer_labels: Sequence[str]) -> None:
-        """One label per layer (the architecture changed): rebuild the chooser, keep the choice if possible."""
+    def set_layers(self, layer_labels: Sequence[str], layer_types: Sequence[str] | None = None) -> None:
+        """One label (and type name) per layer (the architecture changed): rebuild the chooser,
+        keep the choice if possible."""
         self._labels = [str(label) for label in layer_labels]
+        self._types = [str(t) for t in layer_types] if layer_types is not None else []
         selected = self._selected
         self.layer_list.blockSignals(True)
         self.layer_list.clear()
@@ -342,6 +387,8 @@ class FeatureMapsView(QWidget):
         """Show ``activations`` (one array per layer, no batch dimension) for ``input_image`` (C, H, W)."""
         self._input = np.asarray(input_image, dtype=np.float32)
         self._activations = [np.asarray(a) for a in activations]
+        if self._field is not None and self._field.layer >= len(self._activations):
+            self._field = None
         self._class_names = list(class_names) if class_names is not None else None
         if len(self._labels) != len(self._activations):
             self.set_layers([f"{i} · layer → {fmt_shape(a.shape)}" for i, a in enumerate(self._activations)])
@@ -371,6 +418,89 @@ class FeatureMapsView(QWidget):
         self._activations = []
         self._input = None
         self.stack.show_hint()
+
+    # ---- receptive fields -----------------------------------------------------------------
+    def set_design(self, design: dict[str, Any] | None) -> None:
+        """The design the activations come from (receptive fields are computed from it)."""
+        if design != self._design:
+            self._design = design
+            self.clear_unit()
+
+    def select_unit(self, layer: int, row: int = 0, col: int = 0) -> str:
+        """Show what unit (row, col) of ``layer`` depends on, through every map down to the input.
+
+        Returns the caption ("layer 3 unit (4, 7) sees rows 8–21, …"), or why nothing is shown.
+        """
+        try:
+            if self._design is None:
+                raise ValueError("no design to trace the unit through")
+            field = receptive_field(self._design, layer, row, col)
+        except ValueError as exc:
+            self._field = None
+            self._draw_field()
+            self._set_unit_caption(f"Cannot show what this unit sees: {exc}.", error=True)
+            return str(exc)
+        self._field = field
+        caption = field.caption()
+        self._set_unit_caption(caption[0].upper() + caption[1:] + ".")
+        self._draw_field()
+        return caption
+
+    def clear_unit(self) -> None:
+        self._field = None
+        self._set_unit_caption(UNIT_HINT)
+        self._draw_field()
+
+    def selected_unit(self) -> ReceptiveField | None:
+        return self._field
+
+    def highlighted_box(self) -> tuple[int, int, int, int] | None:
+        """The box drawn on the probe image (half-open input rows and columns), None when nothing is."""
+        window = self._probe_window
+        return None if window is None else window.box
+
+    def highlighted_window(self, layer: int):
+        """The window drawn on ``layer``'s map (-1: the input) on the page shown, or None."""
+        if self.current_page() == "maps" and layer == self._selected:
+            return self.map_overlay.window
+        if self.current_page() == "overview" and 0 <= layer + 1 < len(self._rows):
+            row = self._rows[layer + 1]
+            return None if row.flat else row.overlay.window
+        if layer == -1:
+            return self._probe_window
+        return None
+
+    def _set_unit_caption(self, text: str, error: bool = False) -> None:
+        active = self._field is not None
+        colour = "#c62828" if error else (HIGHLIGHT_COLOUR if active else "#66707a")
+        weight = "bold; font-size: 11pt" if active else "normal"
+        self.unit_caption.setStyleSheet(f"color: {colour}; font-weight: {weight};")
+        self.unit_caption.setText(text)
+        self.unit_clear.setVisible(active)
+
+    @property
+    def _probe_window(self):
+        return None if self._field is None else self._field.input
+
+    def _draw_field(self) -> None:
+        """Put the selected unit's windows on whatever is on screen (items exist; only data changes)."""
+        field = self._field
+        page = self.current_page()
+        if page == "maps" and field is not None and field.map_for(self._selected) is not None:
+            self.map_overlay.show(field.map_for(self._selected), self._layout)
+        else:
+            self.map_overlay.clear()
+        if page == "overview":
+            for index, row in enumerate(self._rows):
+                if row.flat:
+                    continue
+                window = None if field is None else field.map_for(index - 1)
+                if window is None or window.shape[1:] != tuple(row.layout_hw()):
+                    row.overlay.clear()
+                else:
+                    row.overlay.show(window, row.layout)
+        if self._input is not None:
+            self._show_probe(self._probe_caption_text)
 
     # ---- what is shown (used by tests) ----------------------------------------------------
     def current_page(self) -> str:
@@ -426,6 +556,7 @@ class FeatureMapsView(QWidget):
                 self._render_bars(activation)
             else:
                 self._render_maps(activation)
+        self._draw_field()
 
     def _layer_title(self, index: int) -> str:
         return self._labels[index].replace(" → ", " · ") if index < len(self._labels) else f"{index}"
@@ -453,14 +584,15 @@ class FeatureMapsView(QWidget):
         scale = ("each tile coloured from its own minimum (dark) to maximum (yellow)" if self._per_channel
                  else "one colour scale for the whole layer (see the bar)")
         self.explanation.setText(f"{c} channel{'s' if c > 1 else ''} of {h}×{w} ({order}); {scale}. "
-                                 "Hover over a tile for its values.")
+                                 "Hover over a tile for its values; click a unit to trace it to the input.")
         self.scale_combo.setVisible(True)
 
     def _render_bars(self, activation: np.ndarray) -> None:
         values = np.asarray(activation, dtype=np.float64).ravel()
         n = values.size
         index = self._selected
-        is_softmax = "softmax" in self._layer_title(index).lower() or _looks_like_probabilities(values)
+        layer_type = self._types[index] if 0 <= index < len(self._types) else None
+        is_softmax = layer_type == "Softmax" or _looks_like_probabilities(values)
         names = matching_names(self._class_names, n)
         if is_softmax:
             values = values * 100.0
@@ -532,6 +664,7 @@ class FeatureMapsView(QWidget):
         self._layout = MosaicLayout()
         picture = display_image(self._input)
         top = self._rows[0]
+        top.layout = MosaicLayout(1, picture.shape[0], picture.shape[1], 1, 1, 1)
         top.show_picture(picture, None if picture.ndim == 3 else lookup_table(GREYS))
         top.set_label(f"input · {fmt_shape(self._input.shape)}")
         viridis = lookup_table(VIRIDIS)
@@ -555,14 +688,17 @@ class FeatureMapsView(QWidget):
         self.title.setText("Feature maps of every layer for the probe image")
         self.explanation.setText(f"Top: the input. Below: each layer's first {OVERVIEW_CHANNELS} channels "
                                  "(each on its own colour scale) or its values as bars. Deeper layers are "
-                                 "smaller and more abstract. Click a row to see the whole layer.")
+                                 "smaller and more abstract. Click a layer's name (or double-click its row) "
+                                 "to see the whole layer.")
         self.scale_combo.setVisible(False)
 
     def _show_probe(self, caption: str | None) -> None:
+        self._probe_caption_text = caption
         pixels = np.rint(display_image(self._input) * 255.0).astype(np.uint8)
-        pixmap = QPixmap.fromImage(qimage_from_array(pixels)).scaled(
-            128, 128, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation)
-        self.probe_picture.setPixmap(pixmap)
+        window = self._probe_window
+        if window is not None and window.shape[1:] != pixels.shape[:2]:
+            window = None  # a field of another design than the image's
+        self.probe_picture.setPixmap(probe_pixmap(pixels, window, PROBE_SIDE))
         shape = fmt_shape(self._input.shape)
         self.probe_caption.setText(f"{caption} · {shape}" if caption else shape)
 
@@ -579,6 +715,27 @@ class FeatureMapsView(QWidget):
             return
         point = self.map_view.mapSceneToView(pos)
         self.hover_text_at(point.x(), point.y())
+        if _tracing():
+            self._select_at_map_point(point.x(), point.y())
+
+    def _on_map_click(self, event) -> None:
+        if event.button() != Qt.MouseButton.LeftButton or self._maps is None:
+            return
+        pos = event.scenePos()
+        if self.map_view.sceneBoundingRect().contains(pos):
+            point = self.map_view.mapSceneToView(pos)
+            self._select_at_map_point(point.x(), point.y())
+
+    def _select_at_map_point(self, x: float, y: float) -> None:
+        hit = self._layout.tile_at(x, y)
+        if hit is not None:
+            _, row, col = hit
+            if self._field is None or self._field.unit != (row, col) or self._field.layer != self._selected:
+                self.select_unit(self._selected, row, col)
+
+    def _on_bar_click(self, event) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self._selected >= 0 and self._activations:
+            self.select_unit(self._selected)
 
     def _on_bar_mouse(self, pos) -> None:
         if not self.bar_plot.vb.sceneBoundingRect().contains(pos) or not self._activations:
@@ -603,24 +760,54 @@ class FeatureMapsView(QWidget):
         if index is None:
             return
         row = self._rows[index]
+        if _tracing() and index > 0:
+            self._select_in_overview(index, pos)
         if index == 0:
             self.hover_label.setText("The input image the network sees (normalised values are stretched to show).")
             return
         label = self._labels[index - 1] if index - 1 < len(self._labels) else str(index - 1)
         if row.flat or not row.view.sceneBoundingRect().contains(pos):
-            self.hover_label.setText(f"Layer {label} · click to see the whole layer")
+            self.hover_label.setText(f"Layer {label} · click its name to see the whole layer")
             return
         point = row.view.mapSceneToView(pos)
         hit = row.layout.tile_at(point.x(), point.y())
         if hit is None:
-            self.hover_label.setText(f"Layer {label} · click to see the whole layer")
+            self.hover_label.setText(f"Layer {label} · click its name to see the whole layer")
             return
         maps = _as_maps(self._activations[index - 1])[hit[0]]
-        self.hover_label.setText(f"Layer {label} · channel {hit[0]} · min {fmt_value(maps.min())} · "
-                                 f"max {fmt_value(maps.max())} · mean {fmt_value(maps.mean())} · "
-                                 "click to see the whole layer")
+        self.hover_label.setText(f"Layer {label} · channel {hit[0]} · unit ({hit[1]}, {hit[2]}): "
+                                 f"{fmt_value(maps[hit[1], hit[2]])} · min {fmt_value(maps.min())} · "
+                                 f"max {fmt_value(maps.max())} · click to trace the unit to the input")
 
     def _on_overview_click(self, event) -> None:
-        index = self._overview_row_at(event.scenePos())
-        if index is not None and index > 0:
+        pos = event.scenePos()
+        index = self._overview_row_at(pos)
+        if index is None or index == 0 or event.button() != Qt.MouseButton.LeftButton:
+            return
+        row = self._rows[index]
+        on_name = row.label.sceneBoundingRect().contains(pos) and not row.view.sceneBoundingRect().contains(pos)
+        if event.double() or on_name:
             self.set_selected_layer(index - 1)
+        else:
+            self._select_in_overview(index, pos)
+
+    def _select_in_overview(self, index: int, pos) -> None:
+        """A unit of row ``index`` (a tile's pixel, or any bar of a flat layer) becomes the traced unit."""
+        row = self._rows[index]
+        if row.flat:
+            if self._field is None or self._field.layer != index - 1:
+                self.select_unit(index - 1)
+            return
+        if not row.view.sceneBoundingRect().contains(pos):
+            return
+        point = row.view.mapSceneToView(pos)
+        hit = row.layout.tile_at(point.x(), point.y())
+        if hit is not None:
+            _, r, c = hit
+            if self._field is None or self._field.layer != index - 1 or self._field.unit != (r, c):
+                self.select_unit(index - 1, r, c)
+
+
+def _tracing() -> bool:
+    """Hovering with Shift held traces the unit under the mouse, as a click does."""
+    return bool(QApplication.keyboardModifiers() & Qt.KeyboardModifier.ShiftModifier)

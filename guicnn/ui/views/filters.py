@@ -11,8 +11,8 @@ from PySide6.QtCore import QRectF, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QComboBox, QGraphicsRectItem, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from ..style import TEXT
-from .common import (
+from guicnn.ui.style import TEXT
+from guicnn.ui.views.common import (
     DIVERGING,
     HIGHLIGHT_COLOUR,
     HintStack,
@@ -23,6 +23,7 @@ from .common import (
     fmt_value,
     grid_shape,
 )
+from guicnn.ui.widgets.image_export import add_image_menu
 
 EMPTY_HINT = "No filters yet.\n\nTrain or load a model with a Conv2D layer to see its learned kernels here."
 NO_CONV_HINT = ("This design has no Conv2D layer, so it has no filters to show.\n\n"
@@ -88,6 +89,7 @@ class FiltersView(QWidget):
         self.explanation = caption_label("", muted=True)
 
         self.graphics = pg.GraphicsLayoutWidget()
+        add_image_menu(self.graphics, "filters")  # right-click: save as PNG/SVG, copy
         self.plot = self.graphics.addPlot(row=0, col=0)
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)

@@ -10,7 +10,7 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListView, QListWidget, QListWidgetItem, QWidget
 
-from .common import images_to_uint8, qimage_from_array, upscale_nearest
+from guicnn.ui.views.common import images_to_uint8, qimage_from_array, upscale_nearest
 
 THUMBNAIL_PIXELS = 72  # thumbnails are blown up by a whole factor to about this size
 

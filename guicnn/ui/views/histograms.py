@@ -1,4 +1,5 @@
-"""Weight and gradient histograms per layer, and the share of dead units in every ReLU layer."""
+"""Weight and gradient histograms per layer, and the share of dead units in every ReLU-family layer
+(the core's layer-health figures, computed by the trainer after every epoch)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from ..style import ERROR
-from .common import (
+from guicnn.core.health import DEAD_LIMITS, LayerHealth
+from guicnn.core.layers.common import fmt_shape
+from guicnn.ui.style import ERROR, HEALTH_COLOURS
+from guicnn.ui.views.common import (
     BAR_COLOUR,
-    HIGHLIGHT_COLOUR,
     TRAIN_COLOUR,
     VAL_COLOUR,
     HintStack,
@@ -22,27 +24,13 @@ from .common import (
     set_category_ticks,
     style_plot,
 )
+from guicnn.ui.widgets.image_export import add_image_menu
 
 EMPTY_HINT = "No weights yet.\n\nBuild, train or load a model to see how its weights and gradients are distributed."
 NO_PARAMS_HINT = "This design has no layer with weights (add a Conv2D or Dense layer)."
 BINS = 60
 MAX_SAMPLES = 100_000  # histograms of bigger arrays use a fixed random subset of this size
 MAX_DEAD_LABELS = 40
-
-
-def dead_unit_fractions(layers: Sequence[Any], activations: Sequence[np.ndarray]) -> dict[int, float]:
-    """For each ReLU layer: the fraction of its output units that are 0 for every sample of the batch.
-
-    ``activations[i]`` is layer i's output for a batch (N, ...), as ``model.activations`` after
-    ``model.forward(batch, keep=True)``.
-    """
-    fractions = {}
-    for index, (layer, activation) in enumerate(zip(layers, activations)):
-        if layer.type_name == "ReLU":
-            a = np.asarray(activation)
-            dead = ~np.any(a > 0, axis=0) if a.ndim > 1 else a <= 0
-            fractions[index] = float(dead.mean()) if dead.size else 0.0
-    return fractions
 
 
 class _Sampler:
@@ -124,10 +112,10 @@ class HistogramsView(QWidget):
     """Distribution of a layer's weights and gradients, and dead ReLU units per layer.
 
     * ``set_model(model)``: list the layers with parameters and show the selected one.
-    * ``update_from_model(model, activations_batch=None)``: redraw from the model's current
-      ``params`` and ``grads`` (last batch); with ``activations_batch`` (``model.activations``
-      after a forward pass of a probe batch, N > 1) also the dead-ReLU chart. While training,
-      pass a copy of the model made in the worker (``copy.deepcopy``), not the live one.
+    * ``update_from_model(model)``: redraw from the model's current ``params`` and ``grads``
+      (last batch). While training, pass a copy made in the worker, not the live model.
+    * ``set_health(health)``: the dead-unit chart from the core's layer health
+      (``EpochReport.health``: the ReLU-family layers' dead shares on the probe batch).
     * ``set_selected(layer_index, parameter="weight")``, ``set_log_counts(bool)``.
 
     Histograms use at most 100,000 values per array (a fixed random subset), up to 60 bins.
@@ -141,7 +129,9 @@ class HistogramsView(QWidget):
         self._grad_sampler = _Sampler(seed=1)
         self._dead: dict[int, float] = {}
         self._dead_batch = 0
-        self._dead_relus: list[int] | None = None  # None until a probe batch arrives
+        self._dead_labels: list[str] = []
+        self._dead_status: list[str] = []
+        self._dead_relus: list[int] | None = None  # None until the first health figures arrive
         self._build_ui()
 
     def _build_ui(self) -> None:
@@ -162,10 +152,11 @@ class HistogramsView(QWidget):
             "learning; very wide ones, unstable training.", muted=True)
 
         self.graphics = pg.GraphicsLayoutWidget()
+        add_image_menu(self.graphics, "weight-histograms")  # right-click: save as PNG/SVG, copy
         self.weights = _HistogramPlot(self.graphics.addPlot(row=0, col=0), TRAIN_COLOUR, "weight value")
         self.gradients = _HistogramPlot(self.graphics.addPlot(row=0, col=1), VAL_COLOUR, "gradient value")
         self.dead_plot = self.graphics.addPlot(row=1, col=0, colspan=2)
-        style_plot(self.dead_plot, "", "ReLU layer", "dead units (%)")
+        style_plot(self.dead_plot, "", "ReLU-family layer", "dead units (%)")
         self.dead_plot.setMouseEnabled(False, False)
         self.dead_plot.setYRange(0, 105, padding=0)
         self.dead_bars = pg.BarGraphItem(x=[], height=[], width=0.6, brush=BAR_COLOUR, pen=pg.mkPen(None))
@@ -195,23 +186,27 @@ class HistogramsView(QWidget):
         """List ``model``'s parameters in the chooser (kept if it still exists) and draw them."""
         self.update_from_model(model)
 
-    def update_from_model(self, model: Any, activations_batch: Sequence[np.ndarray] | None = None) -> None:
-        """Redraw from ``model``'s params and grads; dead ReLU units from ``activations_batch`` if given."""
+    def update_from_model(self, model: Any) -> None:
+        """Redraw the histograms from ``model``'s params and grads."""
         self._model = model
         entries = [(i, name) for i, layer in enumerate(model.layers) for name in layer.params]
         if entries != self._entries:
             self._set_entries(model, entries)
-        if activations_batch is not None:
-            self._dead = dead_unit_fractions(model.layers, activations_batch)
-            first = activations_batch[0] if len(activations_batch) else None
-            self._dead_batch = int(np.asarray(first).shape[0]) if first is not None else 0
-            self._dead_relus = [i for i, layer in enumerate(model.layers) if layer.type_name == "ReLU"]
-            self._render_dead()
         if not entries:
             self.stack.show_hint(NO_PARAMS_HINT)
             return
         self.stack.show_content()
         self._render_histograms()
+
+    def set_health(self, health: Sequence[LayerHealth]) -> None:
+        """The dead-unit chart from the core's layer health (an empty sequence: not known yet)."""
+        dead = [entry for entry in health if entry.dead_share is not None]
+        self._dead = {entry.index: entry.dead_share for entry in dead}
+        self._dead_relus = [entry.index for entry in dead] if health else None
+        self._dead_labels = [f"{entry.index} · {entry.type_name}" for entry in dead]
+        self._dead_status = [entry.status for entry in dead]
+        self._dead_batch = dead[0].probes if dead else 0
+        self._render_dead()
 
     def set_selected(self, layer_index: int, parameter: str = "weight") -> None:
         if (layer_index, parameter) in self._entries:
@@ -229,9 +224,7 @@ class HistogramsView(QWidget):
         self._model = None
         self._entries = []
         self.layer_combo.clear()
-        self._dead = {}
-        self._dead_relus = None
-        self._render_dead()
+        self.set_health(())
         self.stack.show_hint(EMPTY_HINT)
 
     # ---- what is shown (used by tests) ----------------------------------------------------
@@ -241,7 +234,7 @@ class HistogramsView(QWidget):
         return hist.counts, hist.edges, hist.sampled
 
     def dead_fractions(self) -> dict[int, float]:
-        """Layer index -> fraction (0..1) of dead units, for the ReLU layers of the last probe batch."""
+        """Layer index -> fraction (0..1) of dead units of the ReLU-family layers (last health figures)."""
         return dict(self._dead)
 
     # ---- rendering ------------------------------------------------------------------------
@@ -253,7 +246,7 @@ class HistogramsView(QWidget):
         self.layer_combo.clear()
         for index, name in entries:
             layer = model.layers[index]
-            shape = "×".join(map(str, layer.params[name].shape))
+            shape = fmt_shape(layer.params[name].shape)
             self.layer_combo.addItem(f"{index} · {layer.describe()} · {name} ({shape})")
         self.layer_combo.setCurrentIndex(entries.index(current) if current in entries else 0)
         self.layer_combo.blockSignals(False)
@@ -278,7 +271,8 @@ class HistogramsView(QWidget):
         n = len(fractions)
         x = np.arange(n, dtype=float)
         heights = 100.0 * np.nan_to_num(np.asarray(fractions, dtype=float))
-        brushes = [pg.mkBrush(HIGHLIGHT_COLOUR if h >= 50 else BAR_COLOUR) for h in heights]
+        brushes = [pg.mkBrush(HEALTH_COLOURS[status] if status != "green" else BAR_COLOUR)
+                   for status in self._dead_status]
         self.dead_bars.setOpts(x=x, height=heights, width=0.6, brushes=brushes)
         for i, text in enumerate(self.dead_texts):
             text.setVisible(i < n)
@@ -286,20 +280,19 @@ class HistogramsView(QWidget):
                 text.setText(fmt_percent(fractions[i]))
                 text.setPos(i, heights[i])
         if self._dead_relus is None:
-            note = "Dead ReLU units are counted on a batch of probe images after each epoch."
+            note = "Dead ReLU units are counted on a batch of probe images after each epoch of training."
         elif not relus:
-            note = "This design has no ReLU layer."
+            note = "This design has no ReLU-family layer."
         else:
             note = ""
         self.dead_note.setText(note)
         self.dead_note.setPos(max(n - 1, 0) / 2, 52)
-        set_category_ticks(self.dead_plot.getAxis("bottom"),
-                           [f"{i} · ReLU" for i in relus] if relus else [])
+        set_category_ticks(self.dead_plot.getAxis("bottom"), self._dead_labels)
         self.dead_plot.setXRange(-0.7, max(n, 1) - 0.3, padding=0)
         probes = self._dead_batch
-        batch = f" for all {probes} probe images" if probes > 1 else " for the probe image" if probes == 1 else ""
+        batch = f" on {probes} probe images" if probes > 1 else " on the probe image" if probes == 1 else ""
         self.dead_plot.setTitle(
-            f"Dead ReLU units: share of each ReLU layer's outputs that are 0{batch}"
-            "<br><span style='font-size:9pt;color:#66707a'>a dead unit never fires, so it passes no gradient "
-            "and stops learning; a high share (orange, 50% or more) wastes capacity</span>",
+            f"Dead units: share of each ReLU layer's feature maps or units never positive{batch}"
+            "<br><span style='font-size:9pt;color:#66707a'>a dead ReLU unit passes no gradient and stops "
+            f"learning · amber from {DEAD_LIMITS[0]:.0%}, red from {DEAD_LIMITS[1]:.0%}, as on the cards</span>",
             color="#1f2933", size="10pt")

@@ -18,12 +18,13 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QSizePolicy,
+    QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
-from ..style import ERROR
-from .common import (
+from guicnn.ui.style import ERROR
+from guicnn.ui.views.common import (
     BAR_COLOUR,
     HIGHLIGHT_COLOUR,
     HintStack,
@@ -34,6 +35,8 @@ from .common import (
     show_grid,
     style_plot,
 )
+from guicnn.ui.views.feature_maps import FeatureMapsView
+from guicnn.ui.widgets.image_export import add_image_menu
 
 CANVAS_PIXELS = 280  # the drawing's own resolution; it is averaged down to the model's input size
 EMIT_INTERVAL_MS = 100  # while the mouse draws, the image is sent at most this often
@@ -218,6 +221,8 @@ class PredictView(QWidget):
     * ``show_probabilities(probs)``: probabilities (K,) for the last image; the top k are shown as bars.
     * ``load_image(path) -> bool``: what "Load image…" does after its file dialog; problems
       are shown in the view, never raised. ``current_image()`` -> the last emitted array.
+    * ``feature_maps``: a FeatureMapsView of the drawing (fed by whoever runs the model), where
+      clicking a unit shows the part of the drawing it depends on.
     """
 
     imageReady = Signal(object)
@@ -271,12 +276,12 @@ class PredictView(QWidget):
         left.addWidget(self.fit_check)
         left.addWidget(self.invert_check)
         left.addWidget(self.error_label)
-        left.addLayout(seen)
 
         self.answer = QLabel("")
         self.answer.setStyleSheet("font-size: 15pt; font-weight: bold;")
         self.answer.setWordWrap(True)
         self.graphics = pg.GraphicsLayoutWidget()
+        add_image_menu(self.graphics, "prediction")  # right-click: save as PNG/SVG, copy
         self.plot = self.graphics.addPlot()
         style_plot(self.plot, "", "probability (%)", "", grid=False)
         show_grid(self.plot, "bottom")
@@ -299,11 +304,26 @@ class PredictView(QWidget):
         right = QVBoxLayout()
         right.addWidget(caption_label("The network's answer", bold=True))
         right.addWidget(self.result_stack, 1)
+        right.addLayout(seen)
 
-        layout = QHBoxLayout(self)
+        top = QWidget()
+        columns = QHBoxLayout(top)
+        columns.setContentsMargins(0, 0, 0, 0)
+        columns.addLayout(left, 1)
+        columns.addLayout(right, 1)
+        # Below, the drawing's feature maps across the whole width: click a unit to see which
+        # part of the drawing it looks at.
+        self.feature_maps = FeatureMapsView()
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.addWidget(top)
+        self.splitter.addWidget(self.feature_maps)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setChildrenCollapsible(True)
+
+        layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
-        layout.addLayout(left, 1)
-        layout.addLayout(right, 1)
+        layout.addWidget(self.splitter)
         self._update_seen()
 
     # ---- public API -----------------------------------------------------------------------

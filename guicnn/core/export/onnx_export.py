@@ -1,0 +1,142 @@
+"""ONNX export of a Sequential in inference mode, built with the ``onnx`` package's helpers.
+
+``save_onnx(model, path)`` writes the network itself: output equals
+``model.forward(x, training=False)``. ``export_model_onnx(model_file, path)`` writes what a
+deployed classifier needs: the input is a batch of images scaled to [0, 1] exactly as the
+data loaders give them, the graph applies the stored normalisation itself and outputs class
+probabilities (never a second softmax after a final Softmax layer); the class names and the
+design travel in the model's metadata.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Sequence
+
+import numpy as np
+
+from ... import __version__
+from ..designfile import atomic_write
+from ..errors import ConfigError
+from ..model import Sequential
+from .onnx_graph import OnnxGraph, onnx_module
+
+#: Operator set: ONNX 1.12 (2022), run by every onnxruntime since 1.12.
+ONNX_OPSET = 17
+#: The IR version that goes with opset 17.
+IR_VERSION = 8
+INPUT_NAME = "input"
+
+
+def onnx_model(model: Sequential, *, normalization: Any = None, class_names: Sequence[str] | None = None,
+               probabilities: bool = False, image_shape: Sequence[int] | None = None,
+               metadata: dict[str, str] | None = None) -> Any:
+    """The ``onnx.ModelProto`` of ``model`` (inference mode; batch size left open as ``N``).
+
+    ``normalization`` (a ``Normalization``) is applied to the input first; ``image_shape`` is
+    the C×H×W of the input images when the model takes them flattened; with ``probabilities``
+    the output is the softmax of the logits, named ``probabilities`` (else ``output``).
+    """
+    graph = OnnxGraph()
+    onnx = graph.onnx
+    model_shape = tuple(int(d) for d in model.input_shape)
+    input_shape = tuple(int(d) for d in image_shape) if image_shape is not None else model_shape
+    if int(np.prod(input_shape)) != int(np.prod(model_shape)):
+        raise ConfigError(f"images of shape {list(input_shape)} cannot feed a model whose input is {list(model_shape)}")
+    x = INPUT_NAME
+    if normalization is not None:
+        x = _normalize(graph, x, normalization, input_shape)
+    if input_shape != model_shape:
+        graph.enter("input")
+        x = graph.node("Flatten", [x], axis=1)
+    # Probabilities are the softmax of the logits: a final Softmax layer is not applied twice.
+    for index, layer in enumerate(model.layers[:model.logits_end] if probabilities else model.layers):
+        graph.enter(str(index))
+        try:
+            x = layer.onnx_nodes(graph, x)
+        except ConfigError as exc:
+            raise ConfigError(exc.reason, index=index, layer_type=layer.type_name) from None
+    output_name = "output"
+    output_shape: list[Any] = ["N", *model.output_shape]
+    if probabilities:
+        graph.enter("probabilities")
+        if len(model.output_shape) > 1:
+            x = graph.node("Flatten", [x], axis=1)
+        x = graph.node("Softmax", [x], axis=1)
+        output_name, output_shape = "probabilities", ["N", int(np.prod(model.output_shape))]
+    graph.name_output(x, output_name)
+    tensor_type = onnx.TensorProto.FLOAT
+    onnx_graph = onnx.helper.make_graph(
+        graph.nodes, model.name or "guicnn design",
+        [onnx.helper.make_tensor_value_info(INPUT_NAME, tensor_type, ["N", *input_shape])],
+        [onnx.helper.make_tensor_value_info(output_name, tensor_type, output_shape)],
+        initializer=graph.initializers(),
+    )
+    proto = onnx.helper.make_model(
+        onnx_graph, producer_name="guicnn", producer_version=__version__,
+        opset_imports=[onnx.helper.make_opsetid("", ONNX_OPSET)],
+    )
+    proto.ir_version = IR_VERSION
+    proto.doc_string = _doc_string(model, input_shape, normalization, probabilities)
+    props = {"guicnn_architecture": json.dumps(model.get_config())}
+    if class_names:
+        props["class_names"] = json.dumps([str(n) for n in class_names])
+    if normalization is not None:
+        props["normalization"] = json.dumps(normalization.to_dict())
+    props.update(metadata or {})
+    onnx.helper.set_model_props(proto, props)
+    return proto
+
+
+def _normalize(graph: OnnxGraph, x: str, normalization: Any, input_shape: tuple[int, ...]) -> str:
+    """(x - mean) / std per channel, as the trainer does."""
+    graph.enter("normalization")
+    channels = len(normalization.mean)
+    if len(input_shape) == 3 and channels == input_shape[0]:
+        shape: tuple[int, ...] = (channels, 1, 1)
+    elif channels == 1:
+        shape = (1,) * len(input_shape)
+    else:
+        raise ConfigError(f"a normalisation for {channels} channels cannot apply to inputs of shape "
+                          f"{list(input_shape)}")
+    mean = graph.tensor("mean", np.asarray(normalization.mean, np.float32).reshape(shape))
+    std = graph.tensor("std", np.asarray(normalization.std, np.float32).reshape(shape))
+    return graph.node("Div", [graph.node("Sub", [x, mean]), std])
+
+
+def _doc_string(model: Sequential, input_shape: tuple[int, ...], normalization: Any, probabilities: bool) -> str:
+    shape = "×".join(map(str, input_shape))
+    text = f'guicnn design "{model.name or "design"}". Input: float32 N×{shape}'
+    if normalization is not None:
+        text += " images scaled to [0, 1] (the graph normalises them itself)"
+    text += ". Output: class probabilities." if probabilities else ". Output: the last layer's values."
+    return text
+
+
+def save_onnx(model: Sequential, path: str | os.PathLike, **options: Any) -> None:
+    """Write ``model`` (inference mode) as an ONNX file, checked by ``onnx.checker``, atomically.
+
+    ``options`` are those of :func:`onnx_model`. MissingDependencyError when ``onnx`` is not
+    installed; ConfigError naming the layer when a layer type has no ONNX export.
+    """
+    proto = onnx_model(model, **options)
+    onnx_module().checker.check_model(proto, full_check=True)
+    data = proto.SerializeToString()
+    atomic_write(path, lambda tmp: tmp.write_bytes(data))
+
+
+def export_model_onnx(source: Any, path: str | os.PathLike) -> None:
+    """Export a trained model file (a path or a ``LoadedModel``) as a classifier for deployment:
+    images in [0, 1] in, normalisation inside, class probabilities out, class names in metadata."""
+    from ..modelfile import LoadedModel, load_model
+
+    loaded = source if isinstance(source, LoadedModel) else load_model(source)
+    image_shape = loaded.dataset.get("input_shape")
+    if image_shape is not None and int(np.prod(image_shape)) != int(np.prod(loaded.model.input_shape)):
+        image_shape = None
+    save_onnx(loaded.model, path, normalization=loaded.normalization, class_names=loaded.class_names,
+              probabilities=True, image_shape=image_shape)
+
+
+__all__ = ["ONNX_OPSET", "onnx_model", "save_onnx", "export_model_onnx"]

@@ -1,0 +1,1 @@
+"""The data panel: choosing, loading and previewing a data set."""

@@ -1,0 +1,1 @@
+"""The training workbench: its panel, controller, worker and the window's tabs."""

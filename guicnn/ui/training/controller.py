@@ -1,0 +1,352 @@
+"""TrainingController: joins the design document, the data, the core Trainer and the worker thread.
+
+It owns the one Trainer of the open document. Everything the views show during training
+comes from *snapshots* computed in the worker thread between batches (probe feature maps,
+weight copies, gradients), so the GUI thread never reads arrays the optimizer is writing.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from guicnn.core import GuicnnError, Sequential
+from guicnn.core.data import Dataset
+from guicnn.core.training import EndReport, EpochReport, StepReport, Trainer, TrainSettings, check_compatible, evaluate
+from guicnn.ui.worker import Job, JobContext
+
+SNAPSHOT_RATE = 2.5  # feature-map refreshes per second while training
+STEP_RATE = 20.0  # step reports per second at most (the newest wins; epoch reports always arrive)
+
+
+def _copy(array: np.ndarray) -> np.ndarray:
+    return np.array(array, dtype=np.float32, copy=True)
+
+
+class FrozenLayer:
+    """A layer's type, card text, parameters and gradients, copied for the GUI thread."""
+
+    def __init__(self, layer) -> None:
+        self.type_name = layer.type_name
+        self.output_shape = layer.output_shape
+        self._text = layer.describe()
+        self.params = {k: _copy(v) for k, v in layer.params.items()}
+        self.grads = {k: _copy(v) for k, v in layer.grads.items()}
+
+    def describe(self) -> str:
+        return self._text
+
+
+class FrozenModel:
+    """What the weight views read of a model (``layers`` with params/grads), frozen in time."""
+
+    def __init__(self, model: Sequential) -> None:
+        self.layers = [FrozenLayer(layer) for layer in model.layers]
+        self.input_shape = model.input_shape
+
+
+@dataclass(frozen=True)
+class EpochExamples:
+    """The validation images with what the model made of them at an epoch's end (for the
+    confusion gallery and the misclassified view)."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    predictions: np.ndarray
+    confidence: np.ndarray
+    class_names: list[str]
+
+
+@dataclass(frozen=True)
+class TrainingSnapshot:
+    """What the views show of the model at one moment of training, copied in the worker thread
+    between two batches (never a view of an array the optimizer writes)."""
+
+    step: int
+    epoch_end: bool
+    model: FrozenModel
+    probe: np.ndarray | None = None  # the raw probe image (C, H, W)
+    activations: list[np.ndarray] | None = None  # every layer's output for the probe
+    probabilities: np.ndarray | None = None  # the probe's class probabilities
+    examples: EpochExamples | None = None  # at an epoch's end, when there is validation data
+
+
+class TrainingController(QObject):
+    """Starts, pauses, stops and finishes training runs of the open design."""
+
+    started = Signal(object)  # {"first_epoch", "epochs", "batches_per_epoch", "continued"}
+    step = Signal(object)  # StepReport (throttled)
+    epoch = Signal(object)  # EpochReport
+    snapshot = Signal(object)  # TrainingSnapshot
+    finished = Signal(object)  # EndReport
+    failed = Signal(str)  # a message for the user (a refused start, an error)
+    crashed = Signal(str, str)  # an unexpected exception in the worker: message, traceback
+    stateChanged = Signal(str)  # "idle", "running", "paused"
+
+    def __init__(self, document, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self.trainer: Trainer | None = None
+        self._job: Job | None = None
+        self._state = "idle"
+        self._val: Dataset | None = None
+        self._probe: np.ndarray | None = None  # (C, H, W) raw image in [0, 1]
+        self._class_names: list[str] = []
+        self._stored_weights: dict[str, np.ndarray] | None = None  # what _store_weights gave the document
+        document.file_changed.connect(self._document_replaced)
+
+    # ---- state -------------------------------------------------------------------------
+    @property
+    def state(self) -> str:
+        return self._state
+
+    def is_running(self) -> bool:
+        return self._job is not None and self._job.is_running()
+
+    def _set_state(self, state: str) -> None:
+        if state != self._state:
+            self._state = state
+            self.stateChanged.emit(state)
+
+    def has_progress(self) -> bool:
+        """Whether there are trained weights to continue from (this session's or an opened model's)."""
+        return (self.trainer is not None and self.trainer.step > 0) or self.document.weights is not None
+
+    def set_probe(self, image: np.ndarray | None) -> None:
+        """The image whose feature maps are shown (raw, (C, H, W) in [0, 1]); thread-safe swap."""
+        self._probe = None if image is None else np.array(image, dtype=np.float32, copy=True)
+
+    # ---- starting ----------------------------------------------------------------------
+    def start(self, settings: TrainSettings, train: Dataset, val: Dataset | None, *, continue_training: bool) -> bool:
+        """Start a run in the worker thread; returns False (after emitting ``failed``) if it cannot."""
+        if self.is_running():
+            self.failed.emit("Training is already running.")
+            return False
+        analysis = self.document.analysis
+        if not analysis.valid:
+            self.failed.emit("The design has errors; fix them first: " + "; ".join(analysis.errors[:3]))
+            return False
+        try:
+            trainer = self._trainer_for(settings, continue_training)
+            check_compatible(trainer.model, train, "training")
+        except (GuicnnError, ValueError) as exc:
+            self.failed.emit(str(exc))
+            return False
+        self.trainer = trainer
+        self._val = val
+        self._class_names = list(train.class_names)
+        first_epoch = trainer.epoch
+        total = first_epoch + settings.epochs
+        batches = max(1, -(-len(train) // settings.batch_size))
+        # One BLAS thread: the GUI thread needs the second core; measured faster *and* smoother
+        # than letting BLAS and painting fight over two cores (benchmarks/bench_gui_training.py).
+        job = Job(lambda context: self._run(context, trainer, train, val, total), name="training",
+                  progress_interval=1.0 / STEP_RATE, blas_threads=1)
+        job.progress.connect(self.step)
+        job.reported.connect(self._on_report)
+        job.succeeded.connect(self._on_finished)
+        job.failed.connect(self._on_failed)
+        self._job = job
+        self.document.set_read_only(True)
+        self._set_state("running")
+        self.started.emit({"first_epoch": first_epoch, "epochs": total, "batches_per_epoch": batches,
+                           "continued": continue_training and first_epoch > 0})
+        job.start()
+        return True
+
+    def _run(self, context: JobContext, trainer: Trainer, train: Dataset, val: Dataset | None,
+             epochs: int) -> EndReport | None:
+        """The worker thread's loop: step reports throttled, a snapshot every 1/SNAPSHOT_RATE s
+        and at each epoch's end (before its report), the end report as the result."""
+        last_snapshot, end = 0.0, None
+        for report in trainer.fit_iter(train, val, epochs=epochs, stop=context.stop_event,
+                                       pause=context.pause_event):
+            if isinstance(report, StepReport):
+                context.progress(report)
+                now = time.monotonic()
+                if now - last_snapshot >= 1.0 / SNAPSHOT_RATE:
+                    context.report(self._snapshot(False))
+                    last_snapshot = now
+            elif isinstance(report, EpochReport):
+                context.report(self._snapshot(True))
+                last_snapshot = time.monotonic()
+                context.report(report)
+            elif isinstance(report, EndReport):
+                end = report
+        return end
+
+    def _trainer_for(self, settings: TrainSettings, continue_training: bool) -> Trainer:
+        config = self.document.config
+        if continue_training and self.trainer is not None and self.trainer.model.get_config() == config:
+            self.trainer.set_settings(settings)
+            return self.trainer
+        if continue_training and self.document.weights is not None:
+            return self._trainer_from_document(settings)
+        return Trainer.from_config(config, settings)
+
+    def _trainer_from_document(self, settings: TrainSettings) -> Trainer:
+        """Continue from weights that came with an opened model file."""
+        from guicnn.core.modelfile import LoadedModel
+
+        model = Sequential.from_config(self.document.config, seed=settings.seed)
+        model.load_state_dict(self.document.weights)
+        info = self.document.model_info or {}
+        loaded = LoadedModel(path=self.document.path, model=model, config=self.document.config,
+                             training=info.get("training") or {}, history=info.get("history") or {},
+                             dataset=info.get("dataset") or {}, optimizer_state=info.get("optimizer_state") or {})
+        return Trainer.from_loaded(loaded, settings)
+
+    # ---- controlling -------------------------------------------------------------------
+    def set_paused(self, paused: bool) -> None:
+        if self._job is None or self._state == "idle":
+            return
+        self._job.set_paused(paused)
+        self._set_state("paused" if paused else "running")
+
+    def stop(self) -> None:
+        """Ask the run to stop after the current batch (the finished signal follows)."""
+        if self._job is not None:
+            self._job.cancel()
+
+    def shutdown(self, keep_weights: bool = False) -> None:
+        """Stop and join the worker thread (window closing); safe to call at any time.
+
+        With ``keep_weights`` the weights trained so far go to the document, as after Stop.
+        """
+        if self._job is not None:
+            self._job.blockSignals(True)  # its queued reports are moot now
+            self._job.shutdown()
+            self._job = None
+            if keep_weights:
+                self._store_weights()
+        if self._state != "idle":
+            self.document.set_read_only(False)
+            self._set_state("idle")
+
+    # ---- worker callbacks (GUI thread) ----------------------------------------------------
+    def _on_report(self, report: Any) -> None:
+        if isinstance(report, TrainingSnapshot):
+            self.snapshot.emit(report)
+        elif isinstance(report, EpochReport):
+            self.epoch.emit(report)
+
+    def _on_finished(self, report: Any) -> None:
+        self._join()
+        self._store_weights()
+        self.finished.emit(report)
+
+    def _on_failed(self, message: str, details: str, _cancelled: bool = False) -> None:
+        self._join()
+        self._store_weights()
+        self.failed.emit(f"Training stopped with an internal error: {message}")
+        self.crashed.emit(message, details)
+
+    def _join(self) -> None:
+        if self._job is not None:
+            self._job.thread.quit()
+            self._job.thread.wait()
+            self._job = None
+        self.document.set_read_only(False)
+        self._set_state("idle")
+
+    def _store_weights(self) -> None:
+        """The trained weights belong to the open document (saved with it as a model file)."""
+        trainer = self.trainer
+        if trainer is None or trainer.step == 0:
+            return
+        info = {"training": trainer.training_state(), "history": trainer.history,
+                "dataset": trainer.dataset_metadata(), "optimizer_state": trainer.optimizer.state_dict()}
+        self._stored_weights = trainer.model.state_dict()
+        self.document.set_trained_weights(self._stored_weights, info)
+
+    def owns_document_weights(self) -> bool:
+        """True when the document's weights are the ones this controller's trainer produced
+        (so a file event was a save, not another design or model being opened)."""
+        weights = self.document.weights
+        return self.trainer is not None and weights is not None and weights is self._stored_weights
+
+    def _document_replaced(self) -> None:
+        # Opened or new document: its weights (if any) are the starting point, not our trainer's.
+        # A save also lands here, and then the trainer stays.
+        if not self.is_running() and self.trainer is not None and self.trainer.step and \
+                not self.owns_document_weights():
+            self.trainer = None
+
+    # ---- snapshots (worker thread, between batches) ------------------------------------------
+    def _snapshot(self, epoch_end: bool) -> TrainingSnapshot:
+        trainer = self.trainer
+        model = trainer.model
+        probe = self._probe
+        maps: dict[str, Any] = {}
+        with np.errstate(all="ignore"):  # a diverging model may overflow; the trainer reports that
+            if probe is not None and probe.shape == model.input_shape:
+                output = model.forward(self._normalise(probe[None]), training=False, keep=True)
+                maps = {"probe": probe, "activations": [a[0] for a in model.activations],
+                        "probabilities": model.probabilities(output)[0]}
+            frozen = FrozenModel(model)
+            examples = None
+            if epoch_end and self._val is not None and len(self._val):
+                examples = self._epoch_examples(model, trainer)
+        return TrainingSnapshot(step=trainer.step, epoch_end=epoch_end, model=frozen, examples=examples, **maps)
+
+    def model_input(self, image: np.ndarray) -> np.ndarray:
+        """What the trained model receives for a raw image (C, H, W): the trainer's normalisation applied."""
+        return self._normalise(np.asarray(image, np.float32)[None])[0]
+
+    def _normalise(self, x: np.ndarray) -> np.ndarray:
+        """The trainer's input normalisation (the probe is kept raw for display)."""
+        norm = self.trainer.normalization if self.trainer is not None else None
+        return norm.apply(x) if norm is not None else np.asarray(x, np.float32)
+
+    def _epoch_examples(self, model: Sequential, trainer: Trainer) -> EpochExamples:
+        """Per-image results for the confusion gallery (from the trainer's own validation pass).
+        Dead units and the rest of the layer health come with the epoch report (core.health)."""
+        val = self._val
+        scored = trainer.last_evaluation
+        if scored is None or len(scored.predictions) != len(val):
+            scored = evaluate(model, val.x, val.y, loss=trainer.settings.loss, normalization=trainer.normalization)
+        confidence = scored.probabilities[np.arange(len(val)), scored.predictions]
+        # The validation arrays are never written during training: shared, not copied.
+        return EpochExamples(images=val.x, labels=val.y, predictions=scored.predictions.copy(),
+                             confidence=confidence.astype(np.float32), class_names=list(self._class_names))
+
+    # ---- prediction (GUI thread, only while idle) ----------------------------------------
+    def predict(self, image: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]] | None:
+        """Class probabilities and every layer's activation for one raw image, or None if no model."""
+        model = self.predict_model()
+        if model is None or tuple(image.shape) != model.input_shape:
+            return None
+        with np.errstate(all="ignore"):
+            x = self._normalise(image[None])
+            activations = model.feature_maps(x)
+            probabilities = model.predict_proba(x)[0]
+        if not np.all(np.isfinite(probabilities)):
+            return None
+        return probabilities, [a[0] for a in activations]
+
+    def predict_model(self) -> Sequential | None:
+        """The trained model of the document (None while training or before any training)."""
+        if self.is_running():
+            return None
+        if self.trainer is not None and self.trainer.model.get_config() == self.document.config:
+            return self.trainer.model
+        if self.document.weights is not None and self.document.analysis.valid:
+            # An opened model: its trainer also brings the saved normalisation for predictions.
+            try:
+                self.trainer = self._trainer_from_document(self._saved_settings())
+            except (GuicnnError, ValueError):
+                return None
+            return self.trainer.model
+        return None
+
+    def _saved_settings(self) -> TrainSettings:
+        saved = (self.document.model_info.get("training") or {}).get("settings")
+        try:
+            return TrainSettings.from_dict(saved) if isinstance(saved, dict) else TrainSettings()
+        except ValueError:
+            return TrainSettings()
+

@@ -1,0 +1,382 @@
+"""Training panel: optimizer and schedule settings, Start/Pause/Stop, progress with ETA, a log."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from guicnn.core.losses import LOSSES
+from guicnn.core.optim import DEFAULT_OPTIMIZER, OPTIMIZERS, SCHEDULE_TYPES
+from guicnn.core.training import TrainSettings, format_duration
+
+# Every choice, default and range below comes from the core's specs (one home, shared with the CLI).
+_DEFAULTS = TrainSettings()
+
+
+def optimizer_default(kind: str, name: str, fallback: Any = 0.0) -> Any:
+    """The core's default of one optimizer setting (``fallback`` when it has no such setting)."""
+    spec = OPTIMIZERS[kind].field(name)
+    return fallback if spec is None else spec.default
+
+
+def schedule_default(kind: str, name: str) -> Any:
+    return SCHEDULE_TYPES[kind].field(name).default
+
+
+class LearningRateBox(QDoubleSpinBox):
+    """A learning-rate spin box that steps by factors of ten's halves (1e-3 → 2e-3 → 5e-3 …)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setDecimals(6)
+        self.setRange(1e-6, 10.0)
+        self.setValue(0.001)
+        self.setToolTip("Step size of every update. Too high and the loss explodes; too low and nothing moves.")
+
+    def stepBy(self, steps: int) -> None:
+        ladder = [m * 10.0**e for e in range(-6, 2) for m in (1, 2, 5)]
+        value = self.value()
+        index = min(range(len(ladder)), key=lambda i: abs(math.log(ladder[i]) - math.log(max(value, 1e-9))))
+        index = max(0, min(len(ladder) - 1, index + steps))
+        self.setValue(ladder[index])
+
+    def textFromValue(self, value: float) -> str:
+        return f"{value:.6f}".rstrip("0").rstrip(".")
+
+
+class TrainingPanel(QWidget):
+    """Settings and controls for one training run; the controller does the work."""
+
+    startRequested = Signal(bool)  # True: continue the trained weights, False: start from new weights
+    pauseRequested = Signal(bool)
+    stopRequested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._state = "idle"
+        self._has_progress = False
+        self._run_total_steps = 0
+        self._run_first_step = 0
+        self._log_header_due = True
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self._build_settings())
+        layout.addWidget(self._build_controls())
+        layout.addWidget(self._build_progress())
+        layout.addWidget(self._build_log(), 1)
+        self._apply_state()
+
+    # ---- building ----------------------------------------------------------------------
+    def _build_settings(self) -> QGroupBox:
+        box = QGroupBox("Settings")
+        form = QFormLayout(box)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.optimizer = QComboBox()
+        for key, cls in OPTIMIZERS.items():
+            self.optimizer.addItem(cls.title, key)
+            self.optimizer.setItemData(self.optimizer.count() - 1, cls.help, Qt.ItemDataRole.ToolTipRole)
+        self.optimizer.setCurrentIndex(self.optimizer.findData(DEFAULT_OPTIMIZER))
+        self.optimizer.setToolTip("\n".join(f"{cls.title}: {cls.help}" for cls in OPTIMIZERS.values()))
+        self.optimizer.currentIndexChanged.connect(self._optimizer_changed)
+        self.lr = LearningRateBox()
+        self.lr.setValue(optimizer_default(DEFAULT_OPTIMIZER, "lr"))
+        momentum_spec = OPTIMIZERS["sgd"].field("momentum")
+        self.momentum = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=0.99, singleStep=0.05,
+                                       value=optimizer_default(DEFAULT_OPTIMIZER, "momentum"))
+        self.momentum.setToolTip(momentum_spec.help + " (SGD and RMSprop)")
+        self.nesterov = QCheckBox("Nesterov")
+        self.nesterov.setToolTip(OPTIMIZERS["sgd"].field("nesterov").help + " (SGD only)")
+        momentum_row = QHBoxLayout()
+        momentum_row.addWidget(self.momentum, 1)
+        momentum_row.addWidget(self.nesterov)
+        decay_spec = OPTIMIZERS[DEFAULT_OPTIMIZER].field("weight_decay")
+        self.weight_decay = QDoubleSpinBox(decimals=5, minimum=decay_spec.minimum, maximum=decay_spec.maximum,
+                                           singleStep=0.0001, value=decay_spec.default)
+        self.weight_decay.setToolTip(decay_spec.help)
+        self.schedule = QComboBox()
+        self.schedule.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.schedule.setMinimumContentsLength(8)
+        for key, spec in SCHEDULE_TYPES.items():
+            self.schedule.addItem(spec.title, None if key == "constant" else key)
+            self.schedule.setItemData(self.schedule.count() - 1, spec.help, Qt.ItemDataRole.ToolTipRole)
+        self.schedule.setToolTip("How the learning rate changes from epoch to epoch.")
+        self.step_size = QSpinBox(minimum=1, maximum=1000, value=schedule_default("step", "step_size"), prefix="every ")
+        self.step_size.setToolTip(SCHEDULE_TYPES["step"].help)
+        self.gamma = QDoubleSpinBox(decimals=2, minimum=0.01, maximum=0.99, singleStep=0.05,
+                                    value=schedule_default("step", "gamma"), prefix="× ")
+        self.gamma.setToolTip(SCHEDULE_TYPES["step"].field("gamma").help)
+        schedule_row = QHBoxLayout()
+        schedule_row.addWidget(self.schedule, 1)
+        schedule_row.addWidget(self.step_size)
+        schedule_row.addWidget(self.gamma)
+        self.schedule.currentIndexChanged.connect(self._schedule_changed)
+        self.loss = QComboBox()
+        self.loss.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.loss.setMinimumContentsLength(12)
+        for key, cls in LOSSES.items():
+            self.loss.addItem(cls.title, key)
+            self.loss.setItemData(self.loss.count() - 1, cls.help, Qt.ItemDataRole.ToolTipRole)
+        self.loss.setCurrentIndex(self.loss.findData(_DEFAULTS.loss))
+        self.batch_size = QSpinBox(minimum=1, maximum=4096, value=_DEFAULTS.batch_size)
+        self.batch_size.setToolTip("Images per update. Larger batches give smoother but fewer updates per epoch.")
+        self.epochs = QSpinBox(minimum=1, maximum=10000, value=_DEFAULTS.epochs)
+        self.seed = QSpinBox(minimum=0, maximum=2**31 - 1, value=_DEFAULTS.seed)
+        self.seed.setToolTip("Same seed, same data order and same starting weights: runs are reproducible.")
+        self.shift = QSpinBox(minimum=0, maximum=8, value=0, suffix=" px")
+        self.shift.setToolTip("Random shift of each training image by up to this many pixels (augmentation).")
+        self.flip = QCheckBox("flip")
+        self.flip.setToolTip("Mirror training images left-right at random (augmentation).")
+        augment_row = QHBoxLayout()
+        augment_row.addWidget(self.shift, 1)
+        augment_row.addWidget(self.flip)
+        self.normalize = QCheckBox("normalise inputs")
+        self.normalize.setToolTip("Subtract each channel's mean and divide by its standard deviation "
+                                  "(measured on the training split and saved with the model).")
+        self.normalize.setChecked(_DEFAULTS.normalize)
+        form.addRow("Optimizer", self.optimizer)
+        form.addRow("Learning rate", self.lr)
+        form.addRow("Momentum", momentum_row)
+        form.addRow("Weight decay", self.weight_decay)
+        form.addRow("LR schedule", schedule_row)
+        form.addRow("Loss", self.loss)
+        form.addRow("Batch size", self.batch_size)
+        form.addRow("Epochs", self.epochs)
+        form.addRow("Seed", self.seed)
+        form.addRow("Augment", augment_row)
+        form.addRow("", self.normalize)
+        self._optimizer_changed()
+        self._schedule_changed()
+        return box
+
+    def _build_controls(self) -> QWidget:
+        box = QWidget()
+        row = QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.start_button = QPushButton("▶  Train")
+        self.start_button.setDefault(True)
+        self.start_button.clicked.connect(self._start_clicked)
+        self.mode = QComboBox()
+        self.mode.addItem("continue the trained weights", True)
+        self.mode.addItem("restart from new weights", False)
+        self.mode.setToolTip("Continue where the last run stopped (same optimizer state), or re-initialise.")
+        self.pause_button = QPushButton("❚❚  Pause")
+        self.pause_button.clicked.connect(self._pause_clicked)
+        self.stop_button = QPushButton("■  Stop")
+        self.stop_button.clicked.connect(self.stopRequested.emit)
+        row.addWidget(self.start_button)
+        row.addWidget(self.pause_button)
+        row.addWidget(self.stop_button)
+        outer = QWidget()
+        column = QVBoxLayout(outer)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(box)
+        column.addWidget(self.mode)
+        return outer
+
+    def _build_progress(self) -> QWidget:
+        box = QWidget()
+        column = QVBoxLayout(box)
+        column.setContentsMargins(0, 0, 0, 0)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.progress.setFormat("idle")
+        self.status = QLabel("Press Train to start. The design is locked while training runs.")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        column.addWidget(self.progress)
+        column.addWidget(self.status)
+        return box
+
+    def _build_log(self) -> QPlainTextEdit:
+        self.log_view = QPlainTextEdit()
+        self.log_view.setReadOnly(True)
+        self.log_view.setMaximumBlockCount(2000)
+        self.log_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        font = QFont("monospace")
+        font.setStyleHint(QFont.StyleHint.Monospace)
+        self.log_view.setFont(font)
+        self.log_view.setPlaceholderText("One line per epoch appears here.")
+        return self.log_view
+
+    # ---- settings ----------------------------------------------------------------------
+    def _optimizer_changed(self, *_: Any) -> None:
+        """A new optimizer: its own default learning rate and momentum, unless the user set them."""
+        key = self.optimizer.currentData()
+        previous = getattr(self, "_optimizer_shown", None)
+        if previous is not None and previous != key:
+            if math.isclose(self.lr.value(), optimizer_default(previous, "lr")):
+                self.lr.setValue(optimizer_default(key, "lr"))
+            if math.isclose(self.momentum.value(), optimizer_default(previous, "momentum")):
+                self.momentum.setValue(optimizer_default(key, "momentum"))
+        self._optimizer_shown = key
+        self._update_optimizer_fields()
+
+    def _update_optimizer_fields(self) -> None:
+        key = self.optimizer.currentData()
+        cls = OPTIMIZERS[key]
+        self.momentum.setEnabled(cls.field("momentum") is not None and self._state == "idle")
+        self.nesterov.setEnabled(cls.field("nesterov") is not None and self._state == "idle")
+
+    def _schedule_changed(self, *_: Any) -> None:
+        key = self.schedule.currentData()
+        self.step_size.setVisible(key == "step")
+        self.gamma.setVisible(key == "step")
+
+    def settings(self) -> TrainSettings:
+        """The current form as validated TrainSettings (ValueError names a bad value)."""
+        kind = self.optimizer.currentData()
+        optimizer: dict[str, Any] = {"type": kind, "lr": float(self.lr.value())}
+        if self.weight_decay.value():
+            optimizer["weight_decay"] = float(self.weight_decay.value())
+        cls = OPTIMIZERS[kind]
+        if cls.field("momentum") is not None and self.momentum.value():
+            optimizer["momentum"] = float(self.momentum.value())
+        if cls.field("nesterov") is not None and self.momentum.value():
+            optimizer["nesterov"] = bool(self.nesterov.isChecked())
+        schedule = None
+        if self.schedule.currentData() == "step":
+            schedule = {"type": "step", "step_size": int(self.step_size.value()), "gamma": float(self.gamma.value())}
+        elif self.schedule.currentData() == "cosine":
+            schedule = {"type": "cosine"}
+        return TrainSettings(
+            optimizer=optimizer, loss=self.loss.currentData(), batch_size=int(self.batch_size.value()),
+            epochs=int(self.epochs.value()), seed=int(self.seed.value()), schedule=schedule,
+            augment={"shift": int(self.shift.value()), "flip": bool(self.flip.isChecked())},
+            normalize=bool(self.normalize.isChecked()),
+        ).validate()
+
+    def set_settings(self, settings: TrainSettings) -> None:
+        """Show saved settings (e.g. from an opened model file)."""
+        opt = settings.optimizer
+        kind = opt.get("type", DEFAULT_OPTIMIZER)
+        self.optimizer.setCurrentIndex(max(0, self.optimizer.findData(kind)))
+        self.lr.setValue(float(opt.get("lr", optimizer_default(kind if kind in OPTIMIZERS else DEFAULT_OPTIMIZER, "lr"))))
+        self.momentum.setValue(float(opt.get("momentum", 0.0)))
+        self.nesterov.setChecked(bool(opt.get("nesterov", False)))
+        self.weight_decay.setValue(float(opt.get("weight_decay", 0.0)))
+        schedule = settings.schedule or {}
+        self.schedule.setCurrentIndex(max(0, self.schedule.findData(schedule.get("type"))))
+        self.step_size.setValue(int(schedule.get("step_size", schedule_default("step", "step_size"))))
+        self.gamma.setValue(float(schedule.get("gamma", schedule_default("step", "gamma"))))
+        self.loss.setCurrentIndex(max(0, self.loss.findData(settings.loss)))
+        self.batch_size.setValue(settings.batch_size)
+        self.epochs.setValue(max(1, settings.epochs))
+        self.seed.setValue(settings.seed)
+        self.shift.setValue(int(settings.augment.get("shift", 0)))
+        self.flip.setChecked(bool(settings.augment.get("flip", False)))
+        self.normalize.setChecked(settings.normalize)
+
+    # ---- state -------------------------------------------------------------------------
+    @property
+    def state(self) -> str:
+        return self._state
+
+    def set_state(self, state: str) -> None:
+        """'idle', 'running' or 'paused'."""
+        self._state = state
+        self._apply_state()
+
+    def set_has_progress(self, has_progress: bool) -> None:
+        """Whether trained weights exist (offers 'continue' or 'restart')."""
+        self._has_progress = has_progress
+        self._apply_state()
+
+    def _apply_state(self) -> None:
+        idle = self._state == "idle"
+        for widget in (self.optimizer, self.lr, self.weight_decay, self.schedule, self.step_size, self.gamma,
+                       self.loss, self.batch_size, self.epochs, self.seed, self.shift, self.flip, self.normalize):
+            widget.setEnabled(idle)
+        self._update_optimizer_fields()
+        self.start_button.setEnabled(idle)
+        self.start_button.setText("▶  Train more" if self._has_progress else "▶  Train")
+        self.mode.setVisible(self._has_progress)
+        self.mode.setEnabled(idle)
+        self.pause_button.setEnabled(not idle)
+        self.pause_button.setText("▶  Resume" if self._state == "paused" else "❚❚  Pause")
+        self.stop_button.setEnabled(not idle)
+
+    def _start_clicked(self) -> None:
+        self.startRequested.emit(bool(self._has_progress and self.mode.currentData()))
+
+    def _pause_clicked(self) -> None:
+        self.pauseRequested.emit(self._state != "paused")
+
+    # ---- reports -----------------------------------------------------------------------
+    def run_started(self, first_epoch: int, total_epochs: int, batches_per_epoch: int) -> None:
+        """Reset the progress bar for a run from ``first_epoch`` (0-based) to ``total_epochs``."""
+        self._run_first_step = first_epoch * batches_per_epoch
+        self._run_total_steps = max(1, total_epochs * batches_per_epoch)
+        self._run_started = time.monotonic()
+        self._run_step0: int | None = None
+        self._log_header_due = True
+        self.progress.setValue(int(1000 * self._run_first_step / self._run_total_steps))
+        self.progress.setFormat("starting…")
+
+    def show_step(self, report: Any) -> None:
+        done = (report.epoch - 1) * report.batches_per_epoch + report.batch
+        total = report.epochs * report.batches_per_epoch
+        self._run_total_steps = max(1, total)
+        if getattr(self, "_run_step0", None) is None:
+            self._run_step0 = done - 1
+            self._run_started = time.monotonic() - 1e-9
+        fraction = done / self._run_total_steps
+        self.progress.setValue(int(1000 * fraction))
+        self.progress.setFormat(f"epoch {report.epoch}/{report.epochs} · {100 * fraction:.0f}%")
+        steps_done = done - self._run_step0
+        elapsed = time.monotonic() - self._run_started
+        remaining = (total - done) * elapsed / steps_done if steps_done > 0 else float("nan")
+        self.status.setText(
+            f"Epoch {report.epoch}/{report.epochs} · batch {report.batch}/{report.batches_per_epoch} · "
+            f"loss {report.running_loss:.4f} · accuracy {100 * report.running_accuracy:.1f}% · "
+            f"{report.samples_per_sec:,.0f} samples/s · ETA {format_duration(remaining)}"
+        )
+
+    def show_epoch(self, report: Any) -> None:
+        """One compact log line: loss and accuracy as training/validation."""
+        if self._log_header_due:
+            self.log("epoch   loss tr/val   acc% tr/val")
+            self._log_header_due = False
+        has_val = report.val_loss is not None and math.isfinite(report.val_loss)
+        loss = f"{report.train_loss:.3f}/{report.val_loss:.3f}" if has_val else f"{report.train_loss:.3f}"
+        accuracy = (f"{100 * report.train_accuracy:.1f}/{100 * report.val_accuracy:.1f}" if has_val
+                    else f"{100 * report.train_accuracy:.1f}")
+        best = " ★" if report.best_epoch == report.epoch else ""
+        self.log(f"{report.epoch:>3}/{report.epochs:<4}{loss:<14}{accuracy}{best}")
+
+    def show_end(self, report: Any) -> None:
+        if report is None:
+            return
+        if report.reason == "finished":
+            self.progress.setValue(1000)
+            self.progress.setFormat("done")
+        else:
+            self.progress.setFormat(report.reason)
+        self.status.setText(report.message)
+        self.log(report.message)
+
+    def show_error(self, message: str) -> None:
+        self.status.setText(f"<span style='color:#b00020'>{message}</span>")
+        self.log(f"error: {message}")
+
+    def log(self, text: str) -> None:
+        self.log_view.appendPlainText(text)
