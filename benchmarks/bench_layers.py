@@ -50,6 +50,8 @@ def guicnn_profile(design: dict, x, y, steps: int) -> tuple[list[dict], float]:
     for row, layer in zip(rows, model.layers):
         layer.forward = timed(row, "fwd", layer.forward)
         layer.backward = timed(row, "bwd", layer.backward)
+        if hasattr(layer, "backward_through_relu"):  # the fused ReLU + pool backward counts as the pool's
+            layer.backward_through_relu = timed(row, "bwd", layer.backward_through_relu)
     best = float("inf")
     for step in range(steps + 3):
         start = time.perf_counter()

@@ -27,6 +27,7 @@ DESIGN = {
 def split_everything(monkeypatch):
     """Hand even tiny passes to the pool, so that the threaded code paths run on test-sized data."""
     monkeypatch.setattr(parallel, "MIN_PARALLEL_VALUES", 1)
+    monkeypatch.setattr(parallel, "MIN_SPLIT_COLUMNS", 8)  # matrix products split too (same blocks on 1 thread)
     import guicnn.core.winograd as winograd
 
     monkeypatch.setattr(winograd, "MIN_PARALLEL_VALUES", 1)
@@ -56,6 +57,20 @@ def test_two_threads_give_bit_identical_results(split_everything):
     np.testing.assert_array_equal(one[1], two[1])
     for name, value in one[2].items():
         np.testing.assert_array_equal(value, two[2][name], err_msg=name)
+
+
+def test_a_model_pass_runs_blas_single_threaded_and_restores_it(split_everything):
+    parallel.set_threads(2)
+    model = Sequential.from_config(DESIGN, seed=0)
+    seen = []
+    first = model.layers[0]
+    original = first.forward
+    first.forward = lambda x, training=False: seen.append((parallel._blas_threads(), parallel.threads())) or \
+        original(x, training)
+    with threadpool_limits(limits=2, user_api="blas"):
+        model.forward(np.zeros((2, 3, 12, 12), np.float32))
+        assert parallel._blas_threads() == 2
+    assert seen == [(1, min(2, parallel.os.cpu_count() or 1))]
 
 
 def test_thread_count_follows_blas_limit_unless_set():

@@ -11,6 +11,7 @@ from .analysis import Analysis, analyze, check_input_shape, make_layer
 from .errors import ConfigError, ShapeError
 from .layers.base import Layer, LayerShapeError
 from .layers.common import fmt_shape
+from .parallel import model_threads
 
 
 def _folds_relu(before: Layer, layer: Layer) -> bool:
@@ -114,10 +115,11 @@ class Sequential:
         if x.dtype not in (np.float32, np.float64):
             x = x.astype(np.float32)
         kept = [] if keep else None
-        for layer in self.layers[:upto]:
-            x = layer.forward(x, training)
-            if kept is not None:
-                kept.append(np.array(x, copy=True))
+        with model_threads():  # our own threads for the whole pass (BLAS single-threaded inside)
+            for layer in self.layers[:upto]:
+                x = layer.forward(x, training)
+                if kept is not None:
+                    kept.append(np.array(x, copy=True))
         if kept is not None:
             self.activations = kept
         return x
@@ -132,14 +134,15 @@ class Sequential:
             self.layers[0].needs_input_grad = input_grad
         layers = self.layers[:start]
         index = len(layers) - 1
-        while index >= 0 and dy is not None:
-            layer = layers[index]
-            if index > 0 and _folds_relu(layers[index - 1], layer):
-                dy = layer.backward_through_relu(dy)  # the ReLU's backward is folded into the pool's
-                index -= 2
-            else:
-                dy = layer.backward(dy)
-                index -= 1
+        with model_threads():
+            while index >= 0 and dy is not None:
+                layer = layers[index]
+                if index > 0 and _folds_relu(layers[index - 1], layer):
+                    dy = layer.backward_through_relu(dy)  # the ReLU's backward is folded into the pool's
+                    index -= 2
+                else:
+                    dy = layer.backward(dy)
+                    index -= 1
         return dy
 
     def feature_maps(self, x: np.ndarray) -> list[np.ndarray]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import winograd
+from .. import parallel, winograd
 from ..fields import Field, as_pair
 from ..functional import (as_batch_last, col2im, effective_kernel, im2col_into, padded_batch_last, release,
                           scratch, window_geometry)
@@ -144,7 +144,7 @@ class Conv2D(Layer):
             xp = padded_batch_last(self, "padded", x, geometry.pads)
             cols = scratch(self, "cols", (c * self.kernel[0] * self.kernel[1], oh * ow * n), x.dtype)
             im2col_into(xp, self.kernel, self.stride, self.dilation, (oh, ow), cols)
-            out = (weight.reshape(filters, -1) @ cols).reshape(filters, oh, ow, n)  # already batch-last
+            out = parallel.matmul(weight.reshape(filters, -1), cols).reshape(filters, oh, ow, n)  # batch-last
             self._cache = ("im2col", cols, (h, w), geometry, xp.shape)
         if "bias" in self.params:
             out += self.params["bias"][:, None, None, None]
@@ -167,11 +167,11 @@ class Conv2D(Layer):
             top, left = geometry.pads[0], geometry.pads[2]
             return dxp[:, top : top + h, left : left + w].transpose(3, 0, 1, 2)
         dy_rows = np.ascontiguousarray(dy_last).reshape(filters, -1)  # free for batch-last dy
-        self.grads["weight"][...] = (dy_rows @ saved.T).reshape(weight.shape)
+        self.grads["weight"][...] = parallel.matmul_summed(dy_rows, saved.T).reshape(weight.shape)
         if not self.needs_input_grad:
             return None
         dcols = scratch(self, "dcols", saved.shape, dy.dtype)
-        np.matmul(weight.reshape(filters, -1).T, dy_rows, out=dcols)
+        parallel.matmul(weight.reshape(filters, -1).T, dy_rows, out=dcols)
         oh, ow = geometry.out_hw
         c = weight.shape[1]
         dx = col2im(dcols.reshape(c, *self.kernel, oh, ow, dy.shape[0]), (h, w), geometry.pads, self.stride,
