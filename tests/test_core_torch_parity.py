@@ -339,6 +339,7 @@ def test_winograd_is_chosen_per_layer_shape():
     assert not conv(filters=64, kernel_size=5, padding=2).uses_winograd((32, 28, 28))
     assert not conv(filters=64, kernel_size=3, stride=2).uses_winograd((32, 28, 28))
     assert not conv(filters=64, kernel_size=3, dilation=2).uses_winograd((32, 28, 28))
+    assert not conv(filters=64, kernel_size=3, padding=1).uses_winograd((32, 8, 8))  # small map: im2col
 
 
 @pytest.mark.parametrize("shape", [(16, 8, 8), (5, 7, 9)], ids=["16ch", "odd"])
@@ -385,9 +386,12 @@ VGG_LIKE = {
 }
 
 
-def test_vgg_like_model_with_every_fast_path_matches_torch():
+def test_vgg_like_model_with_every_fast_path_matches_torch(monkeypatch):
     """Winograd, BatchNorm rows, ReLU folded into max and min pooling: a whole model against PyTorch."""
+    from guicnn.core import winograd
     from guicnn.core.export import torch_code
+
+    monkeypatch.setattr(winograd, "MIN_OUTPUT", 6)
 
     model = Sequential.from_config(VGG_LIKE, seed=4)
     assert model.layers[3].uses_winograd((16, 12, 12)) and model.layers[6].uses_winograd((16, 6, 6))

@@ -23,9 +23,9 @@ class Conv2D(Layer):
     and stride s: ``out = floor((n + 2p − d·(k−1) − 1) / s) + 1`` (with "same" padding,
     ``out = ceil(n / s)``; see ``functional.window_geometry``).
 
-    3x3 kernels at stride 1 without dilation and with at least 16 input channels and 16
-    filters run as Winograd F(2x2, 3x3) (``guicnn.core.winograd``); the rest as im2col
-    plus one matrix product. Both give the same results to float rounding.
+    3x3 kernels at stride 1 without dilation, with at least 16 input channels and 16 filters
+    and an output of at least 12x12, run as Winograd F(2x2, 3x3) (``guicnn.core.winograd``);
+    the rest as im2col plus one matrix product. Both give the same results to float rounding.
     """
 
     type_name = "Conv2D"
@@ -124,8 +124,9 @@ class Conv2D(Layer):
 
     def uses_winograd(self, input_shape: Shape) -> bool:
         """Whether this layer runs as Winograd F(2x2, 3x3) for that input shape (chosen per shape)."""
-        return winograd.applicable(self.kernel, self.stride, self.dilation, int(input_shape[0]),
-                                   int(self.settings["filters"]))
+        c, h, w = (int(d) for d in input_shape)
+        out_hw = window_geometry((h, w), self.kernel, self.stride, self.settings["padding"], self.dilation).out_hw
+        return winograd.applicable(self.kernel, self.stride, self.dilation, c, int(self.settings["filters"]), out_hw)
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         self.check_input(x)
