@@ -63,25 +63,36 @@ def weight_transform_adjoint(du: np.ndarray, kernel_shape: tuple[int, int, int, 
 
 def _input_transform(xp: np.ndarray, row0: int, rows: int, tile_cols: int, out: np.ndarray,
                      tmp: np.ndarray) -> None:
-    """V = Bᵀ d B of tile rows [row0, row0+rows) of padded xp (C, Hp, Wp, N) into out (4, 4, C, rows, tw, N)."""
-    base = 2 * row0
+    """V = Bᵀ d B of tile rows [row0, row0+rows) of padded xp (C, Hp, Wp, N) into out (4, 4, C, rows, tw, N).
 
-    def rows_at(i):
-        return xp[:, base + i : base + i + 2 * rows - 1 : 2]
+    tmp is (4, C, rows, 2, Wp/2, N): the row combinations are stored with even and odd columns
+    apart, so that each of the 16 column combinations reads two runs of tw·N contiguous values
+    instead of tw runs of N (input transform ~1.5x faster).
+    """
+    base = 2 * row0
+    c, _, wp, n = xp.shape
+
+    def rows_at(i):  # (C, rows, Wp/2, 2, N): column pairs, a free view
+        return xp[:, base + i : base + i + 2 * rows - 1 : 2].reshape(c, rows, wp // 2, 2, n)
+
+    def parted(a):  # tmp[a] seen as (C, rows, Wp/2, 2, N), to write the pairs apart
+        return tmp[a].transpose(0, 1, 3, 2, 4)
 
     # Bᵀ = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], first along rows (whole width) ...
-    np.subtract(rows_at(0), rows_at(2), out=tmp[0])
-    np.add(rows_at(1), rows_at(2), out=tmp[1])
-    np.subtract(rows_at(2), rows_at(1), out=tmp[2])
-    np.subtract(rows_at(1), rows_at(3), out=tmp[3])
-    # ... then along columns, written straight into the product's operand.
-    last = 2 * tile_cols - 1
+    np.subtract(rows_at(0), rows_at(2), out=parted(0))
+    np.add(rows_at(1), rows_at(2), out=parted(1))
+    np.subtract(rows_at(2), rows_at(1), out=parted(2))
+    np.subtract(rows_at(1), rows_at(3), out=parted(3))
+    # ... then along columns (column 2s+j of tile s is pair s + j//2, parity j%2), written
+    # straight into the product's operand.
+    tw = tile_cols
     for a in range(4):
         r = tmp[a]
-        np.subtract(r[:, :, 0 : last : 2], r[:, :, 2 : last + 2 : 2], out=out[a, 0])
-        np.add(r[:, :, 1 : last + 1 : 2], r[:, :, 2 : last + 2 : 2], out=out[a, 1])
-        np.subtract(r[:, :, 2 : last + 2 : 2], r[:, :, 1 : last + 1 : 2], out=out[a, 2])
-        np.subtract(r[:, :, 1 : last + 1 : 2], r[:, :, 3 : last + 3 : 2], out=out[a, 3])
+        col0, col1, col2, col3 = r[:, :, 0, 0:tw], r[:, :, 1, 0:tw], r[:, :, 0, 1 : tw + 1], r[:, :, 1, 1 : tw + 1]
+        np.subtract(col0, col2, out=out[a, 0])
+        np.add(col1, col2, out=out[a, 1])
+        np.subtract(col2, col1, out=out[a, 2])
+        np.subtract(col1, col3, out=out[a, 3])
 
 
 def _output_transform(m: np.ndarray, out: np.ndarray, row0: int, tmp: np.ndarray) -> None:
@@ -121,7 +132,7 @@ def forward(owner, xp: np.ndarray, weight: np.ndarray, out_hw: tuple[int, int],
 
     def run(first: int, stop: int) -> None:
         m = scratch(owner, "winograd_m", (16, f, rows * tw * n), xp.dtype)
-        tmp_in = scratch(owner, "winograd_rows", (4, c, rows, xp.shape[2], n), xp.dtype)
+        tmp_in = scratch(owner, "winograd_rows", (4, c, rows, 2, xp.shape[2] // 2, n), xp.dtype)
         tmp_out = scratch(owner, "winograd_cols", (2, 4, f, rows, tw, n), xp.dtype)
         v_band = None if keep else scratch(owner, "winograd_band", (4, 4, c, rows, tw, n), xp.dtype)
         for band in range(first, stop):
@@ -151,7 +162,9 @@ def _run_bands(run, bands: int, values: int) -> None:
 
 def backward(owner, dy_last: np.ndarray, weight: np.ndarray, v_all: np.ndarray,
              padded_shape: tuple[int, int, int, int], need_input_grad: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    """(weight gradient (F, C, 3, 3), padded input gradient (C, 2th+2, 2tw+2, N) or None).
+    """(weight gradient (F, C, 3, 3), padded input gradient (C, 2th+2, 2, tw+1, N), columns parted, or None).
+
+    ``input_gradient`` turns the latter into the (C, H, W, N) input gradient.
 
     v_all is the V of ``forward(keep=True)``; dy_last is (F, OH, OW, N). On two threads the
     bands before and after a middle band run at once (neighbouring bands add into two shared
@@ -166,7 +179,8 @@ def backward(owner, dy_last: np.ndarray, weight: np.ndarray, v_all: np.ndarray,
         padded_dy[:, :oh, :ow] = dy_last
         dy_last = padded_dy
     u_t = weight_transform(weight).transpose(0, 2, 1) if need_input_grad else None
-    dxp = np.zeros(padded_shape, dtype=dy_last.dtype) if need_input_grad else None
+    cp, hp, wp, np_ = padded_shape
+    dxp = np.zeros((cp, hp, 2, wp // 2, np_), dtype=dy_last.dtype) if need_input_grad else None
 
     def run(first: int, stop: int, du: np.ndarray) -> None:
         du_band = np.empty_like(du)
@@ -226,11 +240,14 @@ def _output_adjoint(dy: np.ndarray, row0: int, rows: int, dm: np.ndarray, q: np.
 
 
 def _input_adjoint(dv: np.ndarray, dxp: np.ndarray, row0: int, tmp: np.ndarray) -> None:
-    """Add B dV Bᵀ of a band dv (4, 4, C, rows, tw, N) into the padded input gradient dxp (C, Hp, Wp, N)."""
-    rows, tile_cols = dv.shape[3], dv.shape[4]
+    """Add B dV Bᵀ of a band dv (4, 4, C, rows, tw, N) into the padded input gradient.
+
+    dxp is (C, Hp, 2, Wp/2, N), even and odd columns apart, so every addition below runs over
+    contiguous stretches of tw·N values.
+    """
+    rows, tw = dv.shape[3], dv.shape[4]
     # Columns of Bᵀ: i=0 (1,0,0,0), 1 (0,1,-1,1), 2 (-1,1,1,0), 3 (0,0,0,-1).
     base = 2 * row0
-    last = 2 * tile_cols - 1
     for i in range(4):
         # g = Σ_i' Bᵀ[i', i] dV[i'] for this input row i, all four column taps j' at once
         g = tmp
@@ -245,11 +262,9 @@ def _input_adjoint(dv: np.ndarray, dxp: np.ndarray, row0: int, tmp: np.ndarray) 
         else:
             np.negative(dv[3], out=g)
         target = dxp[:, base + i : base + i + 2 * rows - 1 : 2]
-        # then along columns: tap j gets Σ_j' Bᵀ[j', j] g[j']
-        t0 = target[:, :, 0 : last : 2]
-        t1 = target[:, :, 1 : last + 1 : 2]
-        t2 = target[:, :, 2 : last + 2 : 2]
-        t3 = target[:, :, 3 : last + 3 : 2]
+        # then along columns: tap j (pair s + j//2, parity j%2) gets Σ_j' Bᵀ[j', j] g[j']
+        t0, t1 = target[:, :, 0, 0:tw], target[:, :, 1, 0:tw]
+        t2, t3 = target[:, :, 0, 1 : tw + 1], target[:, :, 1, 1 : tw + 1]
         t0 += g[0]
         t1 += g[1]
         t1 -= g[2]
@@ -258,3 +273,17 @@ def _input_adjoint(dv: np.ndarray, dxp: np.ndarray, row0: int, tmp: np.ndarray) 
         t2 += g[1]
         t2 += g[2]
         t3 -= g[3]
+
+
+def input_gradient(dxp: np.ndarray, pads, hw: tuple[int, int]) -> np.ndarray:
+    """The (C, H, W, N) input gradient, new and contiguous, from the parted padded one (C, Hp, 2, Wp/2, N)."""
+    c, _, _, _, n = dxp.shape
+    top, left = pads[0], pads[2]
+    h, w = hw
+    dx = np.empty((c, h, w, n), dtype=dxp.dtype)
+    for parity in range(2):  # input column x sits at padded column x + left = 2·pair + parity
+        first = (parity - left) % 2  # first input column of this parity
+        pair0 = (first + left) // 2
+        count = len(range(first, w, 2))
+        np.copyto(dx[:, :, first::2], dxp[:, top : top + h, parity, pair0 : pair0 + count])
+    return dx

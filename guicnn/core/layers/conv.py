@@ -165,8 +165,9 @@ class Conv2D(Layer):
             self.grads["weight"][...] = dweight
             if dxp is None:
                 return None
-            top, left = geometry.pads[0], geometry.pads[2]
-            return dxp[:, top : top + h, left : left + w].transpose(3, 0, 1, 2)
+            # a new contiguous gradient (not a crop of the padded one): the layer before gets
+            # batch-last memory it can run over in blocks
+            return winograd.input_gradient(dxp, geometry.pads, (h, w)).transpose(3, 0, 1, 2)
         dy_rows = np.ascontiguousarray(dy_last).reshape(filters, -1)  # free for batch-last dy
         self.grads["weight"][...] = parallel.matmul_summed(dy_rows, saved.T).reshape(weight.shape)
         if not self.needs_input_grad:
