@@ -213,10 +213,11 @@ class BatchNorm(Layer):
             if not training:
                 np.multiply(d, scale[:, None], out=out)
                 return
-            # scale·(dy − (Σdy + x̂·Σdy·x̂)/count), as three row passes
-            np.multiply(xh, (scale * sum_dy_xhat / count)[:, None], out=out)
-            np.subtract(d * scale[:, None], out, out=out)
-            out -= (scale * sum_dy / count)[:, None]
+            # scale·(dy − (Σdy + x̂·Σdy·x̂)/count) as four in-place row passes, no temporary
+            np.multiply(xh, (sum_dy_xhat / count)[:, None], out=out)
+            out += (sum_dy / count)[:, None]
+            np.subtract(d, out, out=out)
+            out *= scale[:, None]
 
         run_blocks(rows_backward, c, dx.size)
         n, _, h, w = dy.shape
