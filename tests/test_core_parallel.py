@@ -28,6 +28,7 @@ def split_everything(monkeypatch):
     """Hand even tiny passes to the pool, so that the threaded code paths run on test-sized data."""
     monkeypatch.setattr(parallel, "MIN_PARALLEL_VALUES", 1)
     monkeypatch.setattr(parallel, "MIN_SPLIT_COLUMNS", 8)  # matrix products split too (same blocks on 1 thread)
+    monkeypatch.setattr(parallel, "MIN_SPLIT_MACS", 1)
     import guicnn.core.winograd as winograd
 
     monkeypatch.setattr(winograd, "MIN_PARALLEL_VALUES", 1)

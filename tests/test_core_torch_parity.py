@@ -300,9 +300,12 @@ WINOGRAD_CASES = [  # (channels, filters, height, width, padding, batch): even/o
 
 
 @pytest.mark.parametrize("case", WINOGRAD_CASES, ids=[str(c) for c in WINOGRAD_CASES])
-@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
-def test_winograd_path_matches_im2col_path_and_torch(case, training, monkeypatch):
+@pytest.mark.parametrize("training,keep", [(True, True), (True, False), (False, True)],
+                         ids=["train", "train-recompute", "eval"])
+def test_winograd_path_matches_im2col_path_and_torch(case, training, keep, monkeypatch):
     from guicnn.core import winograd
+
+    monkeypatch.setattr(winograd, "KEEP_TRANSFORMED_INPUT", keep)
 
     c, f, h, w, padding, n = case
     rng = np.random.default_rng(0)

@@ -7,6 +7,12 @@ transpose, and each window offset of a whole batch is a few long contiguous runs
 (OW·N values), so gathering and scattering windows costs little more than a memcpy.
 Gradients are scattered back with one strided add per kernel offset over the whole
 batch, never per pixel.
+
+That one layout goes through the whole conv → BatchNorm → ReLU → pool chain without a
+transpose: ReLU keeps its input's memory order, BatchNorm reduces each channel as one
+contiguous row, pooling and the next convolution read the windows straight from it, and
+the gradients come back in the same order. Also here: the single window-geometry rule of
+Conv2D and the pools (``window_geometry``) and the reused scratch arrays (``scratch``).
 """
 
 from __future__ import annotations
@@ -208,13 +214,6 @@ def offset_view(xp: np.ndarray, i: int, j: int, out_hw: tuple[int, int], stride:
     rows = slice(i * dilation[0], i * dilation[0] + stride[0] * (out_hw[0] - 1) + 1, stride[0])
     cols = slice(j * dilation[1], j * dilation[1] + stride[1] * (out_hw[1] - 1) + 1, stride[1])
     return xp.transpose(1, 2, 3, 0)[:, rows, cols, :]
-
-
-def im2col(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int]) -> np.ndarray:
-    """Columns (C·kh·kw, OH·OW·N) of a padded NCHW input: one copy, rows ordered like conv weights."""
-    win = windows(xp, effective_kernel(kernel, dilation), stride, dilation)
-    n, c, oh, ow, kh, kw = win.shape
-    return np.ascontiguousarray(win.transpose(1, 4, 5, 2, 3, 0)).reshape(c * kh * kw, oh * ow * n)
 
 
 def scatter_windows(dcols: np.ndarray, padded_shape: tuple[int, int, int, int], stride: tuple[int, int],

@@ -27,8 +27,10 @@ _pool_lock = threading.Lock()
 _blas = None  # threadpoolctl's controller of NumPy's BLAS, looked up once
 _local = threading.local()
 
-# Below this many values per pass the hand-over to a second thread (~30 µs) costs more than it saves.
-MIN_PARALLEL_VALUES = 200_000
+# Below this many values per pass the hand-over to a second thread costs more than it saves:
+# ~30 µs on an idle machine, but up to a scheduler tick when other programs hold the cores
+# (LeNet-5 on two threads was *slower* than on one with a 200,000-value threshold).
+MIN_PARALLEL_VALUES = 1_000_000
 
 
 def set_threads(count: int | None) -> None:
@@ -165,8 +167,14 @@ def blas_single_threaded() -> Iterator[None]:
                 _blas.set_num_threads(_single_saved)
 
 
-# Below this many columns a product is not split (each half would be too thin to run well).
+# Products smaller than this (multiply-adds), or with fewer columns per block, are not split.
+MIN_SPLIT_MACS = 50_000_000
 MIN_SPLIT_COLUMNS = 2048
+
+
+def _split(m: int, k: int, t: int, parts: int) -> bool:
+    """Whether a product of that shape is computed in `parts` blocks of t (by shape only)."""
+    return t >= parts * MIN_SPLIT_COLUMNS and m * k * t >= MIN_SPLIT_MACS
 
 
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, parts: int = 2) -> np.ndarray:
@@ -178,7 +186,7 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, parts: i
     """
     if out is None:
         out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
-    if b.shape[1] < parts * MIN_SPLIT_COLUMNS:
+    if not _split(a.shape[0], a.shape[1], b.shape[1], parts):
         return np.matmul(a, b, out=out)
     tasks = [lambda start=start, stop=stop: np.matmul(a, b[:, start:stop], out=out[:, start:stop])
              for start, stop in blocks(b.shape[1], parts)]
@@ -196,7 +204,7 @@ def matmul_summed(a: np.ndarray, b: np.ndarray, parts: int = 2) -> np.ndarray:
     Always `parts` blocks, added in order, whatever the thread count (so one and two threads
     give identical sums); the blocks run on two threads when allowed.
     """
-    if a.shape[1] < parts * MIN_SPLIT_COLUMNS:
+    if not _split(a.shape[0], b.shape[1], a.shape[1], parts):
         return a @ b
     spans = blocks(a.shape[1], parts)
     results: list = [None] * len(spans)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from .functional import scratch
-from .parallel import MIN_PARALLEL_VALUES, blas_single_threaded, blocks, run_tasks, threads
+from .parallel import blas_single_threaded, blocks, run_tasks, threads
 
 _G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
 
@@ -28,6 +28,13 @@ _G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.
 MIN_CHANNELS = 16
 MIN_FILTERS = 16
 MIN_OUTPUT = 12
+# Bands go to two threads from this output size on: each thread gets half a layer, so one
+# hand-over per call pays off much earlier than for the element-wise passes.
+MIN_PARALLEL_VALUES = 200_000
+# Keep every band's V from forward for backward (True), or transform the bands again in
+# backward from the padded input (False: 16-33 MB less per layer, but forward + backward
+# 2-5 ms slower on 16→16 32x32 and 64→64 14x14, 9 ms faster on 32→64 28x28; one thread).
+KEEP_TRANSFORMED_INPUT = True
 
 
 def applicable(kernel, stride, dilation, channels: int, filters: int, out_hw: tuple[int, int]) -> bool:
@@ -166,14 +173,21 @@ def backward(owner, dy_last: np.ndarray, weight: np.ndarray, v_all: np.ndarray,
 
     ``input_gradient`` turns the latter into the (C, H, W, N) input gradient.
 
-    v_all is the V of ``forward(keep=True)``; dy_last is (F, OH, OW, N). On two threads the
+    v_all is the V of ``forward(keep=True)``, or the padded input itself (then each band's V
+    is computed again here); dy_last is (F, OH, OW, N). On two threads the
     bands before and after a middle band run at once (neighbouring bands add into two shared
     input rows, so the middle band, which touches both halves, runs after them).
     """
     f, oh, ow, n = dy_last.shape
     c = weight.shape[1]
     th, tw = tiles((oh, ow))
-    bands, rows = v_all.shape[0], v_all.shape[4]
+    recompute = v_all.ndim == 4  # given the padded input: transform each band again here
+    if recompute:
+        xp = v_all
+        rows = min(band_rows(tw, n, c, f), th)
+        bands = -(-th // rows)
+    else:
+        bands, rows = v_all.shape[0], v_all.shape[4]
     if (oh, ow) != (2 * th, 2 * tw):  # odd output: zero rows/columns for the overhanging tile
         padded_dy = scratch(owner, "winograd_dy", (f, 2 * th, 2 * tw, n), dy_last.dtype, fill=0.0)
         padded_dy[:, :oh, :ow] = dy_last
@@ -189,11 +203,19 @@ def backward(owner, dy_last: np.ndarray, weight: np.ndarray, v_all: np.ndarray,
         if need_input_grad:
             dv = scratch(owner, "winograd_dv", (16, c, rows * tw * n), dy_last.dtype)
             g = scratch(owner, "winograd_g", (4, c, rows, tw, n), dy_last.dtype)
+        if recompute:
+            v_band = scratch(owner, "winograd_band", (4, 4, c, rows, tw, n), dy_last.dtype)
+            tmp_in = scratch(owner, "winograd_rows", (4, c, rows, 2, xp.shape[2] // 2, n), dy_last.dtype)
         for band in range(first, stop):
             row0 = band * rows
             count = min(rows, th - row0)
             size = count * tw * n
-            v = v_all[band].reshape(-1)[: 16 * c * size].reshape(16, c, size)
+            if recompute:
+                v = v_band.reshape(-1)[: 16 * c * size].reshape(4, 4, c, count, tw, n)
+                _input_transform(xp, row0, count, tw, v, tmp_in[:, :, :count])
+                v = v.reshape(16, c, size)
+            else:
+                v = v_all[band].reshape(-1)[: 16 * c * size].reshape(16, c, size)
             dmb = dm.reshape(-1)[: 16 * f * size].reshape(16, f, size)
             _output_adjoint(dy_last, row0, count, dmb.reshape(4, 4, f, count, tw, n), q[:, :, :count])
             np.matmul(dmb, v.transpose(0, 2, 1), out=du_band)

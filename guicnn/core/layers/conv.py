@@ -138,9 +138,9 @@ class Conv2D(Layer):
         if self.uses_winograd((c, h, w)):
             th, tw = winograd.tiles((oh, ow))
             xp = padded_batch_last(self, "padded", x, geometry.pads, size=(2 * th + 2, 2 * tw + 2))
-            # Inference keeps one band of V (cache-sized); a backward after it recomputes them all.
-            out, v = winograd.forward(self, xp, weight, (oh, ow), keep=training)
-            self._cache = ("winograd", v if training else xp, (h, w), geometry, xp.shape)
+            keep = training and winograd.KEEP_TRANSFORMED_INPUT
+            out, v = winograd.forward(self, xp, weight, (oh, ow), keep=keep)
+            self._cache = ("winograd", v if keep else xp, (h, w), geometry, xp.shape)
         else:
             xp = padded_batch_last(self, "padded", x, geometry.pads)
             cols = scratch(self, "cols", (c * self.kernel[0] * self.kernel[1], oh * ow * n), x.dtype)
@@ -159,8 +159,6 @@ class Conv2D(Layer):
         if "bias" in self.params:
             self.grads["bias"][...] = dy_last.sum(axis=(1, 2, 3))
         if path == "winograd":
-            if saved.shape == padded_shape:  # forward ran in inference mode: transform all bands now
-                saved = winograd.forward(self, saved, weight, geometry.out_hw, keep=True)[1]
             dweight, dxp = winograd.backward(self, dy_last, weight, saved, padded_shape, self.needs_input_grad)
             self.grads["weight"][...] = dweight
             if dxp is None:
