@@ -51,7 +51,9 @@ def _three_steps(threads: int):
     return model.forward(x, training=False), dx, model.state_dict()
 
 
-def test_two_threads_give_bit_identical_results(split_everything):
+@pytest.mark.parametrize("own_products", [False, True], ids=["blas-threads", "own-products"])
+def test_two_threads_give_bit_identical_results(split_everything, own_products, monkeypatch):
+    monkeypatch.setattr(parallel, "OWN_PRODUCT_THREADS", own_products)
     one = _three_steps(1)
     two = _three_steps(2)
     np.testing.assert_array_equal(one[0], two[0])
@@ -60,7 +62,8 @@ def test_two_threads_give_bit_identical_results(split_everything):
         np.testing.assert_array_equal(value, two[2][name], err_msg=name)
 
 
-def test_a_model_pass_runs_blas_single_threaded_and_restores_it(split_everything):
+def test_a_model_pass_runs_blas_single_threaded_and_restores_it(split_everything, monkeypatch):
+    monkeypatch.setattr(parallel, "OWN_PRODUCT_THREADS", True)
     parallel.set_threads(2)
     model = Sequential.from_config(DESIGN, seed=0)
     seen = []

@@ -22,6 +22,10 @@ from typing import Callable, Iterator
 import numpy as np
 
 _setting: int | None = None
+# True: a model pass runs BLAS on one thread and splits the products over this pool (robust
+# when other programs hold the cores); False: OpenBLAS threads its own products (faster on
+# an idle machine) and this pool only takes the large element-wise passes.
+OWN_PRODUCT_THREADS = False
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 _blas = None  # threadpoolctl's controller of NumPy's BLAS, looked up once
@@ -67,19 +71,21 @@ def threads() -> int:
 
 @contextmanager
 def model_threads() -> Iterator[int]:
-    """One model pass on our own threads: matrix products split by us, BLAS single-threaded inside.
+    """One model pass; with ``OWN_PRODUCT_THREADS`` on our own threads only, BLAS single-threaded inside.
 
-    OpenBLAS's own threads busy-wait for each other; on a machine whose cores are also busy
+    OpenBLAS's own threads busy-wait for each other: on a machine whose cores are also busy
     with other programs a 2-thread OpenBLAS step took 2-7x *longer* than a 1-thread one
-    (wide net 160 ms → 1.1 s). Our pool waits on locks instead, so splitting the products
-    ourselves keeps the second core useful. Yields the thread count in force.
+    (wide net 160 ms → 1.1 s), while with the products split over this pool (which waits on
+    locks) it stayed at the 1-thread time. On an idle machine OpenBLAS's threads win (wide
+    net 128 vs 135 ms), and NumPy's many small calls in a Winograd band hold the GIL too
+    long for our threads to overlap much, hence the default off. Yields the thread count.
     """
     if getattr(_local, "granted", None) is not None or getattr(_local, "worker", False):
         yield threads()  # already inside a pass
         return
     count = threads()
-    if count == 1:
-        yield 1
+    if count == 1 or not OWN_PRODUCT_THREADS:
+        yield count
         return
     with blas_single_threaded():
         _local.granted = count
@@ -104,6 +110,11 @@ def blocks(length: int, parts: int) -> list[tuple[int, int]]:
     parts = max(1, min(parts, length))
     edges = [length * k // parts for k in range(parts + 1)]
     return [(edges[k], edges[k + 1]) for k in range(parts)]
+
+
+def products_on_pool() -> bool:
+    """Whether matrix products go to this pool: several threads allowed while BLAS runs on one."""
+    return threads() > 1 and _blas_threads() == 1
 
 
 def run_tasks(tasks: list[Callable[[], None]]) -> None:
@@ -190,7 +201,7 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, parts: i
         return np.matmul(a, b, out=out)
     tasks = [lambda start=start, stop=stop: np.matmul(a, b[:, start:stop], out=out[:, start:stop])
              for start, stop in blocks(b.shape[1], parts)]
-    if threads() > 1:
+    if products_on_pool():
         run_tasks(tasks)
     else:
         for task in tasks:
@@ -212,7 +223,7 @@ def matmul_summed(a: np.ndarray, b: np.ndarray, parts: int = 2) -> np.ndarray:
     def part(k: int) -> None:
         results[k] = a[:, spans[k][0] : spans[k][1]] @ b[spans[k][0] : spans[k][1]]
 
-    if threads() > 1:
+    if products_on_pool():
         run_tasks([lambda k=k: part(k) for k in range(len(spans))])
     else:
         for k in range(len(spans)):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from .functional import scratch
-from .parallel import blas_single_threaded, blocks, run_tasks, threads
+from .parallel import blocks, products_on_pool, run_tasks, threads
 
 _G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
 
@@ -159,12 +159,11 @@ def forward(owner, xp: np.ndarray, weight: np.ndarray, out_hw: tuple[int, int],
 
 def _run_bands(run, bands: int, values: int) -> None:
     """run(first, stop) over all bands: halves on two threads (BLAS on one thread each) when allowed."""
-    count = threads() if values >= MIN_PARALLEL_VALUES else 1
+    count = threads() if values >= MIN_PARALLEL_VALUES and products_on_pool() else 1
     if count == 1 or bands < 2:
         run(0, bands)
         return
-    with blas_single_threaded():
-        run_tasks([lambda first=first, stop=stop: run(first, stop) for first, stop in blocks(bands, count)])
+    run_tasks([lambda first=first, stop=stop: run(first, stop) for first, stop in blocks(bands, count)])
 
 
 def backward(owner, dy_last: np.ndarray, weight: np.ndarray, v_all: np.ndarray,
@@ -230,9 +229,8 @@ def backward(owner, dy_last: np.ndarray, weight: np.ndarray, v_all: np.ndarray,
     du_parts = [np.zeros((16, f, c), dtype=dy_last.dtype) for _ in range(2)]
     middle = bands // 2 if bands >= 3 else bands
     halves = [lambda: run(0, middle, du_parts[0]), lambda: run(middle + 1, bands, du_parts[1])]
-    if bands >= 3 and threads() > 1 and dy_last.size >= MIN_PARALLEL_VALUES:
-        with blas_single_threaded():
-            run_tasks(halves)
+    if bands >= 3 and products_on_pool() and dy_last.size >= MIN_PARALLEL_VALUES:
+        run_tasks(halves)
     else:
         for half in halves:
             half()
