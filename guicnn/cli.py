@@ -1,7 +1,9 @@
 """The ``guicnn`` command line: summary, train, evaluate, predict, data, layers, export, history, report,
 import-weights.
 
-Core only (no Qt). Every error prints one line to stderr and exits non-zero.
+Core only (no Qt). Every error prints one line to stderr and exits non-zero. Everything
+printed passes through :func:`~guicnn.core.errors.printable`, so names from files (designs,
+folders, class names) can neither inject terminal escapes nor fail to encode.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from .core.analysis import analyze
 from .core.explain import explain_layer
 from .core.repair import fixes_by_problem
 from .core.designfile import atomic_write, load_design, load_preset, preset_names
-from .core.errors import ConfigError, GuicnnError
+from .core.errors import ConfigError, GuicnnError, SaveError, printable
 from .core.losses import LOSSES
 from .core.model import format_summary
 from .core.optim import OPTIMIZERS
@@ -31,6 +33,8 @@ from .core.training import format_duration
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+EXIT_BROKEN_PIPE = 141  # what a shell reports for a program ended by SIGPIPE (``guicnn layers | head``)
 
 
 # ---- output helpers ------------------------------------------------------------------------
@@ -44,11 +48,11 @@ def _err() -> TextIO:
 
 
 def _say(text: str = "") -> None:
-    print(text, file=_out(), flush=True)
+    print(printable(text), file=_out(), flush=True)
 
 
 def _note(text: str) -> None:
-    print(text, file=_err(), flush=True)
+    print(printable(text), file=_err(), flush=True)
 
 
 def progress_line(report: Any, batch_size: int, width: int = 12) -> str:
@@ -108,26 +112,19 @@ def _is_tty(stream: TextIO) -> bool:
 
 # ---- resolving inputs ----------------------------------------------------------------------
 
-def _looks_like_model(path: Path) -> bool:
-    """A file that is not JSON text is treated as a model file (its reader gives the errors)."""
-    if path.suffix.lower() == ".safetensors":
-        return True
-    if path.suffix.lower() == ".json":
-        return False
-    with open(path, "rb") as handle:
-        head = handle.read(64).lstrip()
-    return not head.startswith(b"{")
-
-
 def resolve_target(target: str) -> tuple[dict[str, Any], Any]:
     """(design config, LoadedModel or None) for a design file, a model file or a preset name."""
-    from .core.modelfile import load_model
+    from .core.modelfile import is_model_file, load_model
 
     path = Path(target).expanduser()
     if path.is_file():
-        if _looks_like_model(path):
+        if is_model_file(path):
             loaded = load_model(path)
             return loaded.config, loaded
+        with open(path, "rb") as handle:
+            head = handle.read(64).lstrip(b" \t\r\n\xef\xbb\xbf")
+        if head[:1] != b"{" and path.suffix.lower() != ".json":
+            raise ConfigError(f"{target}: neither a design (.json) nor a model file (.safetensors)")
         return load_design(path), None
     if path.exists():
         raise ConfigError(f"{target}: is a folder; give a design (.json) or model (.safetensors) file")
@@ -161,9 +158,14 @@ def _saved_data_spec(loaded: Any) -> str | None:
     return loaded.dataset.get("spec") or loaded.dataset.get("name")
 
 
-def _load_data(spec: str | None, fallback: str | None, what: str):
+def _load_data(spec: str | None, fallback: str | None, what: str, *, split: str = "train",
+               design_shape: Any = None, image_size: tuple[int, int] | None = None,
+               class_names: list[str] | None = None):
+    """The data set named by --data (or the design's / model's), read to fit the design; its
+    loader's notes (e.g. images resized) are printed."""
     from .core.data import DATASETS, is_downloaded, load_dataset
     from .core.data.download import canonical_name
+    from .core.data.loaders import ImageSizeError
 
     spec = spec or fallback
     if not spec:
@@ -171,7 +173,32 @@ def _load_data(spec: str | None, fallback: str | None, what: str):
     name = canonical_name(spec.strip().lower())
     if name in DATASETS and not Path(spec).exists() and not is_downloaded(name):
         raise ConfigError(f"{name} is not downloaded yet; get it with: guicnn data download {name}")
-    return load_dataset(spec)
+    options: dict[str, Any] = {"split": split, "image_size": image_size, "design_shape": design_shape}
+    if class_names:
+        options["class_names"] = list(class_names)
+    try:
+        data = load_dataset(spec, **options)
+    except ImageSizeError as exc:
+        raise ConfigError(f"{exc} with --image-size HxW") from None
+    for note in data.notes:
+        _note(f"note: {note}")
+    return data
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    """"28x28" (height x width) or "28" → (28, 28)."""
+    import argparse
+
+    parts = text.lower().replace("×", "x").split("x")
+    try:
+        values = tuple(int(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH such as 28x28, got {text!r}") from None
+    if len(values) == 1:
+        values = values * 2
+    if len(values) != 2 or not all(1 <= v <= 4096 for v in values):
+        raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH of 1 to 4096 pixels each, such as 28x28, got {text!r}")
+    return values  # type: ignore[return-value]
 
 
 # ---- commands ------------------------------------------------------------------------------
@@ -249,27 +276,80 @@ def _train_settings(args: argparse.Namespace, base: Any) -> Any:
     return TrainSettings.from_dict(data)
 
 
-class _StopOnInterrupt:
-    """First Ctrl+C asks training to stop after the current batch; a second one interrupts."""
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl+C (exit status 143 instead of 130)."""
 
-    def __init__(self, stop: threading.Event) -> None:
-        self.stop = stop
-        self.previous: Any = None
 
-    def __enter__(self) -> _StopOnInterrupt:
+class _Interrupts:
+    """What Ctrl+C (SIGINT) and SIGTERM do while a command runs.
+
+    "raise" (the default): stop the command at once (nothing is being written). "stop": the
+    first signal asks training (or a download) to stop after the current batch, so that it
+    is saved; a second one aborts. "defer": a save is in progress and finishes first — an
+    interrupt then can neither leave a half-written temporary file nor lose the weights.
+    """
+
+    SIGNALS = ("SIGINT", "SIGTERM")
+
+    def __init__(self) -> None:
+        self.mode = "raise"
+        self.stop: threading.Event | None = None
+        self.pending = False
+        self.previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _Interrupts:
         if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self._handle)
+            for name in self.SIGNALS:
+                number = getattr(signal, name)
+                self.previous[number] = signal.signal(number, self._handle)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for number, handler in self.previous.items():
+            signal.signal(number, handler if handler is not None else signal.SIG_DFL)
+
+    def stopping(self, stop: threading.Event) -> _Interrupts:
+        self.mode, self.stop = "stop", stop
+        return self
+
+    def deferring(self) -> _Interrupts:
+        self.mode = "defer"
         return self
 
     def _handle(self, signum: int, frame: Any) -> None:
-        if self.stop.is_set():
-            raise KeyboardInterrupt
-        self.stop.set()
-        _note("\nstopping after this batch (press Ctrl+C again to abort without saving)")
+        interrupt = Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+        if self.mode == "defer":
+            self.pending = True
+            _note("\nfinishing the save first")
+            return
+        if self.mode == "stop" and self.stop is not None and not self.stop.is_set():
+            self.stop.set()
+            _note("\nstopping after this batch (press Ctrl+C again to abort without saving)")
+            return
+        raise interrupt
 
-    def __exit__(self, *exc: Any) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
+
+def _last_path(out: Path) -> Path:
+    """Where the last weights go when they are not the best: ``model.last.safetensors``."""
+    return out.with_name(f"{out.stem}.last{out.suffix or '.safetensors'}")
+
+
+def _estimated_file_size(config: dict[str, Any]) -> int:
+    """Bytes a model file of this design takes: weights plus up to two optimizer slots each."""
+    return 3 * analyze(config).weight_bytes + 64 * 1024
+
+
+def _check_out(out: str | None, config: dict[str, Any], continuing: Path | None) -> None:
+    """Refuse before training an --out that cannot be written (or is not a model file)."""
+    from .core.designfile import check_writable
+    from .core.modelfile import is_model_file
+
+    if not out:
+        return
+    path = Path(out)
+    if path.is_file() and not is_model_file(path) and continuing != path:
+        raise ConfigError(f"{out} exists and is not a model file; choose another --out (it would be replaced)")
+    check_writable(path, need_bytes=_estimated_file_size(config))
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -297,17 +377,21 @@ def cmd_train(args: argparse.Namespace) -> int:
         trainer = Trainer.from_config(config, settings)
         out = args.out
         fallback = config.get("dataset")
-    data = _load_data(args.data, fallback, "train on")
+    _check_out(out, config, loaded.path if loaded is not None else None)
+    data = _load_data(args.data, fallback, "train on", design_shape=config.get("input_shape"),
+                      image_size=args.image_size, class_names=loaded.class_names if loaded is not None else None)
     if loaded is None:
         trainer.dataset_info = {"name": data.name, "source": data.source, "spec": _data_spec(args.data or fallback),
                                 "input_shape": list(data.input_shape), "class_names": list(data.class_names)}
-    _say(f"training {config.get('name') or args.design} on {data.name}: {len(data):,} samples, "
-         f"{data.num_classes} classes, input {'x'.join(map(str, data.input_shape))}")
     stop = threading.Event()
     bar = ProgressBar(_err(), enabled=_is_tty(_err()) and not args.quiet)
     end = None
-    with _StopOnInterrupt(stop):
-        for report in trainer.fit_iter(data, epochs=total, stop=stop):
+    with _Interrupts() as interrupts:
+        reports = trainer.fit_iter(data, epochs=total, stop=stop)  # refuses nonsense before any step
+        _say(f"training {config.get('name') or args.design} on {data.name}: {len(data):,} samples, "
+             f"{data.num_classes} classes, input {'x'.join(map(str, data.input_shape))}")
+        interrupts.stopping(stop)
+        for report in reports:
             if isinstance(report, StepReport):
                 bar.show(progress_line(report, trainer.settings.batch_size),
                          force=report.batch == report.batches_per_epoch)
@@ -317,29 +401,101 @@ def cmd_train(args: argparse.Namespace) -> int:
             elif isinstance(report, EndReport):
                 bar.clear()
                 end = report
-    return _finish_training(trainer, end, out)
+        interrupts.deferring()
+        return _finish_training(trainer, end, out, loaded.path if loaded is not None else None)
 
 
-def _finish_training(trainer: Any, end: Any, out: str | None) -> int:
-    from .core.training import best_epoch
+def _state_text(trainer: Any) -> str:
+    """The live weights in words: "epoch 8: validation accuracy 9.8%" or where training stopped."""
+    history = trainer.history
+    if trainer.batch == 0 and history["epoch"] and history["epoch"][-1] == trainer.epoch:
+        val = history["val_accuracy"][-1]
+        if val is not None:
+            return f"epoch {trainer.epoch}: validation accuracy {100 * val:.1f}%"
+        return f"epoch {trainer.epoch}: training loss {history['train_loss'][-1]:.4f}"
+    if trainer.batch:
+        return f"epoch {trainer.epoch + 1}, step {trainer.batch}, not yet scored"
+    return f"epoch {trainer.epoch}"
 
+
+def _rescue(save: Any, out: Path) -> Path | None:
+    """After a failed save: write the trained weights somewhere else; the path, or None."""
+    import tempfile
+
+    from .core.designfile import io_reason
+
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    tried: list[str] = []
+    reason = ""
+    for folder in dict.fromkeys((Path(tempfile.gettempdir()), Path.home(), Path.cwd())):
+        candidate = folder / f"{out.stem}.rescued-{stamp}{out.suffix or '.safetensors'}"
+        try:
+            save(candidate)
+        except (SaveError, OSError) as exc:
+            tried.append(str(folder))
+            reason = io_reason(exc.__cause__ or exc)
+            continue
+        return candidate
+    _note(f"guicnn: error: could not save the trained weights anywhere else either (tried {', '.join(tried)}: "
+          f"{reason})")
+    return None
+
+
+def _save(save: Any, path: Path, what: str) -> bool:
+    """Save (``save(path)``); on failure say why and where the weights went instead."""
+    try:
+        save(path)
+    except SaveError as exc:
+        _note(f"guicnn: error: {exc}")
+        rescued = _rescue(save, path)
+        if rescued is not None:
+            _note(f"{what} saved to {rescued} instead")
+        return False
+    return True
+
+
+def _finish_training(trainer: Any, end: Any, out: str | None, continued: Path | None) -> int:
+    """Say how training ended and save: the best scored weights to ``out`` and, when the last
+    weights are worse (or unscored), those to ``<out>.last.safetensors`` — never replacing a
+    model file with weights that score worse than it did without saying so."""
     if end.reason == "diverged":
         _note(f"guicnn: error: {end.message}")
     else:
         _say(end.message)
-    best = best_epoch(trainer.history)
-    if best:
-        val = trainer.history["val_accuracy"][best - 1]
-        if val is not None:
-            _say(f"best epoch {best}: validation accuracy {100 * val:.1f}%")
-    if out:
-        trainer.save(out)
-        _say(f"saved to {out}")
-        if end.reason == "stopped":
-            _say(f"continue with: guicnn train {out}")
-    else:
+    if not out:
+        if trainer.best is not None and not trainer.current_is_best:
+            _say(f"best weights: {trainer.best.describe()}; last weights: {_state_text(trainer)}")
         _note("not saved (add --out model.safetensors to keep the trained model)")
-    return EXIT_ERROR if end.reason == "diverged" else 0
+        return EXIT_ERROR if end.reason == "diverged" else 0
+    out_path = Path(out)
+    best = trainer.best
+    ok = True
+    same_file = continued is not None and continued.resolve() == out_path.resolve()
+    if same_file and trainer.step == trainer.run_start_step:
+        _say(f"{out} is unchanged (no step of this run was kept)")
+        resume = out
+    elif trainer.current_is_best:
+        ok = _save(trainer.save, out_path, "the trained weights")
+        if ok:
+            _say(f"saved to {out} ({_state_text(trainer)})")
+        resume = out
+    else:
+        last = _last_path(out_path)
+        if same_file and best.step == trainer.run_start_step:
+            _say(f"{out} is unchanged: its weights ({best.describe()}) score better than the new ones "
+                 f"({_state_text(trainer)})")
+        else:
+            ok = _save(best.save, out_path, "the best weights")
+            if ok:
+                _say(f"saved the best weights ({best.describe()}) to {out}")
+        if _save(trainer.save, last, "the last weights"):
+            _say(f"saved the last weights ({_state_text(trainer)}) to {last}")
+        else:
+            ok = False
+        resume = str(last)
+    if end.reason == "stopped" and ok:
+        _say(f"continue with: guicnn train {resume}")
+    return EXIT_ERROR if end.reason == "diverged" or not ok else 0
 
 
 def confusion_table(confusion: np.ndarray, names: list[str]) -> str:
@@ -362,13 +518,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .core.training import Trainer, check_compatible, evaluate
 
     loaded = _load_model(args.model)
-    data = _load_data(args.data, _saved_data_spec(loaded), "evaluate on")
-    if args.split != "all":
+    split = "test" if args.split == "test" else "train"
+    data = _load_data(args.data, _saved_data_spec(loaded), "evaluate on", split=split,
+                      design_shape=loaded.config.get("input_shape"), image_size=args.image_size,
+                      class_names=loaded.class_names)
+    if args.split in ("train", "val"):
         train, val = Trainer.from_loaded(loaded).split_data(data)
         data = train if args.split == "train" else val
         if data is None:
-            raise ConfigError("the model was trained without a validation split; use --split all")
-    check_compatible(loaded.model, data)
+            raise ConfigError("the model was trained without a validation split; use --split all (or test)")
+    check_compatible(loaded.model, data, {"all": "", "train": "training", "val": "validation"}.get(
+        args.split, args.split))
     loss = (loaded.training.get("settings") or {}).get("loss", "cross_entropy")
     result = evaluate(loaded.model, data.x, data.y, batch_size=args.batch_size, loss=loss,
                       normalization=loaded.normalization)
@@ -382,22 +542,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def load_image(path: Path, shape: tuple[int, int, int], invert: bool = False) -> np.ndarray:
-    """One image file as float32 C×H×W in [0, 1], converted and resized to ``shape``."""
-    from PIL import Image, UnidentifiedImageError
+    """One image file as float32 C×H×W in [0, 1] for a model of input ``shape``: the core's
+    :func:`~guicnn.core.data.images.read_image` (the reader of image folders and the window)."""
+    from .core.data.images import read_image
 
     channels, height, width = shape
     if channels not in (1, 3):
         raise ConfigError(f"cannot read images for a model with {channels} input channels (only 1 or 3)")
-    try:
-        with Image.open(path) as image:
-            image = image.convert("L" if channels == 1 else "RGB")
-            image = image.resize((width, height), Image.Resampling.LANCZOS)
-            array = np.asarray(image, dtype=np.float32) / 255.0
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such image file") from None
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise ConfigError(f"{path.name}: cannot read the image ({exc})") from None
-    array = array[None] if channels == 1 else array.transpose(2, 0, 1)
+    array = read_image(path, size=(height, width), channels=channels)
     return 1.0 - array if invert else array
 
 
@@ -436,7 +588,8 @@ def cmd_data_download(args: argparse.Namespace) -> int:
                  force=done >= total)
 
     stop = threading.Event()
-    with _StopOnInterrupt(stop):
+    with _Interrupts() as interrupts:
+        interrupts.stopping(stop)
         folder = download(args.name, base_url=args.base_url, progress=progress, cache=args.cache, stop_event=stop)
     bar.clear()
     _say(f"{args.name}: ready in {folder}")
@@ -544,7 +697,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .core.report import save_report
 
     loaded = _load_model(args.model)
-    data = _load_data(args.data, _saved_data_spec(loaded), "report on") if not args.no_data else None
+    data = _load_data(args.data, _saved_data_spec(loaded), "report on", design_shape=loaded.config.get("input_shape"),
+                      class_names=loaded.class_names) if not args.no_data else None
     save_report(args.output, loaded, data, split=args.split, examples=args.examples)
     _note(f"wrote {args.output}")
     return 0
@@ -627,15 +781,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--val-fraction", type=float)
     p.add_argument("--shift", type=int, help="augment: random shift up to this many pixels")
     p.add_argument("--flip", action="store_true", help="augment: random left-right flips")
-    p.add_argument("--out", "-o", help="model file to write (default when continuing: the same file)")
+    p.add_argument("--image-size", type=_parse_size, metavar="HxW",
+                   help="resize an image folder's images to HEIGHTxWIDTH (default: the design's input size)")
+    p.add_argument("--out", "-o", help="model file to write (default when continuing: the same file); the best "
+                                       "epoch is kept there, later worse weights go to NAME.last.safetensors")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="loss, accuracy and confusion matrix of a model file")
     p.add_argument("model", metavar="MODEL")
     p.add_argument("--data", help="default: the data the model was trained on")
-    p.add_argument("--split", choices=("all", "val", "train"), default="all",
-                   help="which part: all, or the model's own validation/training split")
+    p.add_argument("--split", choices=("all", "val", "train", "test"), default="all",
+                   help="which part: the data set's own test part (mnist's t10k files, a CIFAR-10 test batch, "
+                        "an image folder's test/ subfolder), all of the training part, or the model's "
+                        "validation/training split of it")
+    p.add_argument("--image-size", type=_parse_size, metavar="HxW",
+                   help="resize an image folder's images to HEIGHTxWIDTH (default: the model's input size)")
     p.add_argument("--batch-size", type=_positive_int, default=256)
     p.set_defaults(func=cmd_evaluate)
 
@@ -695,22 +856,59 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_broken_pipe() -> None:
+    """The reader of our output went away (``guicnn layers | head``): stop writing, silently."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that the final flush at exit does not complain
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; returns the exit status (0 on success)."""
-    args = build_parser().parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        return int(args.func(args) or 0)
+        with _Interrupts():  # SIGTERM stops a command as Ctrl+C does (training saves first)
+            args = build_parser().parse_args(argv)
+            return int(args.func(args) or 0)
+    except Terminated:
+        _note("guicnn: terminated")
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         _note("guicnn: interrupted")
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _quiet_broken_pipe()
+        return EXIT_BROKEN_PIPE
+    except RecursionError:
+        _note("guicnn: error: the input is nested too deeply to be read")
+        return EXIT_ERROR
+    except MemoryError:
+        _note("guicnn: error: out of memory (lower GUICNN_MEMORY_BUDGET so that guicnn refuses such data early)")
+        return EXIT_ERROR
     except (GuicnnError, ValueError, OSError) as exc:
         _note(f"guicnn: error: {_one_line(exc)}")
         return EXIT_ERROR
     except Exception as exc:  # noqa: BLE001 - one line, not a traceback, for anything unforeseen
+        if _interrupted(exc):  # Ctrl+C inside an extension's import comes out as its own error
+            _note("guicnn: interrupted")
+            return EXIT_INTERRUPTED
         if os.environ.get("GUICNN_DEBUG"):
             raise
         _note(f"guicnn: internal error: {type(exc).__name__}: {_one_line(exc)} (set GUICNN_DEBUG=1 for details)")
         return EXIT_ERROR
+
+
+def _interrupted(exc: BaseException) -> bool:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _one_line(exc: BaseException) -> str:

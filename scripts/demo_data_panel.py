@@ -37,15 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.design:
         # Stand in for the main window: keep a design, apply the panel's fixes to it, send it back.
         shape_text, _, units = args.design.partition(":")
-        design = {"input": tuple(int(v) for v in shape_text.split(",")), "units": int(units) if units else None}
-
-        def fix(key: str, value) -> None:
-            design[key] = value
-            panel.set_design(design["input"], design["units"])
-
-        panel.fixInputShape.connect(lambda shape: fix("input", shape))
-        panel.fixOutputUnits.connect(lambda units: fix("units", units))
-        panel.set_design(design["input"], design["units"])
+        layers = [{"type": "Flatten"}, {"type": "Dense", "units": int(units)}] if units else []
+        design = {"name": "demo", "input_shape": [int(v) for v in shape_text.split(",")], "layers": layers}
+        panel.fixRequested.connect(lambda fix: panel.set_design(fix.design))
+        panel.set_design(design)
     panel.datasetChanged.connect(lambda ds: print(f"datasetChanged: {ds!r}", flush=True))
     panel.probeChanged.connect(lambda i: print(f"probeChanged: {i}", flush=True))
     if args.screenshot:

@@ -1,4 +1,4 @@
-"""Write resources/digits.npz from scikit-learn's bundled copy of the UCI digits.
+"""Write guicnn/resources/digits.npz from scikit-learn's bundled copy of the UCI digits.
 
 The data: "Optical Recognition of Handwritten Digits" (E. Alpaydin and C. Kaynak, 1998),
 UCI Machine Learning Repository, CC BY 4.0 -- the 1,797-image test part that
@@ -23,7 +23,7 @@ import numpy as np
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default = Path(__file__).resolve().parent.parent / "resources" / "digits.npz"
+    default = Path(__file__).resolve().parent.parent / "guicnn" / "resources" / "digits.npz"
     parser.add_argument("--out", type=Path, default=default, help=f"output file (default {default})")
     args = parser.parse_args(argv)
 

@@ -23,4 +23,5 @@ def window(qtbot, monkeypatch):
     monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: QMessageBox.StandardButton.Discard)
     window.close()
     window.workbench.shutdown()
+    window.exports.shutdown()
     window.deleteLater()

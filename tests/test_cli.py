@@ -161,13 +161,13 @@ def test_diverging_training_exits_1_and_keeps_finite_weights(capsys, design, tmp
     code, out, err = call(capsys, "train", design, "--optimizer", "sgd", "--lr", "1e6", "--epochs", "3",
                           "--out", out_file)
     assert code == 1
-    assert "loss became" in err and "try a lower learning rate (now 1e+06)" in err and "Traceback" not in err
+    assert "(exploding gradients)" in err and "try a lower learning rate (now 1e+06)" in err and "Traceback" not in err
     weights = load_model(out_file).model.state_dict()
     assert all(np.isfinite(v).all() for v in weights.values())
 
 
 @pytest.mark.parametrize("extra, words", [
-    (["--data", "shapes"], "images are 1x28x28 but the model expects 1x8x8"),
+    (["--data", "shapes"], "images are 1x28x28 but the design's input_shape is 1x8x8; set the input to 1x28x28"),
     (["--data", "nowhere.npz"], "nowhere.npz: no such file or folder"),
     (["--val-fraction", "1.5"], "val_fraction"),
 ])
@@ -223,7 +223,7 @@ def test_evaluate_prints_accuracy_and_a_confusion_table(capsys, model_file):
 
 def test_evaluate_on_other_shaped_data_is_refused(capsys, model_file):
     code, _, err = call(capsys, "evaluate", model_file, "--data", "shapes")
-    assert code == 1 and "images are 1x28x28 but the model expects 1x8x8" in one_error_line(err)
+    assert code == 1 and "images are 1x28x28 but the design's input_shape is 1x8x8" in one_error_line(err)
 
 
 def test_predict_reads_images_and_prints_top_k(capsys, model_file, tmp_path):
@@ -249,7 +249,7 @@ def test_predict_with_an_unreadable_image(capsys, model_file, tmp_path):
     path = tmp_path / "notes.png"
     path.write_text("not an image")
     code, _, err = call(capsys, "predict", model_file, path)
-    assert code == 1 and "notes.png: cannot read the image" in one_error_line(err)
+    assert code == 1 and "notes.png: is not an image in a format Pillow can read" in one_error_line(err)
 
 
 # ---- data, layers, export ------------------------------------------------------------------

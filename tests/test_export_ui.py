@@ -15,9 +15,7 @@ from PySide6.QtGui import QContextMenuEvent, QGuiApplication
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from guicnn.core.data import load_digits
-from guicnn.core.modelfile import load_model
 from guicnn.core.training import evaluate
-from guicnn.ui.app import build_window, parse_args
 from guicnn.ui.widgets.image_export import ImageMenu, copy_image, save_png, save_svg
 
 
@@ -37,20 +35,6 @@ class Dialogs:
 @pytest.fixture
 def dialogs(monkeypatch):
     return Dialogs(monkeypatch)
-
-
-@pytest.fixture
-def window(qtbot, monkeypatch):
-    window = build_window(parse_args(["--preset", "digits_small", "--data", "digits", "--size", "1366x768"]))
-    window.show()
-    qtbot.waitUntil(lambda: window.workbench.data_panel.dataset() is not None, timeout=20_000)
-    yield window
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
-    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    window.close()
-    window.workbench.shutdown()
-    window.exports.shutdown()
-    window.deleteLater()
 
 
 def _train(qtbot, window, epochs: int = 2) -> None:
@@ -114,7 +98,7 @@ def test_results_of_a_trained_model_export_from_the_menu(qtbot, window, dialogs,
     html = (tmp_path / "report.html").read_text(encoding="utf-8")
     val = window.workbench.data_panel.train_val()[1]
     assert html.startswith("<!DOCTYPE html>") and html.rstrip().endswith("</html>")
-    assert f"On the validation split of digits" in html and f"({len(val):,} images)" in html
+    assert "On the validation split of digits" in html and f"({len(val):,} images)" in html
     assert html.count('src="data:image/png;base64,') >= 1 and "<svg" in html
     assert exports.job is None  # the worker thread was joined
 

@@ -197,16 +197,30 @@ def test_forged_header_length_allocates_nothing_large(length, tmp_path):
     assert peak < 1_000_000
 
 
-def test_forged_tensor_offsets_are_refused_by_safetensors(tmp_path):
-    _, path = trained(tmp_path)
+def _forge_header(path, out, change):
     data = bytearray(path.read_bytes())
     (length,) = struct.unpack("<Q", data[:8])
     header = json.loads(data[8:8 + length])
-    header["0.weight"]["shape"] = [4000, 4000, 4000]
+    change(header)
     text = json.dumps(header).encode()
-    forged = tmp_path / "offsets.safetensors"
-    forged.write_bytes(struct.pack("<Q", len(text)) + text + bytes(data[8 + length:]))
+    out.write_bytes(struct.pack("<Q", len(text)) + text + bytes(data[8 + length:]))
+    return out
+
+
+def test_forged_tensor_offsets_are_refused_by_safetensors(tmp_path):
+    _, path = trained(tmp_path)
+    forged = _forge_header(path, tmp_path / "offsets.safetensors",
+                           lambda h: h["0.weight"].update(data_offsets=[0, 10**12]))
     with pytest.raises(ModelFileError, match="offsets.safetensors: the model file is corrupt"):
+        load_model(forged)
+
+
+def test_a_forged_tensor_shape_is_refused_from_the_header_before_building(tmp_path):
+    _, path = trained(tmp_path)
+    forged = _forge_header(path, tmp_path / "shape.safetensors",
+                           lambda h: h["0.weight"].update(shape=[4000, 4000, 4000]))
+    with pytest.raises(ModelFileError, match=r"shape.safetensors: the weights do not fit the architecture: "
+                                             r"0.weight is stored with shape \(4000, 4000, 4000\)"):
         load_model(forged)
 
 

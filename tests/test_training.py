@@ -13,6 +13,7 @@ import pytest
 from guicnn.core import Sequential, SoftmaxCrossEntropy, TrainingError
 from guicnn.core.data import Dataset, make_shapes
 from guicnn.core.training import (
+    DataMismatchError,
     EndReport,
     EpochReport,
     StepReport,
@@ -235,30 +236,57 @@ def test_pause_blocks_without_spinning_and_stop_still_works():
 
 # ---- divergence ----------------------------------------------------------------------------
 
-def test_divergence_stops_with_a_hint_and_keeps_the_last_good_weights():
-    s = settings(epochs=3, optimizer={"type": "sgd", "lr": 1e6, "momentum": 0.9}, augment={"shift": 0, "flip": False})
-    config = {**TINY, "layers": [layer for layer in TINY["layers"] if layer["type"] != "BatchNorm"]}
-    trainer = Trainer.from_config(config, s)
+def _run_recording_steps(trainer, data):
     after_step = {0: trainer.model.state_dict()}
-    for report in trainer.fit_iter(blobs()):
+    for report in trainer.fit_iter(data):
         if isinstance(report, StepReport):
             after_step[report.step] = trainer.model.state_dict()
+    return report, after_step
+
+
+NO_BN = {**TINY, "layers": [layer for layer in TINY["layers"] if layer["type"] != "BatchNorm"]}
+
+
+def test_an_exploding_update_is_stopped_before_its_weights_are_used():
+    s = settings(epochs=3, optimizer={"type": "sgd", "lr": 1e6, "momentum": 0.9}, augment={"shift": 0, "flip": False})
+    trainer = Trainer.from_config(NO_BN, s)
+    report, after_step = _run_recording_steps(trainer, blobs())
     assert report.reason == "diverged"
-    failed = max(after_step) + 1
-    assert f"loss became NaN at epoch 1, step {failed};" in report.message
-    assert "try a lower learning rate (now 1e+06)" in report.message
-    # the weights before the last update (the last ones whose loss was finite), and that position
-    kept = max(failed - 2, 0)
-    assert trainer.step == report.step == kept and trainer.batch == kept
+    assert "the update at epoch 1, step 1 moved the weights" in report.message
+    assert "(exploding gradients)" in report.message and "try a lower learning rate (now 1e+06)" in report.message
+    # caught at the very first update, long before NaN: the initial weights are back
+    assert after_step.keys() == {0} and trainer.step == report.step == 0 and trainer.batch == 0
     for key, value in trainer.model.state_dict().items():
-        np.testing.assert_array_equal(value, after_step[kept][key], err_msg=key)
-        assert np.isfinite(value).all()
-    # the optimizer's running averages came from the diverging steps: they start afresh
+        np.testing.assert_array_equal(value, after_step[0][key], err_msg=key)
+    # the optimizer's running averages came from the diverging step: they start afresh
     assert trainer.optimizer.steps == 0 and not any(trainer.optimizer.state.values())
     # a lower learning rate goes on from the kept position
     trainer.set_settings(settings(epochs=1, optimizer={"type": "sgd", "lr": 1e-6}))
     first = next(trainer.fit_iter(blobs()))
-    assert isinstance(first, StepReport) and first.step == kept + 1
+    assert isinstance(first, StepReport) and first.step == 1
+
+
+def test_a_loss_far_above_its_start_is_divergence_before_nan():
+    s = settings(epochs=3, optimizer={"type": "adam", "lr": 3.0}, augment={"shift": 0, "flip": False})
+    trainer = Trainer.from_config(NO_BN, s)
+    report, after_step = _run_recording_steps(trainer, blobs(240))
+    assert report.reason == "diverged"
+    failed = max(after_step) + 1
+    jumped = float(report.message.split("loss jumped to ")[1].split(" ")[0])
+    assert f"at epoch 1, step {failed}, more than 10 times its start" in report.message
+    assert np.isfinite(jumped) and jumped > 10 * np.log(3)
+    # the weights before the last update (the last ones whose loss was sensible), and that position
+    kept = max(failed - 2, 0)
+    assert trainer.step == report.step == kept and trainer.batch == kept
+    for key, value in trainer.model.state_dict().items():
+        np.testing.assert_array_equal(value, after_step[kept][key], err_msg=key)
+
+
+def test_ordinary_training_is_not_mistaken_for_divergence():
+    for optimizer in ({"type": "adam", "lr": 0.01}, {"type": "sgd", "lr": 0.1, "momentum": 0.9},
+                      {"type": "rmsprop", "lr": 0.001}):
+        trainer = Trainer.from_config(TINY, settings(epochs=4, optimizer=optimizer))
+        assert trainer.fit(blobs(240)).reason == "finished", optimizer
 
 
 def test_nan_in_the_data_is_reported_at_the_first_step():
@@ -274,16 +302,22 @@ def test_nan_in_the_data_is_reported_at_the_first_step():
 
 # ---- data checks ---------------------------------------------------------------------------
 
-def test_wrong_image_size_is_explained():
+def test_wrong_image_size_is_explained_with_its_fix():
     trainer = Trainer.from_config(TINY, settings())
-    with pytest.raises(TrainingError, match=r"images are 1x28x28 but the model expects 1x6x6.*input_shape"):
-        run(trainer, make_shapes(n=20))
+    with pytest.raises(DataMismatchError) as error:
+        run(trainer, make_shapes(n=20, classes=["circle", "square", "triangle"]))
+    assert str(error.value) == ("the training images are 1x28x28 but the design's input_shape is 1x6x6; "
+                                "set the input to 1x28x28 or choose data of that size (an image folder can be "
+                                "resized to it)")
+    (problem,) = error.value.problems
+    assert problem.kind == "input_shape" and problem.fixes[0].design["input_shape"] == [1, 28, 28]
 
 
 def test_too_few_outputs_for_the_classes_is_explained():
     config = {**TINY, "input_shape": [1, 28, 28]}
     trainer = Trainer.from_config(config, settings())
-    with pytest.raises(TrainingError, match="5 classes but the model has 3 outputs.*units of the last Dense layer to 5"):
+    with pytest.raises(TrainingError, match="5 classes but the model has 3 outputs.*set the last Dense layer's "
+                                            "units to 5"):
         run(trainer, make_shapes(n=20))
 
 

@@ -351,45 +351,60 @@ def test_cancel_stops_the_download(qtbot, panel, server, cache, monkeypatch):
 # ---------------------------------------------------------------------------- design check
 
 
-def test_design_check_offers_one_click_fixes(qtbot, panel):
+def design(shape, units=None, name="d") -> dict:
+    """A design of input ``shape`` ending in Dense(units) (no layers when units is None)."""
+    layers = [] if units is None else [{"type": "Flatten"}, {"type": "Dense", "units": units}]
+    return {"name": name, "input_shape": list(shape), "layers": layers}
+
+
+def test_design_check_is_the_cores_check_with_its_fixes(qtbot, panel):
     panel.show()
     qtbot.waitExposed(panel)
-    panel.set_design((1, 28, 28), 10)  # before any data: kept for later
+    panel.set_design(design((1, 28, 28), 10))  # before any data: kept for later
     assert panel.design_message() == "Load data to compare it with the design."
     load(qtbot, panel, lambda: panel.load_builtin("digits"))
-    assert panel.input_problem.isVisible() and not panel.units_problem.isVisible()
-    assert "The data is 1×8×8 but the design's input is 1×28×28." in panel.design_message()
-    assert panel.input_problem.button.text() == "Set input shape to 1×8×8"
-    with qtbot.waitSignal(panel.fixInputShape) as blocker:
-        qtbot.mouseClick(panel.input_problem.button, Qt.MouseButton.LeftButton)
-    assert blocker.args == [(1, 8, 8)]
+    (problem,) = panel.design_problems.problems()
+    assert problem.kind == "input_shape"
+    assert panel.design_message() == ("the images are 1x8x8 but the design's input_shape is 1x28x28; set the input "
+                                      "to 1x8x8 or choose data of that size (an image folder can be resized to it)")
+    (button,) = panel.design_problems.buttons()
+    assert button.text() == "Set the input to 1x8x8" and button.isVisible()
+    with qtbot.waitSignal(panel.fixRequested) as blocker:
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert blocker.args[0].design["input_shape"] == [1, 8, 8]
 
-    panel.set_design([1, 8, 8], 5)  # a JSON list is fine too
-    assert not panel.input_problem.isVisible() and panel.units_problem.isVisible()
-    assert "The last layer outputs 5 values but the data has 10 classes." in panel.design_message()
-    assert panel.units_problem.button.text() == "Set last layer units to 10"
-    with qtbot.waitSignal(panel.fixOutputUnits) as blocker:
-        qtbot.mouseClick(panel.units_problem.button, Qt.MouseButton.LeftButton)
-    assert blocker.args == [10]
+    panel.set_design(design([1, 8, 8], 5))
+    (problem,) = panel.design_problems.problems()
+    assert problem.kind == "outputs" and "the data has 10 classes but the model has 5 outputs" in problem.message
+    (button,) = panel.design_problems.buttons()
+    assert button.text() == "Set the last Dense layer's units to 10"
+    with qtbot.waitSignal(panel.fixRequested) as blocker:
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert blocker.args[0].design["layers"][1]["units"] == 10
 
-    panel.set_design((1, 8, 8), 10)
+    panel.set_design(design((1, 8, 8), 10))
     assert panel.design_message() == "✓ Design matches the data: 1×8×8 in, 10 classes out."
     assert style.OK in panel.design_status.styleSheet()
-    assert not panel.input_problem.isVisible() and not panel.units_problem.isVisible()
+    assert panel.design_problems.problems() == [] and not panel.design_problems.isVisible()
 
-    panel.set_design((3, 32, 32), None)
-    assert panel.input_problem.isVisible()
-    assert "number of classes is not checked" in panel.design_message() and "matches" not in panel.design_message()
+    panel.set_design(design((1, 8, 8)))  # nothing to train
+    (problem,) = panel.design_problems.problems()
+    assert problem.kind == "nothing_to_train" and panel.design_problems.buttons()[0].text() == "Add Flatten + Dense(10)"
+
+
+def test_the_design_check_accepts_a_flat_input_of_the_right_size_as_the_trainer_does(qtbot, panel):
+    load(qtbot, panel, lambda: panel.load_builtin("digits"))
+    panel.set_design({"input_shape": [64], "layers": [{"type": "Dense", "units": 10}]})
+    assert panel.design_message() == "✓ Design matches the data: 1×8×8 in, 10 classes out."
 
 
 def test_design_check_follows_a_new_data_set(qtbot, panel):
     load(qtbot, panel, lambda: panel.load_builtin("digits"))
-    panel.set_design((1, 8, 8), 10)
+    panel.set_design(design((1, 8, 8), 10))
     assert "Design matches" in panel.design_message()
     load(qtbot, panel, lambda: panel.load_builtin("shapes", n=100))
-    message = panel.design_message()
-    assert "The data is 1×28×28 but the design's input is 1×8×8." in message
-    assert "The last layer outputs 10 values but the data has 5 classes." in message
+    assert [p.kind for p in panel.design_problems.problems()] == ["input_shape", "outputs"]
+    assert "the data has 5 classes but the model has 10 outputs" in panel.design_message()
 
 
 # ---------------------------------------------------------------------------- split
@@ -468,12 +483,12 @@ def test_read_only_while_training(qtbot, panel):
     panel.show()
     qtbot.waitExposed(panel)
     load(qtbot, panel, lambda: panel.load_builtin("digits"))
-    panel.set_design((1, 28, 28), 10)
+    panel.set_design(design((1, 28, 28), 10))
     panel.set_read_only(True)
     assert panel.read_only_banner.isVisible() and "Training is running" in panel.read_only_banner.text()
     assert not panel.source.isEnabled() and not panel.split_box.isEnabled()
     assert "until it stops" in panel.source_box.toolTip()
-    assert not panel.input_problem.button.isEnabled()  # the design is frozen too
+    assert not panel.design_problems.buttons()[0].isEnabled()  # the design is frozen too
     assert panel.shuffle_button.isEnabled()  # the probe can still be chosen
     with qtbot.waitSignal(panel.probeChanged):
         qtbot.mouseClick(panel.preview, Qt.MouseButton.LeftButton, pos=panel.preview.tile_rect(3).center())
@@ -481,7 +496,7 @@ def test_read_only_while_training(qtbot, panel):
         panel.load_builtin("shapes")
     panel.set_read_only(False)
     assert panel.source.isEnabled() and panel.split_box.isEnabled() and not panel.read_only_banner.isVisible()
-    assert panel.input_problem.button.isEnabled()
+    assert panel.design_problems.buttons()[0].isEnabled()
 
 
 def test_read_only_cancels_a_running_load(qtbot, panel):

@@ -92,11 +92,14 @@ def test_data_mismatch_is_fixed_with_one_click(qtbot, window):
     workbench = window.workbench
     window.document.set_input_shape([1, 28, 28])
     panel = workbench.data_panel
-    assert "1×8×8" in panel.design_message()
-    assert panel.input_problem.button.text() == "Set input shape to 1×8×8"
-    with qtbot.waitSignal(panel.fixInputShape, timeout=2000):
-        panel.input_problem.button.click()
+    assert "the images are 1x8x8 but the design's input_shape is 1x28x28" in panel.design_message()
+    (button,) = panel.design_problems.buttons()
+    assert button.text() == "Set the input to 1x8x8"
+    with qtbot.waitSignal(panel.fixRequested, timeout=2000):
+        button.click()
     assert window.document.config["input_shape"] == [1, 8, 8]
+    window.document.undo()  # one undoable edit
+    assert window.document.config["input_shape"] == [1, 28, 28]
 
 
 def test_drawing_in_the_predict_pane_gives_probabilities(qtbot, window):

@@ -20,6 +20,33 @@ _WEIGHT_DECAY = Field("weight_decay", "float", 0.0, "L2 penalty added to every g
                       minimum=0.0, maximum=1.0)
 
 
+@dataclass(frozen=True)
+class UpdateExplanation:
+    """One weight's update written out with its numbers, in the optimizer's own formula.
+
+    ``lines`` read top to bottom (e.g. ``"m = β₁·m + (1 − β₁)·g = 0.9 × 0.01 + 0.1 × 0.2 = 0.029"``);
+    ``values`` names every number used; ``new_state`` is each slot after the step and
+    ``new_weight`` the weight after it, both computed from the formula (float64).
+    """
+
+    optimizer: str
+    lines: tuple[str, ...]
+    values: dict[str, float]
+    new_state: dict[str, float]
+    new_weight: float
+
+
+def _num(value: float) -> str:
+    """A number for a formula: 5 significant digits, negatives in brackets after an operator."""
+    text = f"{value:.5g}".replace("-", "−")
+    return f"({text})" if value < 0 else text
+
+
+def _first(value: float) -> str:
+    """A number starting a right-hand side (no brackets needed)."""
+    return f"{value:.5g}".replace("-", "−")
+
+
 class Optimizer:
     """Updates a dict of live parameter arrays in place from a dict of gradients."""
 
@@ -63,6 +90,32 @@ class Optimizer:
             self._update(name, param, self._grad(name, grads[name]), self.state[name])
 
     def _update(self, name: str, param: np.ndarray, grad: np.ndarray, state: dict[str, np.ndarray]) -> None:
+        raise NotImplementedError
+
+    def explain(self, weight: float, grad: float, state: dict[str, float], step: int) -> UpdateExplanation:
+        """The update of one weight as a formula with its numbers.
+
+        ``weight`` and ``grad`` (∂L/∂w, before weight decay) are the values the step saw,
+        ``state`` the weight's slots before it (a missing slot had not been created yet) and
+        ``step`` the step count t during the update (1 for the first step).
+        """
+        weight, grad = float(weight), float(grad)
+        lr = float(self.lr)
+        values = {"w": weight, "∂L/∂w": grad, "lr": lr, "t": float(step)}
+        if self.weight_decay:
+            g = grad + self.weight_decay * weight
+            lines = [f"g = ∂L/∂w + λ·w = {_first(grad)} + {_num(self.weight_decay)} × {_num(weight)} = {_first(g)}"]
+            values["λ"] = self.weight_decay
+        else:
+            g = grad
+            lines = [f"g = ∂L/∂w = {_first(g)}"]
+        values["g"] = g
+        new_weight, new_state = self._explain(weight, g, {k: float(v) for k, v in state.items()}, step, lines, values)
+        values["w new"] = new_weight
+        return UpdateExplanation(self.type_name, tuple(lines), values, new_state, new_weight)
+
+    def _explain(self, w: float, g: float, state: dict[str, float], step: int, lines: list[str],
+                 values: dict[str, float]) -> tuple[float, dict[str, float]]:
         raise NotImplementedError
 
     def get_config(self) -> dict[str, Any]:
@@ -132,6 +185,33 @@ class SGD(Optimizer):
             grad = grad + self.momentum * buf if self.nesterov else buf
         param -= param.dtype.type(self.lr) * grad
 
+    def _explain(self, w, g, state, step, lines, values):
+        lr = self.lr
+        if not self.momentum:
+            new_w = w - lr * g
+            lines.append(f"w ← w − lr·g = {_first(w)} − {_num(lr)} × {_num(g)} = {_first(new_w)}")
+            return new_w, {}
+        mu = self.momentum
+        values["μ"] = mu
+        if "momentum_buffer" not in state:
+            buf = g
+            lines.append(f"buf = g = {_first(buf)}   (first step: the momentum buffer starts as the gradient)")
+        else:
+            old = state["momentum_buffer"]
+            buf = mu * old + g
+            lines.append(f"buf = μ·buf + g = {_num(mu)} × {_num(old)} + {_num(g)} = {_first(buf)}")
+            values["buf before"] = old
+        values["buf"] = buf
+        if self.nesterov:
+            d = g + mu * buf
+            lines.append(f"d = g + μ·buf = {_num(g)} + {_num(mu)} × {_num(buf)} = {_first(d)}   (Nesterov)")
+            new_w = w - lr * d
+            lines.append(f"w ← w − lr·d = {_first(w)} − {_num(lr)} × {_num(d)} = {_first(new_w)}")
+        else:
+            new_w = w - lr * buf
+            lines.append(f"w ← w − lr·buf = {_first(w)} − {_num(lr)} × {_num(buf)} = {_first(new_w)}")
+        return new_w, {"momentum_buffer": buf}
+
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
 
@@ -169,6 +249,28 @@ class Adam(Optimizer):
         bias2 = 1 - b2**self.steps
         denom = np.sqrt(v) / param.dtype.type(math.sqrt(bias2)) + param.dtype.type(self.eps)
         param -= param.dtype.type(self.lr / bias1) * (m / denom)
+
+    def _explain(self, w, g, state, step, lines, values):
+        b1, b2 = self.betas
+        lr = self.lr
+        m0, v0 = state.get("exp_avg", 0.0), state.get("exp_avg_sq", 0.0)
+        m = b1 * m0 + (1 - b1) * g
+        v = b2 * v0 + (1 - b2) * g * g
+        bias1, bias2 = 1 - b1**step, 1 - b2**step
+        m_hat, v_hat = m / bias1, v / bias2
+        denom = math.sqrt(v_hat) + self.eps
+        new_w = w - lr * m_hat / denom
+        lines += [
+            f"m = β₁·m + (1 − β₁)·g = {_num(b1)} × {_num(m0)} + {_num(1 - b1)} × {_num(g)} = {_first(m)}",
+            f"v = β₂·v + (1 − β₂)·g² = {_num(b2)} × {_num(v0)} + {_num(1 - b2)} × {_num(g)}² = {_first(v)}",
+            f"m̂ = m / (1 − β₁^t) = {_first(m)} / (1 − {_num(b1)}^{step}) = {_first(m)} / {_num(bias1)} = {_first(m_hat)}",
+            f"v̂ = v / (1 − β₂^t) = {_first(v)} / (1 − {_num(b2)}^{step}) = {_first(v)} / {_num(bias2)} = {_first(v_hat)}",
+            f"w ← w − lr·m̂ / (√v̂ + ε) = {_first(w)} − {_num(lr)} × {_num(m_hat)} / "
+            f"({_num(math.sqrt(v_hat))} + {_num(self.eps)}) = {_first(new_w)}",
+        ]
+        values.update({"β₁": b1, "β₂": b2, "ε": self.eps, "m before": m0, "v before": v0, "m": m, "v": v,
+                       "1 − β₁^t": bias1, "1 − β₂^t": bias2, "m̂": m_hat, "v̂": v_hat})
+        return new_w, {"exp_avg": m, "exp_avg_sq": v}
 
     def get_config(self):
         return {**super().get_config(), "betas": list(self.betas), "eps": self.eps}
@@ -218,6 +320,38 @@ class RMSprop(Optimizer):
             param -= param.dtype.type(self.lr) * buf
         else:
             param -= param.dtype.type(self.lr) * (grad / avg)
+
+    def _explain(self, w, g, state, step, lines, values):
+        alpha, lr = self.alpha, self.lr
+        s0 = state.get("square_avg", 0.0)
+        sq = alpha * s0 + (1 - alpha) * g * g
+        lines.append(f"s = α·s + (1 − α)·g² = {_num(alpha)} × {_num(s0)} + {_num(1 - alpha)} × {_num(g)}² = {_first(sq)}")
+        values.update({"α": alpha, "ε": self.eps, "s before": s0, "s": sq})
+        new_state = {"square_avg": sq}
+        if self.centered:
+            a0 = state.get("grad_avg", 0.0)
+            avg_g = alpha * a0 + (1 - alpha) * g
+            denom = math.sqrt(max(sq - avg_g * avg_g, 0.0)) + self.eps
+            lines += [f"a = α·a + (1 − α)·g = {_num(alpha)} × {_num(a0)} + {_num(1 - alpha)} × {_num(g)} = {_first(avg_g)}",
+                      f"d = √(s − a²) + ε = √({_first(sq)} − {_num(avg_g)}²) + {_num(self.eps)} = {_first(denom)}"]
+            values.update({"a before": a0, "a": avg_g})
+            new_state["grad_avg"] = avg_g
+        else:
+            denom = math.sqrt(sq) + self.eps
+            lines.append(f"d = √s + ε = √{_num(sq)} + {_num(self.eps)} = {_first(denom)}")
+        values["d"] = denom
+        if self.momentum:
+            mu, b0 = self.momentum, state.get("momentum_buffer", 0.0)
+            buf = mu * b0 + g / denom
+            new_w = w - lr * buf
+            lines += [f"buf = μ·buf + g/d = {_num(mu)} × {_num(b0)} + {_num(g)} / {_num(denom)} = {_first(buf)}",
+                      f"w ← w − lr·buf = {_first(w)} − {_num(lr)} × {_num(buf)} = {_first(new_w)}"]
+            values.update({"μ": mu, "buf before": b0, "buf": buf})
+            new_state["momentum_buffer"] = buf
+        else:
+            new_w = w - lr * g / denom
+            lines.append(f"w ← w − lr·g/d = {_first(w)} − {_num(lr)} × {_num(g)} / {_num(denom)} = {_first(new_w)}")
+        return new_w, new_state
 
     def get_config(self):
         return {**super().get_config(), "alpha": self.alpha, "eps": self.eps, "momentum": self.momentum,

@@ -10,11 +10,18 @@ Determinism: the model is built from ``settings.seed``; epoch ``e`` shuffles wit
 stochastic pooling) and the augmentation get generators seeded ``[seed, e, k]``. A trainer
 saved between two batches stores those generators' states, so loading it continues exactly
 as if it had never stopped.
+
+One step, explained: while paused, setting ``fit_iter``'s ``step`` event runs exactly one
+batch and attaches a :class:`~guicnn.core.step_explanation.StepExplanation` to its report;
+:meth:`Trainer.step_once` does the same from a standing start. Either way the random streams
+and the batch order are the ones an uninterrupted run uses, so stepping changes nothing about
+where training goes.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import threading
 import time
@@ -23,13 +30,16 @@ from typing import Any, Iterator, Union
 
 import numpy as np
 
+from .checks import Problem, check_dataset, design_size_problem
 from .data import Dataset, Normalization, augment_batch, train_val_split
-from .errors import ShapeError, TrainingError
+from .errors import ConfigError, ShapeError, TrainingError
 from .health import PROBES as HEALTH_PROBES
 from .health import LayerHealth, layer_health
 from .losses import LOSSES, Loss, make_loss
 from .model import Sequential
 from .optim import DEFAULT_OPTIMIZER, OPTIMIZERS, Optimizer, make_optimizer, scheduled_lr
+from .snapshots import SnapshotHistory, take_snapshot
+from .step_explanation import StepExplanation, explained_step
 
 #: Seconds between checks of the stop event while paused.
 PAUSE_POLL = 0.05
@@ -38,6 +48,11 @@ _AUGMENT_STREAM = 2**31 - 1
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
 
 HISTORY_KEYS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds")
+#: A batch loss this many times above the run's reference (its first batch loss, and at least
+#: the loss of guessing for cross-entropy) means training has diverged, long before NaN.
+DIVERGENCE_FACTOR = 10.0
+#: An update that moves the weights further than this many times their own size is exploding.
+MAX_RELATIVE_UPDATE = 10.0
 #: Per-batch history: the training loss of every optimizer step and the (1-based) epoch it was in.
 BATCH_HISTORY_KEYS = ("batch_loss", "batch_epoch")
 
@@ -158,6 +173,7 @@ class StepReport:
     lr: float
     samples_per_sec: float
     elapsed: float  # seconds of training in this fit_iter call, pauses excluded
+    explanation: StepExplanation | None = None  # for a step asked for while paused
 
 
 @dataclass(frozen=True)
@@ -262,25 +278,22 @@ def batch_bounds(n: int, batch_size: int) -> list[tuple[int, int]]:
     return bounds
 
 
-def check_compatible(model: Sequential, data: Dataset, what: str = "") -> None:
-    """TrainingError saying what to change when ``data`` cannot feed ``model``
-    (image size, or more classes than outputs)."""
-    what = f"{what} " if what else ""
-    model_shape = tuple(model.input_shape)
-    data_shape = tuple(data.input_shape)
-    fits = data_shape == model_shape or (len(model_shape) == 1 and math.prod(data_shape) == model_shape[0])
-    if not fits:
-        raise TrainingError(
-            f"the {what}images are {'x'.join(map(str, data_shape))} but the model expects "
-            f"{'x'.join(map(str, model_shape))}; set the design's input_shape to {list(data_shape)} "
-            "or choose matching data"
-        )
-    outputs = int(np.prod(model.output_shape))
-    if len(data) and int(data.y.max()) >= outputs:
-        raise TrainingError(
-            f"the {what}data has {data.num_classes} classes but the model has {outputs} outputs; "
-            f"set the units of the last Dense layer to {data.num_classes}"
-        )
+class DataMismatchError(TrainingError):
+    """The design and the data do not go together; ``problems`` holds each reason with its fixes."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(p.text() for p in problems))
+        self.problems = problems
+
+
+def check_compatible(model: Sequential, data: Dataset, what: str = "", purpose: str = "evaluate") -> None:
+    """:class:`DataMismatchError` (a TrainingError) saying what to change when ``data`` cannot
+    train (``purpose="train"``) or be scored by (``"evaluate"``) ``model``; see
+    :func:`guicnn.core.checks.check_design_data` for the rules."""
+    problems = check_dataset(model.get_config(), data, purpose=purpose, what=what)
+    problems = [p for p in problems if p.kind != "too_large"]  # the model exists already
+    if problems:
+        raise DataMismatchError(problems)
 
 
 class _Clock:
@@ -293,13 +306,22 @@ class _Clock:
     def now(self) -> float:
         return time.perf_counter() - self.start - self.paused
 
-    def wait_while_paused(self, pause: threading.Event | None, stop: threading.Event) -> None:
+    def wait_while_paused(self, pause: threading.Event | None, stop: threading.Event,
+                          step: threading.Event | None = None) -> bool:
+        """Wait while ``pause`` is set; True when ``step`` was set meanwhile (it is cleared:
+        the caller runs that one step and comes back here)."""
         if pause is None or not pause.is_set():
-            return
+            return False
         began = time.perf_counter()
+        requested = False
         while pause.is_set() and not stop.is_set():
+            if step is not None and step.is_set():
+                step.clear()
+                requested = True
+                break
             stop.wait(PAUSE_POLL)  # sleeps; returns at once when stop is set
         self.paused += time.perf_counter() - began
+        return requested
 
 
 class _Snapshot:
@@ -314,6 +336,56 @@ class _Snapshot:
         for target, value in self._pairs:
             np.copyto(target, value)
         self.meta = meta
+
+    def relative_change(self, params: dict[str, np.ndarray]) -> float:
+        """How far ``params`` moved since the capture, as a multiple of their size then."""
+        moved = size = 0.0
+        count = 0
+        with np.errstate(over="ignore", invalid="ignore"):
+            for name, value in params.items():
+                before = self.arrays[name]
+                delta = value - before
+                moved += float(np.vdot(delta, delta))
+                size += float(np.vdot(before, before))
+                count += before.size
+        # weights that start at (near) zero: measure against a small size per weight instead
+        return math.sqrt(moved) / max(math.sqrt(size), 1e-3 * math.sqrt(max(count, 1)))
+
+
+@dataclass(frozen=True, eq=False)
+class Checkpoint:
+    """A copy of everything a model file holds, taken at one moment of training.
+
+    ``metric`` is "val_accuracy" (higher is better) or "train_loss" (lower is better) and
+    ``value`` its value for these weights. :meth:`Trainer.save` writes the live state;
+    :meth:`save` writes this copy.
+    """
+
+    epoch: int
+    batch: int
+    step: int
+    metric: str
+    value: float
+    config: dict[str, Any] = field(repr=False)
+    tensors: dict[str, np.ndarray] = field(repr=False)
+    optimizer: dict[str, np.ndarray] = field(repr=False)
+    training: dict[str, Any] = field(repr=False)
+    history: dict[str, list] = field(repr=False)
+    dataset: dict[str, Any] = field(repr=False)
+
+    def describe(self) -> str:
+        """"epoch 6: validation accuracy 93.6%" (or "... in epoch 7, step 12: ...")."""
+        where = f"epoch {self.epoch}" if not self.batch else f"epoch {self.epoch + 1}, step {self.batch}"
+        if self.metric == "val_accuracy":
+            return f"{where}: validation accuracy {100 * self.value:.1f}%"
+        return f"{where}: training loss {self.value:.4f}"
+
+    def save(self, path: Any) -> None:
+        """Write this state as a model file (atomically)."""
+        from .modelfile import save_state
+
+        save_state(path, self.config, self.tensors, optimizer_state=self.optimizer, training=self.training,
+                   history=self.history, dataset=self.dataset)
 
 
 def _empty_history() -> dict[str, list]:
@@ -364,6 +436,11 @@ class Trainer:
         self._pending_rng: dict[str, Any] | None = None  # streams saved mid-epoch in a model file
         self._norm_stats: tuple[np.ndarray, np.ndarray] | None = None
         self.last_evaluation: EvalResult | None = None  # the validation pass of the last epoch
+        self.snapshots = SnapshotHistory()  # the epoch time machine
+        #: the best scored state of the current run, counting the state it started from
+        self.best: Checkpoint | None = None
+        self.run_start_step = 0  # step at which the current run began (the best may be that state)
+        self._loss_reference: float | None = None  # divergence: the run's first batch loss
         self.last_health: tuple[LayerHealth, ...] = ()  # core.health figures of the last report
         self._health_x: np.ndarray | None = None  # normalised probe batch for the health figures
 
@@ -372,6 +449,10 @@ class Trainer:
     def from_config(cls, config: dict[str, Any], settings: TrainSettings | None = None) -> Trainer:
         """Build a fresh model from a design config, initialised from ``settings.seed``."""
         settings = (settings or TrainSettings()).validate()
+        problem = design_size_problem(config, purpose="train", batch_size=settings.batch_size) \
+            if isinstance(config, dict) else None
+        if problem is not None:
+            raise ConfigError(problem.message)
         return cls(Sequential.from_config(config, seed=settings.seed), settings)
 
     @classmethod
@@ -403,6 +484,8 @@ class Trainer:
         except (TypeError, ValueError, AttributeError) as exc:
             raise TrainingError(f"the saved training position is invalid ({exc})") from None
         trainer._pending_rng = training.get("rng") if trainer.batch else None
+        if getattr(loaded, "snapshots", None) is not None:
+            trainer.snapshots = loaded.snapshots
         saved = training.get("settings")
         if trainer.batch and isinstance(saved, dict) and _reorders_epoch(saved, settings.to_dict()):
             trainer._restart_epoch()
@@ -458,7 +541,22 @@ class Trainer:
         from .modelfile import save_model
 
         save_model(path, self.model, optimizer=self.optimizer, training=self.training_state(),
-                   history=self.history, dataset=self.dataset_metadata())
+                   history=self.history, dataset=self.dataset_metadata(), snapshots=self.snapshots)
+
+    def checkpoint(self, metric: str, value: float) -> Checkpoint:
+        """A copy of the current state (what :meth:`save` would write), scored ``value`` on ``metric``."""
+        training = copy.deepcopy(self.training_state())
+        training["optimizer"] = self.optimizer.get_config()
+        return Checkpoint(
+            epoch=self.epoch, batch=self.batch, step=self.step, metric=metric, value=float(value),
+            config=self.model.get_config(), tensors=self.model.state_dict(), optimizer=self.optimizer.state_dict(),
+            training=training, history=copy.deepcopy(self.history), dataset=copy.deepcopy(self.dataset_metadata()),
+        )
+
+    @property
+    def current_is_best(self) -> bool:
+        """Whether the live weights are the best of the run (or nothing was scored)."""
+        return self.best is None or self.best.step == self.step
 
     # ---- data -----------------------------------------------------------------------------
     def split_data(self, data: Dataset | tuple) -> tuple[Dataset, Dataset | None]:
@@ -488,7 +586,7 @@ class Trainer:
             train, val = self._as_dataset(train), self._as_dataset(val)
         if len(train) == 0:
             raise TrainingError("there are no training samples")
-        check_compatible(self.model, train, "training")
+        check_compatible(self.model, train, "training", purpose="train")
         if val is not None and len(val):
             check_compatible(self.model, val, "validation")
         else:
@@ -506,6 +604,14 @@ class Trainer:
         if not self.dataset_info:
             self.dataset_info = {"name": train.name, "source": train.source, "input_shape": list(train.input_shape),
                                  "class_names": list(train.class_names)}
+        if self.snapshots.probe is None:
+            self.snapshots.set_probe((val if val is not None else train).x[0])
+        self.best = None
+        self.run_start_step = self.step
+        if self.step and val is not None:  # continuing: the state it starts from is a candidate too
+            start = evaluate(self.model, val.x, val.y, loss=self.loss, normalization=self.normalization)
+            self.best = self.checkpoint("val_accuracy", start.accuracy)
+        self._loss_reference = None
         return train, val
 
     def _batch_x(self, x: np.ndarray, index: np.ndarray) -> np.ndarray:
@@ -546,13 +652,14 @@ class Trainer:
 
     # ---- the loop -------------------------------------------------------------------------
     def train_step(self, xb: np.ndarray, yb: np.ndarray, upto: int | None,
-                   grads: dict[str, np.ndarray]) -> tuple[float, int]:
+                   grads: dict[str, np.ndarray], keep: bool = False) -> tuple[float, int]:
         """One update: forward in training mode, loss, backward, optimizer step.
 
         Returns (loss, correct predictions); a non-finite loss returns before changing anything.
+        ``keep`` leaves copies of every layer's output in ``model.activations``.
         """
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is caught below
-            out = self.model.forward(xb, training=True, upto=upto)
+            out = self.model.forward(xb, training=True, keep=keep, upto=upto)
             loss = self.loss.forward(out, yb)
             if not math.isfinite(loss):
                 return loss, 0
@@ -588,24 +695,52 @@ class Trainer:
 
     def fit_iter(self, train: Dataset | tuple, val: Dataset | tuple | None = None, *,
                  epochs: int | None = None, stop: threading.Event | None = None,
-                 pause: threading.Event | None = None) -> Iterator[Report]:
+                 pause: threading.Event | None = None, step: threading.Event | None = None) -> Iterator[Report]:
         """Train until ``settings.epochs`` epochs are complete, yielding reports.
 
         ``train`` is a Dataset or an (x, y) pair; without ``val`` it is split by
         ``settings.val_fraction`` (seeded). ``epochs`` replaces ``settings.epochs`` (the total,
         counting epochs already done). Setting ``stop`` ends training after the current batch;
-        while ``pause`` is set it waits between batches (still honouring ``stop``). The last
-        report is always an :class:`EndReport`.
+        while ``pause`` is set it waits between batches (still honouring ``stop``), and setting
+        ``step`` then runs one batch whose StepReport carries an ``explanation`` (the event is
+        cleared; training stays paused). The last report is always an :class:`EndReport`.
         """
         if epochs is not None:
             self.settings.epochs = int(epochs)
             self.settings.validate()
         train, val = self._prepare(train, val)
         stop = stop or threading.Event()
-        return self._loop(train, val, stop, pause)
+        return self._loop(train, val, stop, pause, step)
+
+    def step_once(self, train: Dataset | tuple, val: Dataset | tuple | None = None, *,
+                  epochs: int | None = None) -> StepExplanation:
+        """Train exactly one batch (the next one an uninterrupted run would train) and explain it.
+
+        Takes the same arguments as :meth:`fit_iter`. When the batch completes an epoch, that
+        epoch is finished as in ``fit_iter`` (validation, history, snapshot) and its report is
+        the explanation's ``finished_epoch``. Raises TrainingError when every epoch is already
+        done or the loss of the batch is not finite (then nothing changed but the position
+        noted in the message).
+        """
+        stop, pause, step = threading.Event(), threading.Event(), threading.Event()
+        pause.set()
+        step.set()
+        explanation: StepExplanation | None = None
+        for report in self.fit_iter(train, val, epochs=epochs, stop=stop, pause=pause, step=step):
+            if isinstance(report, StepReport):
+                explanation = report.explanation
+                stop.set()
+            elif isinstance(report, EpochReport) and explanation is not None:
+                explanation = dataclasses.replace(explanation, finished_epoch=report)
+            elif isinstance(report, EndReport) and explanation is None:
+                if report.reason == "finished":
+                    raise TrainingError(f"all {self.settings.epochs} epochs are done; "
+                                        "raise the number of epochs to train further")
+                raise TrainingError(report.message)
+        return explanation
 
     def _loop(self, train: Dataset, val: Dataset | None, stop: threading.Event,
-              pause: threading.Event | None) -> Iterator[Report]:
+              pause: threading.Event | None, step: threading.Event | None = None) -> Iterator[Report]:
         s = self.settings
         clock = _Clock()
         bounds = batch_bounds(len(train), s.batch_size)
@@ -622,7 +757,7 @@ class Trainer:
             self._prepare_streams(epoch)
             began, trained_before = clock.now(), self._partial[2]
             for batch in range(self.batch, len(bounds)):
-                clock.wait_while_paused(pause, stop)
+                explain = clock.wait_while_paused(pause, stop, step)
                 if stop.is_set():
                     if self.batch:  # steps since the last epoch report: rate them
                         self._rate_health(snapshots[(self.step - 1) % 2])
@@ -632,9 +767,33 @@ class Trainer:
                 self._capture(current)
                 index = order[bounds[batch][0]:bounds[batch][1]]
                 yb = train.y[index]
-                loss, correct = self.train_step(self._batch_x(train.x, index), yb, upto, grads)
+                explanation = None
+                if explain:
+                    loss, correct, explanation = explained_step(
+                        self, self._batch_x(train.x, index), yb, upto, grads, epoch=epoch, batch=batch,
+                        batches=len(bounds))
+                else:
+                    loss, correct = self.train_step(self._batch_x(train.x, index), yb, upto, grads)
+                previous = snapshots[(self.step + 1) % 2]
+                before = previous if batch > 0 and previous.meta and previous.meta["epoch"] == self.epoch else current
                 if not math.isfinite(loss):
-                    yield self._diverged(loss, batch, len(bounds), current, snapshots[(self.step + 1) % 2])
+                    kind = "NaN" if math.isnan(loss) else "infinite"
+                    yield self._diverged(f"loss became {kind} at {self._where(batch)}", before,
+                                         data_hint=self.step == 0 and before is current)
+                    return
+                if self._loss_reference is None:
+                    chance = math.log(max(math.prod(self.model.output_shape), 2)) \
+                        if self.loss.type_name == "cross_entropy" else 0.0
+                    self._loss_reference = max(loss, chance)
+                elif loss > DIVERGENCE_FACTOR * self._loss_reference:
+                    yield self._diverged(f"loss jumped to {loss:.4g} at {self._where(batch)}, more than "
+                                         f"{DIVERGENCE_FACTOR:g} times its start ({self._loss_reference:.4g})", before)
+                    return
+                moved = current.relative_change(self.model.named_parameters())
+                if not moved <= MAX_RELATIVE_UPDATE:
+                    size = "to NaN or infinity" if not math.isfinite(moved) else f"{moved:.3g} times their own size"
+                    yield self._diverged(f"the update at {self._where(batch)} moved the weights {size} "
+                                         "(exploding gradients)", current)
                     return
                 self.step += 1
                 self.batch = batch + 1
@@ -649,6 +808,7 @@ class Trainer:
                     batches_per_epoch=len(bounds), samples_seen=seen, loss=loss, accuracy=correct / len(yb),
                     running_loss=_mean(self._partial[0], seen), running_accuracy=_mean(self._partial[1], seen),
                     lr=self.optimizer.lr, samples_per_sec=(seen - trained_before) / active, elapsed=clock.now(),
+                    explanation=explanation,
                 )
             train_seconds = max(clock.now() - began, 1e-9)
             self._rate_health(snapshots[(self.step - 1) % 2])
@@ -673,6 +833,10 @@ class Trainer:
         h["seconds"].append(round(seconds, 3))
         self.epoch += 1
         self._restart_epoch()
+        self._record_snapshot(result)
+        scored = self.checkpoint_if_best(h["val_accuracy"][-1], h["train_loss"][-1])
+        if scored is not None:
+            self.best = scored
         confusion = None
         if result is not None:
             confusion = result.confusion.copy()
@@ -684,6 +848,21 @@ class Trainer:
             samples_per_sec=samples_per_sec, elapsed=clock.now(), confusion=confusion,
             best_epoch=best_epoch(h), history={k: tuple(v) for k, v in h.items()}, health=self.last_health,
         )
+
+    def _record_snapshot(self, result: EvalResult | None) -> None:
+        """Add this epoch to the time machine (probe maps, filters, confusion, figures)."""
+        probe = self.snapshots.probe
+        x = None
+        if probe is not None and probe.size == math.prod(self.model.input_shape):
+            x = probe[None]
+            if self.normalization is not None and x.ndim == 4:
+                x = self.normalization.apply(x)
+            x = _fit_input(x, self.model).reshape((1,) + tuple(self.model.input_shape))
+        metrics = {key: self.history[key][-1] for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr")}
+        health = [_health_figures(h) for h in self.last_health] or None
+        self.snapshots.add(take_snapshot(self.model, x, epoch=self.epoch, step=self.step,
+                                         confusion=None if result is None else result.confusion, metrics=metrics,
+                                         health=health))
 
     def _rate_health(self, before: _Snapshot | None) -> None:
         """Layer health on the probe batch; the update ratio from ``before`` if it holds the
@@ -702,21 +881,33 @@ class Trainer:
             return f"stopped in epoch {self.epoch + 1} after step {self.batch} of {batches}"
         return f"stopped after epoch {self.epoch}"
 
-    def _diverged(self, loss: float, batch: int, batches: int, current: _Snapshot, previous: _Snapshot) -> EndReport:
-        """Restore the weights of the last step whose loss was finite (within this epoch)."""
-        kind = "NaN" if math.isnan(loss) else "infinite"
-        where = f"epoch {self.epoch + 1}, step {batch + 1}"
+    def _where(self, batch: int) -> str:
+        return f"epoch {self.epoch + 1}, step {batch + 1}"
+
+    def checkpoint_if_best(self, val_accuracy: float | None, train_loss: float) -> Checkpoint | None:
+        """A checkpoint of the current state when its score beats :attr:`best`, else None."""
+        metric, value = ("val_accuracy", val_accuracy) if val_accuracy is not None else ("train_loss", train_loss)
+        if value is None or not math.isfinite(value):
+            return None
+        best = self.best
+        # a tie goes to the newer weights (more training, same score): no second file for nothing
+        if best is not None and best.metric == metric and not (
+                value >= best.value if metric == "val_accuracy" else value <= best.value):
+            return None
+        return self.checkpoint(metric, value)
+
+    def _diverged(self, what: str, good: _Snapshot, data_hint: bool = False) -> EndReport:
+        """Restore the last good weights (``good``) and end the run, saying what happened."""
         lr = self.optimizer.lr
-        good = previous if batch > 0 and previous.meta and previous.meta["epoch"] == self.epoch else current
         self._restore(good)
         self._rate_health(None)
         restored = good.meta["batch"]
         kept = (f"kept the weights from before step {restored + 1}" if restored
                 else f"kept the weights from the start of epoch {self.epoch + 1}")
         hint = f"try a lower learning rate (now {lr:g})"
-        if self.step == 0 and good is current:
+        if data_hint:
             hint = "check the data for NaN or infinite values, or " + hint
-        return self._end("diverged", f"loss became {kind} at {where}; {kept}; {hint}")
+        return self._end("diverged", f"{what}; {kept}; {hint}")
 
     def fit(self, train: Dataset | tuple, val: Dataset | tuple | None = None, **kwargs: Any) -> EndReport:
         """Run :meth:`fit_iter` to the end and return its EndReport."""
@@ -728,6 +919,17 @@ class Trainer:
     def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = 256) -> EvalResult:
         """:func:`evaluate` with this trainer's loss and normalisation."""
         return evaluate(self.model, _as_images(x), y, batch_size, self.loss, self.normalization)
+
+
+def _health_figures(health: LayerHealth) -> dict[str, Any]:
+    """A layer's health for a snapshot: its figures (4 significant digits) and status, not the
+    advice text (which the figures give back)."""
+    out = {}
+    for key, value in dataclasses.asdict(health).items():
+        if key == "explanation":
+            continue
+        out[key] = float(f"{value:.4g}") if isinstance(value, float) else value
+    return out
 
 
 def _reorders_epoch(old: dict[str, Any], new: dict[str, Any]) -> bool:
@@ -752,5 +954,8 @@ def _as_images(x: np.ndarray) -> np.ndarray:
 
 __all__ = [
     "TrainSettings", "StepReport", "EpochReport", "EndReport", "Report", "EvalResult", "Trainer",
+    "evaluate", "check_compatible", "batch_bounds", "best_epoch", "HISTORY_KEYS", "Checkpoint",
+    "DataMismatchError", "DIVERGENCE_FACTOR", "MAX_RELATIVE_UPDATE",
     "evaluate", "check_compatible", "batch_bounds", "best_epoch", "HISTORY_KEYS", "BATCH_HISTORY_KEYS",
+    "StepExplanation",
 ]

@@ -1,4 +1,5 @@
-"""Application entry point: ``python run_gui.py [options] [design.json | model.safetensors]``."""
+"""Application entry point: ``guicnn-gui [options] [design.json | model.safetensors]`` (installed)
+or ``python run_gui.py ...`` (from a checkout)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ environment:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="run_gui.py", description="guicnn: build a CNN by point and click and see what every setting does.",
+        prog="guicnn-gui" if os.path.basename(sys.argv[0]).startswith("guicnn-gui") else "run_gui.py",
+        description="guicnn: build a CNN by point and click and see what every setting does.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("file", nargs="?", help="a design .json or a trained .safetensors model to open")
@@ -35,8 +37,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--size", metavar="WxH", help="window size, e.g. 1280x800 (default: fit the screen)")
     parser.add_argument("--data", metavar="NAME", choices=("digits", "shapes"),
                         help="built-in data set to load at start (default: digits for 8x8 designs, else shapes)")
-    parser.add_argument("--tab", metavar="TITLE", choices=("Design", "Training", "Filters", "Weights", "Confusion",
-                                                             "Misclassified", "Predict"),
+    parser.add_argument("--tab", metavar="TITLE", choices=("Design", "Training", "One step", "Filters", "Weights",
+                                                             "Confusion", "Misclassified", "Predict", "Step through"),
                         help="centre tab to show at start (with --train: when training ends)")
     parser.add_argument("--train", action="store_true", help="start training as soon as the data has loaded")
     parser.add_argument("--epochs", metavar="N", type=int, help="epochs for --train (default: the panel's)")

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from guicnn.core import ModelFileError, Sequential, modelfile
+from guicnn.core import GuicnnError, ModelFileError, Sequential, modelfile
 from guicnn.core.designfile import load_design, save_design
 
 MODEL_SUFFIX = ".safetensors"
@@ -28,17 +28,19 @@ class OpenedFile:
 
 
 def is_model_path(path: str | Path) -> bool:
+    """Whether a path to *save to* names a model file (the suffix chooses the format)."""
     return Path(path).suffix.lower() == MODEL_SUFFIX
 
 
 def read_file(path: str | Path) -> OpenedFile:
-    """Read a design or model; GuicnnError (or OSError) with the loader's message on failure."""
-    if not is_model_path(path):
+    """Read a design or model (told apart by content, as the CLI does); GuicnnError (or OSError)
+    with the loader's message on failure."""
+    if not modelfile.is_model_file(path):
         return OpenedFile(load_design(path))
     loaded = modelfile.load_model(path)
     info = {
         "training": loaded.training, "history": loaded.history,
-        "dataset": loaded.dataset, "optimizer_state": loaded.optimizer_state,
+        "dataset": loaded.dataset, "optimizer_state": loaded.optimizer_state, "snapshots": loaded.snapshots,
     }
     return OpenedFile(loaded.config, loaded.model.state_dict(), info)
 
@@ -55,11 +57,14 @@ def write_file(path: str | Path, config: dict[str, Any], weights: dict[str, np.n
     model.load_state_dict(weights)
     info = model_info or {}
     modelfile.save_model(path, model, optimizer=info.get("optimizer_state") or None,
-                         training=info.get("training"), history=info.get("history"), dataset=info.get("dataset"))
+                         training=info.get("training"), history=info.get("history"), dataset=info.get("dataset"),
+                         snapshots=info.get("snapshots"))
 
 
 def open_error_text(exc: BaseException) -> str:
-    """The loader's message for a failed open (OSError has no guicnn wording of its own)."""
+    """The loader's message for a failed open or save (OSError has no guicnn wording of its own)."""
+    if isinstance(exc, GuicnnError):
+        return str(exc)
     if isinstance(exc, OSError):
         return f"{exc.filename or 'file'}: {exc.strerror or exc}"
     return str(exc)

@@ -362,6 +362,20 @@ class MainWindow(QMainWindow):
                 return False
         return self._write(Path(path))
 
+    def _offer_save_as(self, message: str) -> bool:
+        """A failed write: say why, keep everything (the weights stay in the window), offer Save As."""
+        kept = "The trained weights are kept" if self.document.weights is not None else "The design is kept"
+        box = QMessageBox(QMessageBox.Icon.Critical, "Cannot save", f"{message}\n\n{kept} in the window: save "
+                          "them somewhere else.", parent=self)
+        save_as = box.addButton("Save As…", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(save_as)
+        box.exec()
+        if box.clickedButton() is save_as:
+            return self.save_as()
+        self.show_message(f"Not saved: {message}")
+        return False
+
     def _ask_save_path(self) -> str:
         model = self.document.weights is not None
         suffix = files.MODEL_SUFFIX if model else files.DESIGN_SUFFIX
@@ -377,7 +391,9 @@ class MainWindow(QMainWindow):
         document = self.document
         try:
             files.write_file(path, document.config, document.weights, document.model_info)
-        except (GuicnnError, OSError, ValueError) as exc:
+        except OSError as exc:  # a full disk, a read-only folder (SaveError): nothing is lost, go elsewhere
+            return self._offer_save_as(files.open_error_text(exc))
+        except (GuicnnError, ValueError) as exc:
             QMessageBox.critical(self, "Cannot save", files.open_error_text(exc))
             return False
         document.mark_saved(path)

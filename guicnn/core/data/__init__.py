@@ -7,7 +7,7 @@ Pure NumPy (+ Pillow for image folders); no Qt. Every reader raises
 from __future__ import annotations
 
 from ..errors import DataError
-from .auto import BUILTIN_DATASETS, dataset_names, load_dataset
+from .auto import BUILTIN_DATASETS, dataset_names, is_image_folder, load_dataset
 from .builtin import load_digits
 from .dataset import Dataset, Normalization, augment_batch, one_hot, train_val_split, validation_count
 from .download import (
@@ -22,8 +22,10 @@ from .download import (
     safe_extract_tar,
     sha256_file,
 )
+from .images import read_image
 from .loaders import (
     CIFAR10_CLASSES,
+    ImageSizeError,
     load_cifar10,
     load_csv,
     load_idx,
@@ -41,6 +43,7 @@ __all__ = [
     "DataError",
     "Dataset",
     "DownloadCancelled",
+    "ImageSizeError",
     "Normalization",
     "RemoteDataset",
     "RemoteFile",
@@ -51,6 +54,7 @@ __all__ = [
     "dataset_names",
     "download",
     "is_downloaded",
+    "is_image_folder",
     "load_cifar10",
     "load_csv",
     "load_dataset",
@@ -60,6 +64,7 @@ __all__ = [
     "load_npz",
     "make_shapes",
     "one_hot",
+    "read_image",
     "read_idx",
     "safe_extract_tar",
     "sha256_file",

@@ -17,27 +17,20 @@ DIGITS_MAX = 16
 
 
 def _resource_file(name: str) -> Path:
-    """Path of a file in resources/, whether or not the presets folder exists yet."""
-    try:
-        from ...resources import resource_path
+    """Path of a file shipped in ``guicnn/resources``."""
+    from ...resources import _FOLDER
 
-        path = resource_path(name)
-        if path.is_file():
-            return path
-    except FileNotFoundError:
-        pass
-    here = Path(__file__).resolve()
-    for candidate in (here.parents[3] / "resources" / name, here.parents[2] / "resources" / name):
-        if candidate.is_file():
-            return candidate
-    raise DataError(f"{name}: guicnn's shipped data file is missing; reinstall the package")
+    path = _FOLDER / name
+    if not path.is_file():
+        raise DataError(f"{name}: guicnn's shipped data file is missing (looked in {_FOLDER}); reinstall the package")
+    return path
 
 
 def load_digits() -> Dataset:
     """The UCI optical-recognition handwritten digits: 1,797 images of 8x8, ten classes.
 
     Source: E. Alpaydin and C. Kaynak (1998), UCI Machine Learning Repository, CC BY 4.0,
-    as bundled with scikit-learn (see resources/DATA.md). Pixels 0..16 are scaled to [0, 1].
+    as bundled with scikit-learn (see guicnn/resources/DATA.md). Pixels 0..16 are scaled to [0, 1].
     """
     path = _resource_file(DIGITS_FILE)
     try:

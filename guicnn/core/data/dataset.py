@@ -15,8 +15,10 @@ class Dataset:
     """Images and labels held in memory.
 
     ``x`` is float32 NCHW with values in [0, 1]; ``y`` int64 class indices of shape (N,);
-    ``class_names[i]`` names class ``i``. The constructor converts dtypes and checks that
-    the pieces fit together (raising :class:`DataError` naming the data set otherwise).
+    ``class_names[i]`` names class ``i``. ``notes`` say what the loader changed (e.g. "resized
+    120 of 124 images from 28x28 to 8x8"), for the user to read. The constructor converts
+    dtypes and checks that the pieces fit together (raising :class:`DataError` naming the
+    data set otherwise).
     """
 
     x: np.ndarray = field(repr=False)
@@ -24,6 +26,7 @@ class Dataset:
     class_names: list[str]
     name: str
     source: str = ""
+    notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         where = self.source or self.name
@@ -95,6 +98,7 @@ class Dataset:
             class_names=list(self.class_names),
             name=self.name,
             source=self.source,
+            notes=list(self.notes),
         )
 
     def info(self) -> dict[str, Any]:

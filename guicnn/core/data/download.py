@@ -75,7 +75,7 @@ _IDX_SPLITS = {
     "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
 }
 
-# SHA-256 values and sizes as published by projects that pin these files (see resources/DATA.md).
+# SHA-256 values and sizes as published by projects that pin these files (see guicnn/resources/DATA.md).
 DATASETS: dict[str, RemoteDataset] = {
     "mnist": RemoteDataset(
         name="mnist",

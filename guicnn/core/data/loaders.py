@@ -20,8 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import DataError, printable
+from ..limits import class_count_problem, implausible_compression, over_budget
 from .dataset import Dataset
+from .images import IMAGE_EXTENSIONS, MAX_IMAGE_PIXELS, luma, read_header, read_rgb  # noqa: F401 (re-exported)
 
 PathLike = str | os.PathLike
 
@@ -43,11 +45,6 @@ CIFAR_RECORD_BYTES = 1 + 3 * 32 * 32  # one label byte, then R, G and B planes o
 CIFAR_META_FILE = "batches.meta.txt"
 CIFAR_FOLDER = "cifar-10-batches-bin"
 
-IMAGE_EXTENSIONS = frozenset(
-    {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm", ".pnm"}
-)
-#: Images larger than this (width x height) are refused rather than decoded.
-MAX_IMAGE_PIXELS = 40_000_000
 COLOR_MODES = ("auto", "grayscale", "rgb")
 
 
@@ -55,7 +52,7 @@ COLOR_MODES = ("auto", "grayscale", "rgb")
 
 
 def _fail(path: PathLike, message: str) -> DataError:
-    return DataError(f"{Path(path).name}: {message}")
+    return DataError(f"{printable(Path(path).name)}: {message}")
 
 
 def _existing_file(path: PathLike) -> tuple[Path, int]:
@@ -87,8 +84,12 @@ def _read_up_to(stream: Any, n: int) -> bytes:
     return b"".join(parts)
 
 
-def _default_class_names(y: np.ndarray) -> list[str]:
-    return [str(i) for i in range(int(y.max()) + 1 if y.size else 1)]
+def _default_class_names(path: PathLike, y: np.ndarray) -> list[str]:
+    """"0".."largest label", after checking that the count of classes is sensible."""
+    top = int(y.max()) if y.size else 0
+    if (message := class_count_problem(top)):
+        raise _fail(path, message)
+    return [str(i) for i in range(top + 1)]
 
 
 def _check_labels(path: PathLike, y: np.ndarray, class_names: Sequence[str]) -> None:
@@ -185,6 +186,11 @@ def read_idx(path: PathLike, magic: int) -> np.ndarray:
             if min(dims) == 0:
                 raise _fail(p, f"the header declares an empty array {dims}")
             payload = math.prod(dims)
+            if compressed and (message := implausible_compression(payload, size, f"the header declares {what}")):
+                raise _fail(p, message)
+            # the bytes, then float32 pixels (or int64 labels)
+            if (message := over_budget(payload * (5 if magic == IDX_IMAGES_MAGIC else 9), what)):
+                raise _fail(p, message)
             if not compressed:
                 available = size - header_len
                 if available < payload:
@@ -235,7 +241,7 @@ def load_idx(
             f"holds {labels.shape[0]:,} labels but {Path(images_path).name} holds {images.shape[0]:,} images",
         )
     y = labels.astype(np.int64)
-    names = list(class_names) if class_names is not None else _default_class_names(y)
+    names = list(class_names) if class_names is not None else _default_class_names(labels_path, y)
     _check_labels(labels_path, y, names)
     x = images[:, None, :, :].astype(np.float32)
     x /= 255.0
@@ -391,6 +397,9 @@ def load_cifar10(
             )
         counts.append(size // CIFAR_RECORD_BYTES)
     total = sum(counts)
+    if (message := over_budget(total * (CIFAR_RECORD_BYTES + 4 * math.prod(CIFAR_IMAGE_SHAPE) + 8),
+                               f"{total:,} CIFAR-10 images")):
+        raise _fail(folder, message)
     x = np.empty((total, *CIFAR_IMAGE_SHAPE), dtype=np.float32)
     y = np.empty(total, dtype=np.int64)
     start = 0
@@ -422,6 +431,27 @@ def load_cifar10(
 
 # --------------------------------------------------------------------------- image folder
 
+#: Subfolder names that hold a split's class folders (``root/train/cats/1.png``) rather than a class.
+SPLIT_FOLDERS = {"train": ("train", "training"), "test": ("test", "testing"), "val": ("val", "valid", "validation")}
+
+
+class ImageSizeError(DataError):
+    """The images of a folder differ in size and no size was chosen.
+
+    ``sizes`` maps each (height, width) found to how many images have it, most common first;
+    ``examples`` gives one file (relative to the folder) of each size.
+    """
+
+    def __init__(self, message: str, sizes: dict[tuple[int, int], int], examples: dict[tuple[int, int], str]):
+        super().__init__(message)
+        self.sizes = sizes
+        self.examples = examples
+
+
+def class_name(folder_name: str) -> str:
+    """A class name from a folder name; bytes that are not UTF-8 are kept as ``\\xe9`` escapes."""
+    return printable(folder_name)
+
 
 def _image_files(folder: Path) -> list[Path]:
     found = []
@@ -434,88 +464,162 @@ def _image_files(folder: Path) -> list[Path]:
     return sorted(found)
 
 
-def _class_folders(path: Path) -> list[tuple[str, list[Path]]]:
+def _subfolders(path: Path) -> list[Path]:
+    try:
+        entries = sorted(path.iterdir(), key=lambda q: q.name)
+    except OSError as exc:
+        raise _fail(path, f"cannot list the folder ({exc.strerror or exc})") from None
+    return [d for d in entries if d.is_dir() and not d.name.startswith(".") and d.name != "__MACOSX"]
+
+
+def _class_folders(path: Path, skip: Iterable[Path] = ()) -> list[tuple[str, list[Path]]]:
+    """(class name, image files) of every subfolder holding images, sorted by folder name."""
+    skipped = set(skip)
     classes = []
-    for d in sorted(path.iterdir(), key=lambda q: q.name):
-        if not d.is_dir() or d.name.startswith(".") or d.name == "__MACOSX":
+    for d in _subfolders(path):
+        if d in skipped:
             continue
         files = _image_files(d)
         if files:
-            classes.append((d.name, files))
+            classes.append((class_name(d.name), files))
     return classes
 
 
-def _read_image(file: Path, root: Path, size_wh: tuple[int, int], grayscale: bool) -> np.ndarray:
-    """One image as uint8 (H, W) when ``grayscale`` else (H, W, 3), resized to ``size_wh``."""
-    from PIL import Image
+def _split_folder(root: Path, split: str) -> Path | None:
+    """``root/train`` (etc.) when it holds class folders of its own, else None."""
+    names = SPLIT_FOLDERS[split]
+    for d in _subfolders(root):
+        if d.name.lower() in names and any(_image_files(c) for c in _subfolders(d)):
+            return d
+    return None
 
-    where = file.relative_to(root) if file.is_relative_to(root) else file.name
-    try:
-        with Image.open(file) as im:
-            w, h = im.size
-            if w < 1 or h < 1 or w * h > MAX_IMAGE_PIXELS:
-                raise _fail(file, f"({where}) has an unsupported size {w}x{h}")
-            im.load()
-            if im.mode.startswith("I;16"):
-                arr16 = np.asarray(im, dtype=np.uint16)
-                im = Image.fromarray((arr16 >> 8).astype(np.uint8), "L")
-            has_alpha = im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info
-            if has_alpha:
-                rgba = im.convert("RGBA")
-                black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
-                im = Image.alpha_composite(black, rgba)  # transparent parts become black
-            im = im.convert("L" if grayscale else "RGB")
-            if im.size != size_wh:
-                im = im.resize(size_wh, Image.Resampling.BILINEAR)
-            return np.asarray(im, dtype=np.uint8)
-    except DataError:
-        raise
-    except Image.UnidentifiedImageError as exc:
-        raise _fail(file, f"({where}) is not an image in a format Pillow can read") from exc
-    except Exception as exc:  # Pillow raises many kinds of errors on damaged files
-        raise _fail(file, f"({where}) cannot be read as an image: {type(exc).__name__}: {exc}") from exc
+
+def image_folder_classes(path: PathLike, split: str = "train") -> tuple[list[str], list[tuple[str, list[Path]]]]:
+    """(class names of the training part, [(class, files)] of ``split``) of an image-folder set.
+
+    Layouts: ``root/<class>/...`` (the training part), optionally with ``root/test/<class>/...``;
+    or ``root/train/<class>/...`` and ``root/test/<class>/...``. The training part's class
+    names fix the class indices of every split.
+    """
+    root = Path(path)
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    split_dirs = {name: _split_folder(root, name) for name in SPLIT_FOLDERS}
+    train_dir = split_dirs["train"]
+    train = _class_folders(train_dir) if train_dir else _class_folders(
+        root, skip=[d for d in split_dirs.values() if d is not None])
+    reference = [name for name, _ in train]
+    if split == "train":
+        if not train:
+            raise _fail(root, "holds no class subfolders with images (expected e.g. cats/001.png, dogs/002.png)")
+        return reference, train
+    test_dir = split_dirs["test"]
+    if test_dir is None:
+        found = [printable(d.name) for d in _subfolders(root)]
+        raise _fail(root, "has no test part: expected a test/ subfolder with one folder of images per class "
+                          f"(subfolders found: {', '.join(found[:12]) or 'none'})")
+    return reference or [name for name, _ in _class_folders(test_dir)], _class_folders(test_dir)
+
+
+def _choose_size(root: Path, headers: list[tuple[Path, tuple[int, int]]]) -> tuple[int, int]:
+    counts: dict[tuple[int, int], int] = {}
+    examples: dict[tuple[int, int], str] = {}
+    for f, hw in headers:
+        counts[hw] = counts.get(hw, 0) + 1
+        examples.setdefault(hw, printable(f.relative_to(root)))
+    if len(counts) == 1:
+        return next(iter(counts))
+    ordered = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    listed = ", ".join(f"{h}x{w} ({n:,} image{'s' if n != 1 else ''}, e.g. {examples[(h, w)]})"
+                       for (h, w), n in list(ordered.items())[:6])
+    more = f" and {len(ordered) - 6} more sizes" if len(ordered) > 6 else ""
+    raise ImageSizeError(
+        f"{printable(root.name)}: the images have {len(ordered)} different sizes: {listed}{more}; "
+        "choose one size (height x width) to resize them all to",
+        ordered, {k: examples[k] for k in ordered},
+    )
+
+
+def _as_hw(size: int | Sequence[int]) -> tuple[int, int]:
+    hw = (int(size), int(size)) if isinstance(size, (int, np.integer)) else tuple(int(s) for s in size)
+    if len(hw) != 2 or not (1 <= hw[0] <= 4096 and 1 <= hw[1] <= 4096):
+        raise ValueError(f"image size must be (height, width) of 1 to 4096 pixels each, got {size}")
+    return hw  # type: ignore[return-value]
+
+
+def _pick_channels(color: str, gray: np.ndarray, channels: int | None) -> tuple[int, str | None]:
+    """Channel count for the set and a note when the design's channel count decided it."""
+    if color == "grayscale":
+        return 1, None
+    if color == "rgb":
+        return 3, None
+    if gray.all():
+        return (3, None) if channels == 3 else (1, None)
+    if not gray.any() or channels not in (1, 3):
+        return 3, None
+    n_gray = int(gray.sum())
+    read = "gray" if channels == 1 else "colour"
+    return channels, (f"{n_gray:,} of {gray.size:,} images are gray, the others colour; all were read "
+                      f"as {read} for the design's {channels} input channel{'s' if channels != 1 else ''}")
 
 
 def load_image_folder(
     path: PathLike,
-    size: int | tuple[int, int] = (28, 28),
+    size: int | Sequence[int] | None = None,
     color: str = "auto",
     name: str | None = None,
+    *,
+    channels: int | None = None,
+    split: str = "train",
+    class_names: Sequence[str] | None = None,
 ) -> Dataset:
     """A folder with one subfolder of images per class (class names: subfolder names sorted).
 
-    Images are resized to ``size`` = (height, width) and read as grayscale or RGB; with
-    ``color="auto"`` the set is grayscale when every image is gray (R = G = B). Transparent
-    areas become black. Subfolders without images are ignored.
+    ``size`` = (height, width) (or one int) resizes every image; by default the images keep
+    their own size when they all agree, otherwise :class:`ImageSizeError` lists the sizes
+    found. ``color``: "grayscale", "rgb" or "auto" (gray when every image is gray; when
+    gray and colour images are mixed, ``channels`` — the design's channel count — decides,
+    else RGB). ``split="test"`` reads the ``test/`` part (see :func:`image_folder_classes`);
+    ``class_names`` (e.g. a trained model's) fixes the class order. Transparent areas become
+    black; subfolders without images are ignored. Sizes are checked against the memory
+    budget before any pixel is decoded.
     """
     root = Path(path)
     if not root.exists():
-        raise _fail(root, f"no such folder ({root})")
+        raise _fail(root, f"no such folder ({printable(root)})")
     if not root.is_dir():
         raise _fail(root, "is not a folder (expected one subfolder of images per class)")
     if color not in COLOR_MODES:
         raise ValueError(f"color must be one of {COLOR_MODES}, got {color!r}")
-    hw = (int(size), int(size)) if isinstance(size, (int, np.integer)) else (int(size[0]), int(size[1]))
-    if not (1 <= hw[0] <= 4096 and 1 <= hw[1] <= 4096):
-        raise ValueError(f"size must be between 1 and 4096 pixels per side, got {size}")
-    classes = _class_folders(root)
-    if not classes:
-        raise _fail(root, "holds no class subfolders with images (expected e.g. cats/001.png, dogs/002.png)")
+    reference, classes = image_folder_classes(root, split)
+    names = list(class_names) if class_names is not None else reference
+    unknown = [c for c, _ in classes if c not in names]
+    if unknown:
+        raise _fail(root, f"class folder(s) {', '.join(unknown[:5])} of the {split} part are not among the "
+                          f"classes {', '.join(names[:20])}")
     files = [f for _, fs in classes for f in fs]
-    y = np.concatenate([np.full(len(fs), i, dtype=np.int64) for i, (_, fs) in enumerate(classes)])
-    grayscale = color == "grayscale"
-    stack = np.empty((len(files), hw[0], hw[1]) if grayscale else (len(files), hw[0], hw[1], 3), dtype=np.uint8)
+    y = np.concatenate([np.full(len(fs), names.index(c), dtype=np.int64) for c, fs in classes])
+    headers = [(f, read_header(f, root).size) for f in files]
+    hw = _as_hw(size) if size is not None else _choose_size(root, headers)
+    per_image = hw[0] * hw[1] * (3 + 3 * 4)  # the RGB bytes, then up to three float32 channels
+    if (message := over_budget(len(files) * per_image, f"{len(files):,} images of {hw[0]}x{hw[1]}")):
+        raise _fail(root, message)
+    stack = np.empty((len(files), hw[0], hw[1], 3), dtype=np.uint8)
     for i, f in enumerate(files):
-        stack[i] = _read_image(f, root, (hw[1], hw[0]), grayscale)
-    if grayscale:
-        x = stack[:, None, :, :].astype(np.float32)
-    else:
-        if color == "auto" and (stack[..., 0] == stack[..., 1]).all() and (stack[..., 1] == stack[..., 2]).all():
-            x = stack[:, None, :, :, 0].astype(np.float32)
-        else:
-            x = stack.transpose(0, 3, 1, 2).astype(np.float32)
+        stack[i] = read_rgb(f, hw, root)
+    gray = (stack[..., 0] == stack[..., 1]).all(axis=(1, 2)) & (stack[..., 1] == stack[..., 2]).all(axis=(1, 2))
+    n_channels, note = _pick_channels(color, gray, channels)
+    x = luma(stack)[:, None] if n_channels == 1 else stack.transpose(0, 3, 1, 2)
+    del stack
+    x = x.astype(np.float32)
     x /= 255.0
-    return Dataset(x=x, y=y, class_names=[c for c, _ in classes], name=name or root.name, source=str(root))
+    notes = [note] if note else []
+    resized = sum(1 for _, own in headers if own != hw)
+    if resized:
+        own = sorted({own for _, own in headers if own != hw})
+        sizes = ", ".join(f"{h}x{w}" for h, w in own[:4]) + (" ..." if len(own) > 4 else "")
+        notes.append(f"resized {resized:,} of {len(files):,} images from {sizes} to {hw[0]}x{hw[1]}")
+    return Dataset(x=x, y=y, class_names=names, name=name or printable(root.name), source=str(root), notes=notes)
 
 
 # --------------------------------------------------------------------------- CSV
@@ -563,7 +667,10 @@ def load_csv(
     Values above 1 are taken as 0..255. Labels are non-negative integers or, failing that,
     class names (sorted alphabetically).
     """
-    p, _ = _existing_file(path)
+    p, size = _existing_file(path)
+    # every value takes at least two characters ("0,") and becomes 4 bytes, read twice at worst
+    if (message := over_budget(4 * size, f"reading a CSV table of {size:,} bytes")):
+        raise _fail(p, message)
     first, second = _first_lines(p)
     delimiter = next((d for d in (",", ";", "\t") if d in first), ",")
     fields = [f.strip().strip('"').strip() for f in first.rstrip("\r\n").split(delimiter)]
@@ -625,9 +732,12 @@ def load_csv(
             raise _fail(p, f"label {float(raw[i]):g} in data row {i + 1} is not a whole number")
         if (raw < 0).any():
             i = int(np.flatnonzero(raw < 0)[0])
-            raise _fail(p, f"label {int(raw[i])} in data row {i + 1} is negative")
+            raise _fail(p, f"label {float(raw[i]):g} in data row {i + 1} is negative")
+        top = int(np.argmax(raw))
+        if (message := class_count_problem(float(raw[top]))):
+            raise _fail(p, f"{message} (data row {top + 1})")
         y = raw.astype(np.int64)
-        class_names = _default_class_names(y)
+        class_names = _default_class_names(p, y)
     shape = _infer_image_shape(p, pixels.shape[1]) if image_shape is None else _as_image_shape(
         p, image_shape, pixels.shape[1]
     )
@@ -668,6 +778,12 @@ def _npz_array(npz: Any, key: str, path: Path, file_size: int) -> np.ndarray:
             "pickled data (store numbers, and class names as a string array)",
         )
     nbytes = math.prod(shape) * dtype.itemsize
+    declared = f"array {key!r} declares shape {shape} of {dtype}"
+    if (message := implausible_compression(nbytes, info.compress_size, declared)):
+        raise _fail(path, message)
+    # the stored array, then its float32 copy
+    if (message := over_budget(nbytes + 4 * math.prod(shape), f"array {key!r} of shape {shape} ({dtype})")):
+        raise _fail(path, message)
     if info.file_size != header_len + nbytes:
         raise _fail(
             path,
@@ -716,6 +832,11 @@ def _labels_1d(path: Path, y: np.ndarray, n: int) -> np.ndarray:
         raise _fail(path, f"labels must be 1-D, got shape {y.shape}")
     if y.shape[0] != n:
         raise _fail(path, f"holds {n:,} images but {y.shape[0]:,} labels")
+    if y.size and (np.issubdtype(y.dtype, np.number)) and not np.issubdtype(y.dtype, np.complexfloating):
+        with np.errstate(invalid="ignore"):
+            top = np.nanmax(y) if np.issubdtype(y.dtype, np.floating) and not np.isnan(y).all() else y.max()
+        if (message := class_count_problem(float(top))):
+            raise _fail(path, message)
     if np.issubdtype(y.dtype, np.integer) or y.dtype == bool:
         return y.astype(np.int64)
     if np.issubdtype(y.dtype, np.floating):
@@ -777,7 +898,7 @@ def load_npz(path: PathLike, split: str = "train", layout: str | None = None, na
     else:
         if (y < 0).any():
             raise _fail(p, f"label {int(y[np.flatnonzero(y < 0)[0]])} is negative")
-        class_names = _default_class_names(y)
+        class_names = _default_class_names(p, y)
     _check_labels(p, y, class_names)
     return Dataset(
         x=_unit_scale(p, x), y=y, class_names=class_names, name=name or p.name, source=str(p)

@@ -17,8 +17,9 @@ from PySide6.QtGui import QUndoStack
 from guicnn.core import Analysis, ConfigError, analyze, layer_class
 from guicnn.core.analysis import check_input_shape, make_layer
 from guicnn.core.fixes import Fix
-from guicnn.core.repair import fixes_by_problem
 from guicnn.core.layers.common import fmt_shape
+from guicnn.core.modelfile import expected_state_shapes
+from guicnn.core.repair import fixes_by_problem
 from guicnn.ui.builder.commands import ConfigEdit, fmt_value, layer_label, with_layers
 
 NO_LAYER = -1  # `current` when the design itself (input, name) is selected
@@ -363,12 +364,7 @@ def parameter_shapes(config: dict[str, Any], analysis: Analysis) -> dict[str, tu
     """Shapes of every parameter and buffer, keyed like ``state_dict``; None if the design is invalid."""
     if not analysis.valid:
         return None
-    shapes: dict[str, tuple[int, ...]] = {}
-    for info, layer_config in zip(analysis.layers, config["layers"]):
-        layer = make_layer(layer_config, info.index)
-        own = {**layer.param_shapes(info.input_shape), **layer.buffer_shapes(info.input_shape)}
-        shapes.update({f"{info.index}.{key}": tuple(shape) for key, shape in own.items()})
-    return shapes
+    return expected_state_shapes(config)
 
 
 def weight_mismatch(config: dict[str, Any], analysis: Analysis, weights: dict[str, np.ndarray]) -> str | None:

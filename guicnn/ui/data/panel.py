@@ -7,6 +7,7 @@ feature-map views draw.
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import sys
@@ -28,12 +29,12 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
-    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
+from guicnn.core.checks import check_design_data
 from guicnn.core.data import (
     DATASETS,
     DEFAULT_SHAPE_CLASSES,
@@ -41,16 +42,19 @@ from guicnn.core.data import (
     Dataset,
     dataset_dir,
     is_downloaded,
+    is_image_folder,
     load_dataset,
     load_digits,
     make_shapes,
     train_val_split,
     validation_count,
 )
+from guicnn.core.data.auto import SHAPES_TEST_SIZE
 from guicnn.core.layers.common import fmt_shape
 from guicnn.ui import style
 from guicnn.ui.data.preview import BalanceBars, PreviewGrid
-from guicnn.ui.data.worker import DataStats, LoadFn, LoadProgress, LoadResult, load_job
+from guicnn.ui.data.worker import DataStats, LoadFn, LoadProgress, LoadResult, SizeChoice, load_job
+from guicnn.ui.widgets.problems import ProblemList
 from guicnn.ui.worker import Job
 
 #: (key, combo label) of every source, in the order the chooser lists them.
@@ -132,46 +136,22 @@ class WheelSafeSpinBox(QSpinBox):
             event.ignore()
 
 
-class DesignProblem(QFrame):
-    """A warning box: what does not fit, and one button that fixes it."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("designProblem")
-        self.setStyleSheet(
-            f"#designProblem {{ background: {style.WARNING_FILL}; border: 1px solid {style.WARNING_BORDER};"
-            " border-radius: 4px; }"
-        )
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(8, 6, 8, 6)
-        layout.setSpacing(4)
-        self.message = QLabel()
-        self.message.setWordWrap(True)
-        self.message.setStyleSheet(f"color: {style.TEXT}; background: transparent; border: none;")
-        self.button = QPushButton()
-        self.button.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
-        layout.addWidget(self.message)
-        layout.addWidget(self.button, 0, Qt.AlignmentFlag.AlignLeft)
-
-    def show_problem(self, message: str, button_text: str) -> None:
-        self.message.setText(message)
-        self.button.setText(button_text)
-        self.show()
-
-
 class DataPanel(QWidget):
     """Source, split, info, preview and design check of the data set a network trains on.
 
     Signals: ``datasetChanged(Dataset)`` after every successful load; ``probeChanged(index)``
-    when the probe image changes (also after a load); ``fixInputShape((C, H, W))`` and
-    ``fixOutputUnits(n)`` when the user accepts a design fix; ``busyChanged(bool)`` when a
-    load or download starts or ends.
+    when the probe image changes (also after a load); ``fixRequested(Fix)`` when the user
+    presses a one-click fix of the design check (the core's ``check_design_data``, the same
+    check that refuses training); ``busyChanged(bool)`` when a load or download starts or ends.
+
+    An image folder is read at its images' own size when they agree; the panel shows that
+    size and reads the folder again at another one on request. When the sizes differ it
+    lists them and asks which one to use.
     """
 
     datasetChanged = Signal(object)
     probeChanged = Signal(int)
-    fixInputShape = Signal(tuple)
-    fixOutputUnits = Signal(int)
+    fixRequested = Signal(object)
     busyChanged = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None, *, base_url: str | None = None) -> None:
@@ -184,8 +164,13 @@ class DataPanel(QWidget):
         self._probe: int | None = None
         self._preview_draw = 0
         self._design_known = False
-        self._design_input: tuple[int, ...] | None = None
-        self._design_units: int | None = None
+        self._design: dict[str, Any] | None = None
+        self._folder: Path | None = None  # the image folder the data came from (it can be resized)
+        self._folder_size: tuple[int, int] | None = None  # the size asked for (None: the images' own)
+        self._job_source: tuple = ("file", None, None)  # what the running job loads
+        self._loaded_source: str | None = None  # "digits", "shapes", "mnist", ... or "file"
+        self._loaded_path: str | None = None
+        self._shapes_options: tuple | None = None  # (n, seed, classes) of the shapes shown
         self._job: Job | None = None
         self._jobs: list[Job] = []
         self._job_title = ""
@@ -337,6 +322,8 @@ class DataPanel(QWidget):
         self.status = _caption()
         self.status.hide()
         layout.addWidget(self.status)
+        self.size_question = self._build_size_question()
+        layout.addWidget(self.size_question)
         return self.source_box
 
     def _add_page(self, key: str, page: QWidget) -> None:
@@ -364,6 +351,10 @@ class DataPanel(QWidget):
         form.addRow("Name", self.info_name)
         form.addRow("Samples", self.info_samples)
         form.addRow("Input", self.info_shape)
+        self.image_size = self._build_image_size()
+        form.addRow("Image size", self.image_size)
+        self._info_form = form
+        form.setRowVisible(self.image_size, False)
         form.addRow("Classes", self.info_classes)
         form.addRow("Balance", balance)
         form.addRow("Values", self.info_values)
@@ -374,15 +365,61 @@ class DataPanel(QWidget):
         layout = QVBoxLayout(box)
         layout.setSpacing(6)
         self.design_status = _caption()
-        self.input_problem = DesignProblem()
-        self.input_problem.button.clicked.connect(self._fix_input_shape)
-        self.input_problem.hide()
-        self.units_problem = DesignProblem()
-        self.units_problem.button.clicked.connect(self._fix_output_units)
-        self.units_problem.hide()
-        layout.addWidget(self.input_problem)
-        layout.addWidget(self.units_problem)
+        self.design_problems = ProblemList()
+        self.design_problems.fixChosen.connect(self.fixRequested)
+        self.design_problems.hide()
+        layout.addWidget(self.design_problems)
         layout.addWidget(self.design_status)
+        return box
+
+    def _build_image_size(self) -> QWidget:
+        """For an image folder: the size its images are read at, and a way to read them at another."""
+        row = QWidget()
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        self.size_height = WheelSafeSpinBox()
+        self.size_width = WheelSafeSpinBox()
+        for spin, what in ((self.size_height, "Height"), (self.size_width, "Width")):
+            spin.setRange(1, 4096)
+            spin.setToolTip(f"{what} in pixels to read every image at")
+        self.size_button = QPushButton("Resize")
+        self.size_button.setToolTip("Read the folder again, every image resized to this height × width")
+        self.size_button.clicked.connect(
+            lambda: self.reload_folder((self.size_height.value(), self.size_width.value())))
+        layout.addWidget(self.size_height)
+        layout.addWidget(QLabel("×"))
+        layout.addWidget(self.size_width)
+        layout.addWidget(self.size_button)
+        layout.addStretch(1)
+        self.size_note = _caption()
+        box = QWidget()
+        column = QVBoxLayout(box)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(1)
+        column.addWidget(row)
+        column.addWidget(self.size_note)
+        return box
+
+    def _build_size_question(self) -> QWidget:
+        """When a folder's images differ in size: which size to read them at."""
+        box = QFrame()
+        box.setProperty("role", "warning")
+        column = QVBoxLayout(box)
+        column.setContentsMargins(8, 6, 8, 6)
+        self.size_question_text = QLabel()
+        self.size_question_text.setWordWrap(True)
+        self.size_question_text.setTextFormat(Qt.TextFormat.PlainText)
+        self.size_choice = WheelSafeComboBox()
+        self.size_choice.setToolTip("Every image is resized to the size chosen here")
+        self.size_choice_button = QPushButton("Read at this size")
+        self.size_choice_button.clicked.connect(self._size_chosen)
+        row = QHBoxLayout()
+        row.addWidget(self.size_choice, 1)
+        row.addWidget(self.size_choice_button)
+        column.addWidget(self.size_question_text)
+        column.addLayout(row)
+        box.hide()
         return box
 
     def _build_split(self) -> QGroupBox:
@@ -496,12 +533,19 @@ class DataPanel(QWidget):
         self._preview_draw += 1
         self._refresh_preview()
 
-    def set_design(self, input_shape: Sequence[int] | None, output_units: int | None) -> None:
-        """The design's input shape (C, H, W) and its last layer's output size; None where unknown."""
-        self._design_known = True
-        self._design_input = tuple(int(v) for v in input_shape) if input_shape is not None else None
-        self._design_units = int(output_units) if output_units is not None else None
+    def set_design(self, config: dict[str, Any] | None) -> None:
+        """The design the data is checked against (its config dict), None for none."""
+        self._design_known = config is not None
+        self._design = copy.deepcopy(config) if config is not None else None
         self._refresh_design_check()
+
+    def design_channels(self) -> int | None:
+        """The design's input channels (1 or 3), which decide how a folder of mixed gray and colour
+        images is read; None when the design takes no image."""
+        shape = (self._design or {}).get("input_shape")
+        if isinstance(shape, list) and len(shape) == 3 and shape[0] in (1, 3):
+            return int(shape[0])
+        return None
 
     def set_read_only(self, read_only: bool) -> None:
         """While training: the source and the split cannot change (a running load is cancelled)."""
@@ -528,7 +572,7 @@ class DataPanel(QWidget):
             raise ValueError(f"load_builtin: {name!r} is not built in; choose 'digits' or 'shapes'")
         self._select_source(key)
         if key == "digits":
-            self._start("digits", "Loading the digits…", lambda progress, stop: load_digits())
+            self._start("digits", "Loading the digits…", lambda progress, stop: load_digits(), source=("digits",))
             return
         n = int(options.get("n", self.shapes_count.value()))
         seed = int(options.get("seed", self.shapes_seed.value()))
@@ -537,7 +581,8 @@ class DataPanel(QWidget):
         self.shapes_seed.setValue(seed)
         self.shapes_classes.setValue(len(classes))
         self._start("shapes", f"Drawing {n:,} shapes…",
-                    lambda progress, stop: make_shapes(n=n, seed=seed, classes=classes))
+                    lambda progress, stop: make_shapes(n=n, seed=seed, classes=classes),
+                    source=("shapes", (n, seed, classes)))
 
     def load_remote(self, name: str, download: bool = True) -> None:
         """Load MNIST, Fashion-MNIST or CIFAR-10 from the cache, downloading it first if needed."""
@@ -553,17 +598,61 @@ class DataPanel(QWidget):
         def load(progress, stop: threading.Event) -> Dataset:
             return load_dataset(key, download=download, progress=progress, stop_event=stop, base_url=base_url)
 
-        self._start(title, message, load, determinate=fetching)
+        self._start(title, message, load, determinate=fetching, source=(key,))
 
-    def load_path(self, path: str | os.PathLike) -> None:
-        """Load a file or folder (the kind is recognised by the core) in the background."""
+    def load_path(self, path: str | os.PathLike, image_size: Sequence[int] | None = None) -> None:
+        """Load a file or folder (the kind is recognised by the core) in the background.
+
+        An image folder is read at ``image_size`` = (height, width), by default its images' own
+        size (when they differ, the panel asks which size to use), with the design's channels.
+        """
         path = Path(path)
         self._last_path = str(path)
         self.last_path_label.setText(breakable(f"Last opened: {path}"))
         self.last_path_label.setToolTip(str(path))
         self.last_path_label.show()
         self._select_source("file")
-        self._start(path.name, f"Reading {path.name}…", lambda progress, stop: load_dataset(path))
+        size = tuple(int(v) for v in image_size) if image_size is not None else None
+        channels = self.design_channels()
+        self.size_question.hide()
+        self._start(path.name, f"Reading {path.name}…",
+                    lambda progress, stop: load_dataset(path, image_size=size, channels=channels),
+                    source=("file", path, size))
+
+    def reload_folder(self, size: Sequence[int]) -> None:
+        """Read the image folder of the current (or last asked-about) data again at ``size`` = (height, width)."""
+        if self._last_path is None:
+            return
+        self.load_path(self._last_path, image_size=size)
+
+    def test_loader(self) -> LoadFn | None:
+        """A function loading the current data set's own test part, read as the training part was
+        (same image size, colours and class numbers); None when it has none (the digits)."""
+        ds = self._dataset
+        if ds is None or self.test_part_missing() is not None:
+            return None
+        key = self._loaded_source
+        if key == "shapes":
+            n, seed, classes = self._shapes_options
+            return lambda progress, stop: load_dataset("shapes", split="test", n=min(n, SHAPES_TEST_SIZE),
+                                                       seed=seed, classes=classes)
+        if key in REMOTE:
+            return lambda progress, stop: load_dataset(key, split="test")
+        path = Path(self._loaded_path or "")
+        folder = is_image_folder(path)
+        size = tuple(ds.input_shape[1:]) if folder else None
+        channels = ds.input_shape[0] if folder else None
+        names = list(ds.class_names) if folder else None
+        return lambda progress, stop: load_dataset(path, split="test", image_size=size, channels=channels,
+                                                   class_names=names)
+
+    def test_part_missing(self) -> str | None:
+        """Why the current data set has no test part to score a model on, or None when it may have one."""
+        if self._dataset is None:
+            return "Load a data set first."
+        if self._loaded_source == "digits":
+            return "The built-in digits have no separate test part (score the validation split instead)."
+        return None
 
     def open_file(self) -> None:
         """Ask for a data file (QFileDialog) and load it."""
@@ -619,7 +708,8 @@ class DataPanel(QWidget):
             self.source.blockSignals(False)
             self._source_changed(index, autoload=False)
 
-    def _start(self, title: str, message: str, load: LoadFn, determinate: bool = False) -> None:
+    def _start(self, title: str, message: str, load: LoadFn, determinate: bool = False,
+               source: tuple = ("file", None, None)) -> None:
         if self._read_only:
             raise RuntimeError(READ_ONLY_REASON)
         if self._job is not None:
@@ -634,6 +724,7 @@ class DataPanel(QWidget):
         self._job = job
         self._jobs.append(job)
         self._job_title = title
+        self._job_source = source
         self.progress.setRange(0, 1000 if determinate else 0)
         self.progress.setValue(0)
         self.progress_row.show()
@@ -663,13 +754,46 @@ class DataPanel(QWidget):
                           f"({progress.file_name})", "muted")
 
     @Slot(object)
-    def _on_succeeded(self, result: LoadResult) -> None:
+    def _on_succeeded(self, result: LoadResult | SizeChoice) -> None:
         if self.sender() is not self._job:
             return
         self._finish_job()
+        if isinstance(result, SizeChoice):
+            self._ask_size(result)
+            return
         took = f" in {result.seconds:.1f} s" if result.seconds >= 0.1 else ""
-        self._show_status(f"Loaded {result.dataset.name}{took}.", "muted")
+        notes = "".join(f"\n{note[:1].upper()}{note[1:]}." for note in result.dataset.notes)
+        self._show_status(f"Loaded {result.dataset.name}{took}.{notes}", "muted")
+        source = self._job_source
+        self._loaded_source = source[0]
+        self._loaded_path = str(source[1]) if source[0] == "file" else None
+        self._shapes_options = source[1] if source[0] == "shapes" else None
+        self._folder = Path(source[1]) if source[0] == "file" and is_image_folder(source[1]) else None
+        self._folder_size = source[2] if self._folder is not None else None
         self._set_dataset(result.dataset, result.stats)
+
+    def _ask_size(self, choice: SizeChoice) -> None:
+        """The folder's images differ in size: list them (most common first) and the design's, and ask."""
+        self.size_choice.clear()
+        design = (self._design or {}).get("input_shape")
+        options: list[tuple[int, int]] = []
+        if isinstance(design, list) and len(design) == 3:
+            options.append((int(design[1]), int(design[2])))
+            self.size_choice.addItem(f"{design[1]}×{design[2]} (the design's input)", options[-1])
+        for (h, w), count in choice.sizes.items():
+            if (h, w) not in options:
+                options.append((h, w))
+                self.size_choice.addItem(f"{h}×{w} ({count:,} image{'s' if count != 1 else ''}, "
+                                         f"e.g. {choice.examples[(h, w)]})", (h, w))
+        self.size_question_text.setText(choice.message[:1].upper() + choice.message[1:] + ".")
+        self.size_question.show()
+        self._show_status(f"{choice.folder}: choose the size to read its images at.{self._still_using()}", "plain")
+
+    @Slot()
+    def _size_chosen(self) -> None:
+        size = self.size_choice.currentData()
+        if size is not None:
+            self.reload_folder(size)
 
     @Slot(str, str, bool)
     def _on_failed(self, message: str, details: str, cancelled: bool) -> None:
@@ -751,8 +875,9 @@ class DataPanel(QWidget):
         self.source_pages.setEnabled(editable and idle)
         self.split_box.setEnabled(editable)
         self.cancel_button.setEnabled(not idle)
-        for problem in (self.input_problem, self.units_problem):
-            problem.button.setEnabled(editable)
+        self.design_problems.set_buttons_enabled(editable)
+        self.image_size.setEnabled(editable and idle)
+        self.size_question.setEnabled(editable and idle)
 
     def _refresh_info(self) -> None:
         ds, stats = self._dataset, self._stats
@@ -780,7 +905,24 @@ class DataPanel(QWidget):
         elif len(counts):
             self.info_balance.setText(f"{int(counts.min()):,} to {int(counts.max()):,} samples per class")
         self.info_values.setText(f"{stats.minimum:.3g} to {stats.maximum:.3g}, mean {stats.mean:.3f}")
+        self._refresh_image_size()
 
+    def _refresh_image_size(self) -> None:
+        """The image-size row: shown for image folders, with the size the images were read at."""
+        ds = self._dataset
+        folder = ds is not None and self._folder is not None
+        self._info_form.setRowVisible(self.image_size, folder)
+        if not folder:
+            return
+        h, w = ds.input_shape[1:]
+        self.size_height.setValue(h)
+        self.size_width.setValue(w)
+        resized = [note for note in ds.notes if note.startswith("resized")]
+        if self._folder_size is None:
+            self.size_note.setText("The images' own size. Any other size reads the folder again.")
+        else:
+            self.size_note.setText((resized[0][:1].upper() + resized[0][1:] + ".") if resized
+                                   else "The size asked for.")
     @Slot()
     def _refresh_split(self) -> None:
         if self._dataset is None:
@@ -807,55 +949,36 @@ class DataPanel(QWidget):
         return indices.tolist()
 
     def _refresh_design_check(self) -> None:
-        ds = self._dataset
-        self.input_problem.hide()
-        self.units_problem.hide()
-        if ds is None or not self._design_known:
+        """The core's check of the design against the whole data set (what training would refuse)."""
+        ds, stats = self._dataset, self._stats
+        if ds is None or not self._design_known or stats is None:
             waiting = "Load data to compare it with the design." if ds is None else "No design to compare with yet."
+            self.design_problems.set_problems([])
             self.design_status.setText(waiting)
             _set_tone(self.design_status, "muted")
             self.design_status.show()
             return
-        notes = []
-        data_shape = ds.input_shape
-        if self._design_input is None:
-            notes.append("The design has no input shape yet.")
-        elif self._design_input != data_shape:
-            self.input_problem.show_problem(
-                f"The data is {fmt_chw(data_shape)} but the design's input is {fmt_chw(self._design_input)}.",
-                f"Set input shape to {fmt_chw(data_shape)}")
-        if self._design_units is None:
-            notes.append("The last layer's output size is not known (is the design valid and does it end "
-                         "in a Dense layer?), so the number of classes is not checked.")
-        elif self._design_units != ds.num_classes:
-            self.units_problem.show_problem(
-                f"The last layer outputs {self._design_units} value{'s' if self._design_units != 1 else ''} "
-                f"but the data has {ds.num_classes} classes.",
-                f"Set last layer units to {ds.num_classes}")
-        problems = self.input_problem.isVisibleTo(self) or self.units_problem.isVisibleTo(self)
-        if not problems and not notes:
-            self.design_status.setText(
-                f"✓ Design matches the data: {fmt_chw(data_shape)} in, {ds.num_classes} classes out.")
-            _set_tone(self.design_status, "ok")
+        problems = check_design_data(self._design, ds.input_shape, ds.class_names, stats.class_counts)
+        actions = {}
+        if self._folder is not None:
+            design_shape = (self._design or {}).get("input_shape")
+            if isinstance(design_shape, list) and len(design_shape) == 3 and \
+                    tuple(design_shape[1:]) != tuple(ds.input_shape[1:]):
+                h, w = int(design_shape[1]), int(design_shape[2])
+                actions["input_shape"] = [(f"Read the images at {h}×{w}", lambda: self.reload_folder((h, w)))]
+        self.design_problems.set_problems(problems, actions)
+        if problems:
+            self.design_status.setText("")
         else:
-            self.design_status.setText(" ".join(notes))
-            _set_tone(self.design_status, "muted")
+            self.design_status.setText(
+                f"✓ Design matches the data: {fmt_chw(ds.input_shape)} in, {ds.num_classes} classes out.")
+            _set_tone(self.design_status, "ok")
         self.design_status.setVisible(bool(self.design_status.text()))
         self._refresh_enabled()
 
     def design_message(self) -> str:
         """Everything the design check says, as plain text (for tests and the status bar)."""
-        parts = [p.message.text() for p in (self.input_problem, self.units_problem) if p.isVisibleTo(self)]
+        parts = self.design_problems.messages()
         if self.design_status.isVisibleTo(self) and self.design_status.text():
             parts.append(self.design_status.text())
         return "\n".join(parts)
-
-    @Slot()
-    def _fix_input_shape(self) -> None:
-        if self._dataset is not None:
-            self.fixInputShape.emit(tuple(self._dataset.input_shape))
-
-    @Slot()
-    def _fix_output_units(self) -> None:
-        if self._dataset is not None:
-            self.fixOutputUnits.emit(int(self._dataset.num_classes))

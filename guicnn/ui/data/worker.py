@@ -10,7 +10,8 @@ from typing import Callable
 
 import numpy as np
 
-from guicnn.core.data import Dataset, DownloadCancelled
+from guicnn.core.data import Dataset, DownloadCancelled, ImageSizeError
+from guicnn.core.errors import printable
 from guicnn.ui.worker import Job, JobContext
 
 #: ``progress(done_bytes, total_bytes, file_name)``, called from the worker thread.
@@ -49,14 +50,32 @@ class LoadResult:
     seconds: float
 
 
-def load_job(load: LoadFn, name: str = "data") -> Job:
-    """A job that runs ``load`` and delivers a LoadResult (a load finished after Cancel counts as cancelled)."""
+@dataclass(frozen=True)
+class SizeChoice:
+    """Not a data set but a question: the folder's images differ in size, which one to read them at?
 
-    def run(context: JobContext) -> LoadResult:
+    ``sizes`` maps (height, width) to image counts, most common first; ``examples`` one file of each.
+    """
+
+    folder: str
+    message: str
+    sizes: dict[tuple[int, int], int]
+    examples: dict[tuple[int, int], str]
+
+
+def load_job(load: LoadFn, name: str = "data") -> Job:
+    """A job that runs ``load`` and delivers a LoadResult, or a SizeChoice when an image folder's
+    images differ in size (a load finished after Cancel counts as cancelled)."""
+
+    def run(context: JobContext) -> LoadResult | SizeChoice:
         started = time.perf_counter()
-        dataset = load(lambda done, total, file_name: context.progress(LoadProgress(int(done), int(total),
-                                                                                   str(file_name))),
-                       context.stop_event)
+        try:
+            dataset = load(lambda done, total, file_name: context.progress(LoadProgress(int(done), int(total),
+                                                                                       str(file_name))),
+                           context.stop_event)
+        except ImageSizeError as exc:
+            folder, _, message = str(exc).partition(": ")
+            return SizeChoice(printable(folder), message, dict(exc.sizes), dict(exc.examples))
         if context.stop_event.is_set():
             raise DownloadCancelled("cancelled")
         return LoadResult(dataset, DataStats.of(dataset), time.perf_counter() - started)

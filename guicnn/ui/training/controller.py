@@ -7,6 +7,7 @@ weight copies, gradients), so the GUI thread never reads arrays the optimizer is
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -15,8 +16,20 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from guicnn.core import GuicnnError, Sequential
+from guicnn.core.compare import PinnedModel, predict_image
 from guicnn.core.data import Dataset
-from guicnn.core.training import EndReport, EpochReport, StepReport, Trainer, TrainSettings, check_compatible, evaluate
+from guicnn.core.snapshots import SnapshotHistory
+from guicnn.core.step_explanation import StepExplanation
+from guicnn.core.training import (
+    EndReport,
+    EpochReport,
+    EvalResult,
+    StepReport,
+    Trainer,
+    TrainSettings,
+    check_compatible,
+    evaluate,
+)
 from guicnn.ui.worker import Job, JobContext
 
 SNAPSHOT_RATE = 2.5  # feature-map refreshes per second while training
@@ -73,6 +86,17 @@ class TrainingSnapshot:
     activations: list[np.ndarray] | None = None  # every layer's output for the probe
     probabilities: np.ndarray | None = None  # the probe's class probabilities
     examples: EpochExamples | None = None  # at an epoch's end, when there is validation data
+    # At an epoch's end: the time machine's probe image and epoch snapshots (never changed once taken).
+    time_machine: tuple[np.ndarray | None, list] | None = None
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """The trained model scored on a data set's own test part."""
+
+    dataset: Dataset
+    result: EvalResult
+    seconds: float
 
 
 class TrainingController(QObject):
@@ -80,23 +104,28 @@ class TrainingController(QObject):
 
     started = Signal(object)  # {"first_epoch", "epochs", "batches_per_epoch", "continued"}
     step = Signal(object)  # StepReport (throttled)
+    explained = Signal(object)  # StepExplanation of a batch run with the Step button
     epoch = Signal(object)  # EpochReport
     snapshot = Signal(object)  # TrainingSnapshot
     finished = Signal(object)  # EndReport
     failed = Signal(str)  # a message for the user (a refused start, an error)
     crashed = Signal(str, str)  # an unexpected exception in the worker: message, traceback
     stateChanged = Signal(str)  # "idle", "running", "paused"
+    testFinished = Signal(object)  # TestResult
+    testFailed = Signal(str)  # why the test set could not be scored
 
     def __init__(self, document, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.document = document
         self.trainer: Trainer | None = None
         self._job: Job | None = None
+        self._step_event = threading.Event()  # set: train one explained batch while paused
         self._state = "idle"
         self._val: Dataset | None = None
         self._probe: np.ndarray | None = None  # (C, H, W) raw image in [0, 1]
         self._class_names: list[str] = []
         self._stored_weights: dict[str, np.ndarray] | None = None  # what _store_weights gave the document
+        self._test_job: Job | None = None
         document.file_changed.connect(self._document_replaced)
 
     # ---- state -------------------------------------------------------------------------
@@ -121,8 +150,10 @@ class TrainingController(QObject):
         self._probe = None if image is None else np.array(image, dtype=np.float32, copy=True)
 
     # ---- starting ----------------------------------------------------------------------
-    def start(self, settings: TrainSettings, train: Dataset, val: Dataset | None, *, continue_training: bool) -> bool:
-        """Start a run in the worker thread; returns False (after emitting ``failed``) if it cannot."""
+    def start(self, settings: TrainSettings, train: Dataset, val: Dataset | None, *, continue_training: bool,
+              paused: bool = False) -> bool:
+        """Start a run in the worker thread (``paused``: waiting for Step or Resume); returns False
+        (after emitting ``failed``) if it cannot."""
         if self.is_running():
             self.failed.emit("Training is already running.")
             return False
@@ -132,7 +163,7 @@ class TrainingController(QObject):
             return False
         try:
             trainer = self._trainer_for(settings, continue_training)
-            check_compatible(trainer.model, train, "training")
+            check_compatible(trainer.model, train, "training", purpose="train")
         except (GuicnnError, ValueError) as exc:
             self.failed.emit(str(exc))
             return False
@@ -150,9 +181,11 @@ class TrainingController(QObject):
         job.reported.connect(self._on_report)
         job.succeeded.connect(self._on_finished)
         job.failed.connect(self._on_failed)
+        job.set_paused(paused)
+        self._step_event = threading.Event()
         self._job = job
         self.document.set_read_only(True)
-        self._set_state("running")
+        self._set_state("paused" if paused else "running")
         self.started.emit({"first_epoch": first_epoch, "epochs": total, "batches_per_epoch": batches,
                            "continued": continue_training and first_epoch > 0})
         job.start()
@@ -164,8 +197,13 @@ class TrainingController(QObject):
         and at each epoch's end (before its report), the end report as the result."""
         last_snapshot, end = 0.0, None
         for report in trainer.fit_iter(train, val, epochs=epochs, stop=context.stop_event,
-                                       pause=context.pause_event):
-            if isinstance(report, StepReport):
+                                       pause=context.pause_event, step=self._step_event):
+            if isinstance(report, StepReport) and report.explanation is not None:  # the Step button's
+                context.report(report)
+                context.report(self._snapshot(False))
+                last_snapshot = time.monotonic()
+                context.report(report.explanation)
+            elif isinstance(report, StepReport):
                 context.progress(report)
                 now = time.monotonic()
                 if now - last_snapshot >= 1.0 / SNAPSHOT_RATE:
@@ -197,8 +235,50 @@ class TrainingController(QObject):
         info = self.document.model_info or {}
         loaded = LoadedModel(path=self.document.path, model=model, config=self.document.config,
                              training=info.get("training") or {}, history=info.get("history") or {},
-                             dataset=info.get("dataset") or {}, optimizer_state=info.get("optimizer_state") or {})
+                             dataset=info.get("dataset") or {}, optimizer_state=info.get("optimizer_state") or {},
+                             snapshots=info.get("snapshots"))
         return Trainer.from_loaded(loaded, settings)
+
+    # ---- the test set ----------------------------------------------------------------
+    def is_testing(self) -> bool:
+        return self._test_job is not None
+
+    def evaluate_test(self, load) -> bool:
+        """Score the trained model on the data ``load(progress, stop)`` returns (a data set's test
+        part), in a worker thread, on a copy of the model; ``testFinished`` or ``testFailed`` follows."""
+        if self.is_running() or self._test_job is not None:
+            return False
+        model = self.predict_model()
+        if model is None:
+            self.testFailed.emit("There is no trained model to score yet: train first.")
+            return False
+        scored = Sequential.from_config(model.get_config(), seed=0)  # the GUI thread keeps using its own
+        scored.load_state_dict(model.state_dict())
+        trainer = self.trainer
+        normalization = trainer.normalization if trainer is not None else None
+        loss = trainer.settings.loss if trainer is not None else "cross_entropy"
+
+        def run(context: JobContext) -> TestResult:
+            started = time.perf_counter()
+            data = load(lambda *_progress: None, context.stop_event)
+            check_compatible(scored, data, "test")
+            result = evaluate(scored, data.x, data.y, loss=loss, normalization=normalization)
+            return TestResult(data, result, time.perf_counter() - started)
+
+        job = Job(run, name="test", blas_threads=1)
+        job.succeeded.connect(self._on_test_finished)
+        job.failed.connect(self._on_test_failed)
+        self._test_job = job
+        job.start()
+        return True
+
+    def _on_test_finished(self, result: TestResult) -> None:
+        self._test_job = None
+        self.testFinished.emit(result)
+
+    def _on_test_failed(self, message: str, details: str, _cancelled: bool = False) -> None:
+        self._test_job = None
+        self.testFailed.emit(message if not details else f"Scoring the test set failed: {message}")
 
     # ---- controlling -------------------------------------------------------------------
     def set_paused(self, paused: bool) -> None:
@@ -206,6 +286,27 @@ class TrainingController(QObject):
             return
         self._job.set_paused(paused)
         self._set_state("paused" if paused else "running")
+
+    def step_once(self, settings: TrainSettings, train: Dataset, val: Dataset | None, *,
+                  continue_training: bool) -> bool:
+        """Train exactly one batch in the worker and explain it (``explained`` follows).
+
+        When idle this starts a paused run (Resume then trains on exactly as an uninterrupted
+        run would); while a run is going it is :meth:`request_step`.
+        """
+        if self._job is None or self._state == "idle":
+            if not self.start(settings, train, val, continue_training=continue_training, paused=True):
+                return False
+        return self.request_step()
+
+    def request_step(self) -> bool:
+        """Pause the run (after its current batch) and train one explained batch."""
+        if self._job is None or self._state == "idle":
+            return False
+        self._job.set_paused(True)
+        self._step_event.set()
+        self._set_state("paused")
+        return True
 
     def stop(self) -> None:
         """Ask the run to stop after the current batch (the finished signal follows)."""
@@ -217,6 +318,10 @@ class TrainingController(QObject):
 
         With ``keep_weights`` the weights trained so far go to the document, as after Stop.
         """
+        if self._test_job is not None:
+            self._test_job.blockSignals(True)
+            self._test_job.shutdown()
+            self._test_job = None
         if self._job is not None:
             self._job.blockSignals(True)  # its queued reports are moot now
             self._job.shutdown()
@@ -233,6 +338,10 @@ class TrainingController(QObject):
             self.snapshot.emit(report)
         elif isinstance(report, EpochReport):
             self.epoch.emit(report)
+        elif isinstance(report, StepReport):
+            self.step.emit(report)
+        elif isinstance(report, StepExplanation):
+            self.explained.emit(report)
 
     def _on_finished(self, report: Any) -> None:
         self._join()
@@ -259,7 +368,8 @@ class TrainingController(QObject):
         if trainer is None or trainer.step == 0:
             return
         info = {"training": trainer.training_state(), "history": trainer.history,
-                "dataset": trainer.dataset_metadata(), "optimizer_state": trainer.optimizer.state_dict()}
+                "dataset": trainer.dataset_metadata(), "optimizer_state": trainer.optimizer.state_dict(),
+                "snapshots": trainer.snapshots}
         self._stored_weights = trainer.model.state_dict()
         self.document.set_trained_weights(self._stored_weights, info)
 
@@ -291,7 +401,9 @@ class TrainingController(QObject):
             examples = None
             if epoch_end and self._val is not None and len(self._val):
                 examples = self._epoch_examples(model, trainer)
-        return TrainingSnapshot(step=trainer.step, epoch_end=epoch_end, model=frozen, examples=examples, **maps)
+        time_machine = (trainer.snapshots.probe, list(trainer.snapshots)) if epoch_end else None
+        return TrainingSnapshot(step=trainer.step, epoch_end=epoch_end, model=frozen, examples=examples,
+                                time_machine=time_machine, **maps)
 
     def model_input(self, image: np.ndarray) -> np.ndarray:
         """What the trained model receives for a raw image (C, H, W): the trainer's normalisation applied."""
@@ -318,15 +430,28 @@ class TrainingController(QObject):
     def predict(self, image: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]] | None:
         """Class probabilities and every layer's activation for one raw image, or None if no model."""
         model = self.predict_model()
-        if model is None or tuple(image.shape) != model.input_shape:
+        if model is None:
             return None
-        with np.errstate(all="ignore"):
-            x = self._normalise(image[None])
-            activations = model.feature_maps(x)
-            probabilities = model.predict_proba(x)[0]
-        if not np.all(np.isfinite(probabilities)):
+        result = predict_image(model, image, self.trainer.normalization if self.trainer is not None else None)
+        return None if result is None else (result.probabilities, result.activations)
+
+    def snapshot_history(self) -> SnapshotHistory | None:
+        """The epoch snapshots of the trained model the views show (None before any training)."""
+        if self.is_running():
             return None
-        return probabilities, [a[0] for a in activations]
+        trainer = self.trainer
+        if trainer is not None and trainer.model.get_config() == self.document.config:
+            return trainer.snapshots
+        if self.document.weights is not None:
+            return self.document.model_info.get("snapshots")
+        return None
+
+    def pin(self, label: str = "A") -> PinnedModel | None:
+        """A frozen copy of the trained model (design, weights, normalisation, curves) for A/B
+        comparison; None while training or before any training."""
+        if self.predict_model() is None:
+            return None
+        return PinnedModel.from_trainer(self.trainer, label)
 
     def predict_model(self) -> Sequential | None:
         """The trained model of the document (None while training or before any training)."""

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from guicnn.core.losses import LOSSES
 from guicnn.core.optim import DEFAULT_OPTIMIZER, OPTIMIZERS, SCHEDULE_TYPES
 from guicnn.core.training import TrainSettings, format_duration
+from guicnn.ui.widgets.problems import ProblemList
 
 # Every choice, default and range below comes from the core's specs (one home, shared with the CLI).
 _DEFAULTS = TrainSettings()
@@ -69,19 +70,35 @@ class TrainingPanel(QWidget):
     startRequested = Signal(bool)  # True: continue the trained weights, False: start from new weights
     pauseRequested = Signal(bool)
     stopRequested = Signal()
+    stepRequested = Signal(bool)  # one explained batch; True: continue the trained weights
+    pinRequested = Signal()  # pin the trained model as "A" for comparison
+    unpinRequested = Signal()
+    fixRequested = Signal(object)  # a one-click Fix of a refused start
+    testRequested = Signal()  # "Evaluate on the test set"
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._state = "idle"
         self._has_progress = False
+        self._can_pin = False
+        self._pinned: str | None = None
         self._run_total_steps = 0
         self._run_first_step = 0
         self._log_header_due = True
+        self._test_missing: str | None = "Train a model first."
+        self._testing = False
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self._build_settings())
         layout.addWidget(self._build_controls())
+        self.problems = ProblemList()
+        self.problems.fixChosen.connect(self.fixRequested)
+        self.problems.hide()
+        layout.addWidget(self.problems)
         layout.addWidget(self._build_progress())
+        self.test_button = QPushButton("Evaluate on the test set")
+        self.test_button.clicked.connect(self.testRequested.emit)
+        layout.addWidget(self.test_button)
         layout.addWidget(self._build_log(), 1)
         self._apply_state()
 
@@ -182,14 +199,32 @@ class TrainingPanel(QWidget):
         self.pause_button.clicked.connect(self._pause_clicked)
         self.stop_button = QPushButton("■  Stop")
         self.stop_button.clicked.connect(self.stopRequested.emit)
+        self.step_button = QPushButton("▶❚  Step")
+        self.step_button.setToolTip("Train exactly one batch (forward, loss, backward, update) and show what it "
+                                    "changed in the Step tab.\nTraining then stays paused: Step again, or Resume "
+                                    "to train on exactly as if it had never paused.")
+        self.step_button.clicked.connect(lambda: self.stepRequested.emit(bool(self._has_progress and
+                                                                              self.mode.currentData())))
         row.addWidget(self.start_button)
         row.addWidget(self.pause_button)
+        row.addWidget(self.step_button)
         row.addWidget(self.stop_button)
+        self.pin_button = QPushButton("Pin as A")
+        self.pin_button.setToolTip("Keep the trained model as \"A\": change the design or the settings and train "
+                                   "\"B\";\nthe curves overlay A and B, and Predict shows both answers side by side.")
+        self.pin_button.clicked.connect(self._pin_clicked)
+        self.pinned_label = QLabel("")
+        self.pinned_label.setWordWrap(True)
+        self.pinned_label.setStyleSheet("color: #6b4f9e;")
+        pin_row = QHBoxLayout()
+        pin_row.addWidget(self.pin_button)
+        pin_row.addWidget(self.pinned_label, 1)
         outer = QWidget()
         column = QVBoxLayout(outer)
         column.setContentsMargins(0, 0, 0, 0)
         column.addWidget(box)
         column.addWidget(self.mode)
+        column.addLayout(pin_row)
         return outer
 
     def _build_progress(self) -> QWidget:
@@ -314,6 +349,47 @@ class TrainingPanel(QWidget):
         self.pause_button.setEnabled(not idle)
         self.pause_button.setText("▶  Resume" if self._state == "paused" else "❚❚  Pause")
         self.stop_button.setEnabled(not idle)
+        self.pin_button.setEnabled(idle and (self._can_pin or self._pinned is not None))
+        self.pin_button.setText("Unpin A" if self._pinned is not None else "Pin as A")
+        self.problems.set_buttons_enabled(idle)
+        self.test_button.setEnabled(idle and self._has_progress and self._test_missing is None and not self._testing)
+        self.test_button.setText("Evaluating on the test set…" if self._testing else "Evaluate on the test set")
+        self.test_button.setToolTip(self._test_missing or "Score the trained model on the data set's own test part "
+                                    "(images it never saw) and show that confusion matrix")
+
+    def set_can_pin(self, can_pin: bool) -> None:
+        """Whether there is a trained model to pin as A."""
+        self._can_pin = can_pin
+        self._apply_state()
+
+    def set_pinned(self, summary: str | None) -> None:
+        """Show the pinned model A (its one-line summary), or that none is pinned."""
+        self._pinned = summary
+        self.pinned_label.setText("" if summary is None else f"A: {summary}")
+        self.pinned_label.setToolTip("" if summary is None else "The pinned model A, drawn dashed in the curves "
+                                                                 "and beside B in Predict.")
+        self._apply_state()
+
+    def _pin_clicked(self) -> None:
+        if self._pinned is None:
+            self.pinRequested.emit()
+        else:
+            self.unpinRequested.emit()
+
+    def set_test_available(self, missing: str | None) -> None:
+        """None when the data set has a test part to score on, else why not (the button's tooltip)."""
+        self._test_missing = missing
+        self._apply_state()
+
+    def set_testing(self, testing: bool) -> None:
+        self._testing = bool(testing)
+        self._apply_state()
+
+    def show_problems(self, problems) -> None:
+        """Why training cannot start, each with its one-click fixes (an empty list hides them)."""
+        self.problems.set_problems(problems)
+        if problems:
+            self.status.setText("Training was not started: fix the design or the data first.")
 
     def _start_clicked(self) -> None:
         self.startRequested.emit(bool(self._has_progress and self.mode.currentData()))
@@ -324,6 +400,7 @@ class TrainingPanel(QWidget):
     # ---- reports -----------------------------------------------------------------------
     def run_started(self, first_epoch: int, total_epochs: int, batches_per_epoch: int) -> None:
         """Reset the progress bar for a run from ``first_epoch`` (0-based) to ``total_epochs``."""
+        self.problems.set_problems([])
         self._run_first_step = first_epoch * batches_per_epoch
         self._run_total_steps = max(1, total_epochs * batches_per_epoch)
         self._run_started = time.monotonic()

@@ -2,9 +2,15 @@
 
 The main window creates one ``Workbench`` and gives it the design area (the layer stack above
 the summary): that becomes the "Design" tab of ``tabs``, next to "Training" (curves and feature
-maps), "Filters", "Weights", "Confusion", "Misclassified" and "Predict". The window puts
-``tabs`` in its centre and the Data and Train panels beside the Inspector. Views subscribe to
-the controller's signals and never talk to each other.
+maps), "One step" (the last explained training step), "Filters", "Weights", "Confusion",
+"Misclassified", "Predict" and "Step through" (a convolution or pooling, value by value). The
+window puts ``tabs`` in its centre and the Data and Train panels beside the Inspector. Views
+subscribe to the controller's signals and never talk to each other.
+
+The epoch time machine: a slider under the feature maps, the filters and the confusion matrix
+(kept in step) replays the core's per-epoch snapshots; its right end is the live model. A/B:
+"Pin as A" keeps a frozen copy of the trained model; the curves overlay it and Predict shows
+both models' answers and feature maps for the same image.
 """
 
 from __future__ import annotations
@@ -13,26 +19,44 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtWidgets import QMessageBox, QSplitter, QTabWidget, QWidget
+from PySide6.QtWidgets import QMessageBox, QSplitter, QTabWidget, QVBoxLayout, QWidget
 from threadpoolctl import ThreadpoolController
 
 from guicnn.core import Sequential
+from guicnn.core.compare import PinnedModel, differences
+from guicnn.core.checks import check_dataset, design_size_problem
 from guicnn.core.layers.common import fmt_shape
 from guicnn.core.training import TrainSettings
 from guicnn.core.walkthrough import build_layer, can_walk, layer_input
 from guicnn.ui.data.panel import DataPanel
 from guicnn.ui.training.controller import FrozenModel, TrainingController, TrainingSnapshot
 from guicnn.ui.training.panel import TrainingPanel
+from guicnn.ui.views.common import layer_labels
+from guicnn.ui.views.compare_maps import FeatureMapsPair
 from guicnn.ui.views.confusion import ConfusionView, MisclassifiedView
 from guicnn.ui.views.curves import CurvesView
 from guicnn.ui.views.feature_maps import FeatureMapsView
 from guicnn.ui.views.filters import FiltersView
 from guicnn.ui.views.histograms import HistogramsView
 from guicnn.ui.views.predict import PredictView
+from guicnn.ui.views.step import StepView
 from guicnn.ui.views.walkthrough import WalkthroughView
+from guicnn.ui.widgets.time_machine import LIVE, TimeMachineBar
 
 _BLAS = ThreadpoolController()  # made once: inspecting the loaded libraries takes ~1 ms
-TABS = ("Design", "Training", "Filters", "Weights", "Confusion", "Misclassified", "Predict", "Step through")
+TABS = ("Design", "Training", "One step", "Filters", "Weights", "Confusion", "Misclassified", "Predict",
+        "Step through")
+REPLAY_TABS = ("Training", "Filters", "Confusion")  # the tabs with a time-machine slider
+
+
+def _with_bar(view: QWidget, bar: QWidget) -> QWidget:
+    box = QWidget()
+    column = QVBoxLayout(box)
+    column.setContentsMargins(0, 0, 0, 0)
+    column.setSpacing(0)
+    column.addWidget(view, 1)
+    column.addWidget(bar)
+    return box
 
 
 class Workbench(QObject):
@@ -55,6 +79,10 @@ class Workbench(QObject):
         self._last_snapshot: TrainingSnapshot | None = None
         self._user_picked_cell = False
         self._auto_selecting = False
+        self._time_machine: tuple[np.ndarray | None, list] = (None, [])  # (probe, epoch snapshots)
+        self._replay = LIVE  # the snapshot index the replaying views show, or LIVE
+        self._live_examples: tuple | None = None  # the confusion gallery's images of the live model
+        self.pinned: PinnedModel | None = None
         self._health: tuple = ()
         # Edits come in bursts (typing, undo): redraw the model views once the burst is over.
         self._idle_refresh = QTimer(self)
@@ -64,6 +92,7 @@ class Workbench(QObject):
         self._connect()
         self._design_changed()
         self._document_replaced()
+        self._refresh_test_button()
         if initial_data:
             QTimer.singleShot(0, lambda: self._load_initial_data(initial_data))
 
@@ -76,19 +105,35 @@ class Workbench(QObject):
         self.confusion = ConfusionView()
         self.misclassified = MisclassifiedView()
         self.predict = PredictView()
+        self.step_view = StepView()
+        self.compare_maps = FeatureMapsPair()
+        self.compare_maps.setVisible(False)
+        self.time_bars = {tab: TimeMachineBar() for tab in REPLAY_TABS}
+        for bar in self.time_bars.values():
+            bar.positionChanged.connect(self._replay_changed)
         self.walkthrough = WalkthroughView()
         training = QSplitter(Qt.Orientation.Vertical)
         training.addWidget(self.curves)
-        training.addWidget(self.feature_maps)
+        training.addWidget(_with_bar(self.feature_maps, self.time_bars["Training"]))
         training.setStretchFactor(0, 2)
         training.setStretchFactor(1, 3)
+        predict = QSplitter(Qt.Orientation.Vertical)
+        predict.addWidget(self.predict)
+        predict.addWidget(self.compare_maps)
+        predict.setStretchFactor(0, 1)
+        predict.setStretchFactor(1, 1)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        for title, widget in zip(TABS, (design_area, training, self.filters, self.histograms, self.confusion,
-                                        self.misclassified, self.predict, self.walkthrough)):
+        for title, widget in zip(TABS, (design_area, training, self.step_view,
+                                        _with_bar(self.filters, self.time_bars["Filters"]), self.histograms,
+                                        _with_bar(self.confusion, self.time_bars["Confusion"]),
+                                        self.misclassified, predict, self.walkthrough)):
             self.tabs.addTab(widget, title)
-        self.tabs.setTabToolTip(1, "Loss and accuracy curves, and the feature maps of the probe image, live")
-        self.tabs.setTabToolTip(4, "Which classes are confused with which, after each epoch")
+        self.tabs.setTabToolTip(TABS.index("Training"),
+                                "Loss and accuracy curves, and the feature maps of the probe image, live")
+        self.tabs.setTabToolTip(TABS.index("One step"),
+                                "What one training step changed (press Step in the Train panel)")
+        self.tabs.setTabToolTip(TABS.index("Confusion"), "Which classes are confused with which, after each epoch")
         self.tabs.setTabToolTip(TABS.index("Step through"),
                                 "How a convolution or pooling layer computes its output, value by value")
 
@@ -102,11 +147,19 @@ class Workbench(QObject):
         doc.file_changed.connect(self._document_replaced)
         data.datasetChanged.connect(self._dataset_changed)
         data.probeChanged.connect(self._probe_changed)
-        data.fixInputShape.connect(lambda shape: doc.set_input_shape(list(shape)))
-        data.fixOutputUnits.connect(self._fix_output_units)
+        data.fixRequested.connect(self.apply_fix)
+        data.datasetChanged.connect(lambda _ds: self._refresh_test_button())
         panel.startRequested.connect(self.start_training)
+        panel.fixRequested.connect(lambda fix: self.apply_fix(fix, train_after=True))
+        panel.testRequested.connect(self.evaluate_test_set)
+        ctl.testFinished.connect(self._test_finished)
+        ctl.testFailed.connect(self._test_failed)
         panel.pauseRequested.connect(ctl.set_paused)
         panel.stopRequested.connect(ctl.stop)
+        panel.stepRequested.connect(self.step_training)
+        panel.pinRequested.connect(self.pin_model)
+        panel.unpinRequested.connect(self.unpin_model)
+        ctl.explained.connect(self._explained)
         ctl.started.connect(self._run_started)
         ctl.stateChanged.connect(self._state_changed)
         ctl.step.connect(self._step)
@@ -133,9 +186,7 @@ class Workbench(QObject):
     # ---- design and data ------------------------------------------------------------------
     def _design_changed(self) -> None:
         analysis = self.document.analysis
-        output = analysis.output_shape
-        units = int(np.prod(output)) if output is not None else None
-        self.data_panel.set_design(analysis.input_shape, units)
+        self.data_panel.set_design(self.document.config)
         labels = ["?" if info.output_shape is None else f"{info.index} · {info.description} → "
                   f"{fmt_shape(info.output_shape)}" for info in analysis.layers]
         types = [info.type for info in analysis.layers]
@@ -167,6 +218,7 @@ class Workbench(QObject):
             except ValueError:
                 pass
         self.training_panel.set_has_progress(self.controller.has_progress())
+        self._load_time_machine()
         self._refresh_idle_views()
 
     def _dataset_changed(self, dataset) -> None:
@@ -180,33 +232,68 @@ class Workbench(QObject):
         self.controller.set_probe(self.data_panel.probe_image())
         self._refresh_idle_views()
 
-    def _fix_output_units(self, units: int) -> None:
-        for index in range(len(self.document.layers) - 1, -1, -1):
-            if self.document.layers[index].get("type") == "Dense":
-                self.document.set_field(index, "units", int(units))
-                return
-        self.window.show_message("Add a Dense layer at the end: its units are the class scores.")
+    def apply_fix(self, fix, train_after: bool = False) -> bool:
+        """Apply a one-click fix to the design (one undoable edit); with ``train_after`` (the fix of a
+        refused start) training starts when nothing else is in the way."""
+        refused = self.document.apply_fix(fix)
+        if refused:
+            self.window.show_message(refused)
+            return False
+        self.window.show_message(f"{fix.description} (Edit ▸ Undo takes it back).")
+        self.training_panel.show_problems([])
+        if train_after:
+            self.start_training(self.training_panel.mode.currentData() if self.controller.has_progress() else False)
+        return True
 
     # ---- training ------------------------------------------------------------------------
     def start_training(self, continue_training: bool) -> bool:
+        inputs = self._run_inputs()
+        return inputs is not None and self.controller.start(*inputs, continue_training=continue_training)
+
+    def step_training(self, continue_training: bool) -> bool:
+        """The Step button: one explained batch (starting a paused run when idle)."""
+        if self.controller.state != "idle":
+            return self.controller.request_step()
+        inputs = self._run_inputs()
+        return inputs is not None and self.controller.step_once(*inputs, continue_training=continue_training)
+
+    def _run_inputs(self) -> tuple | None:
+        """(settings, train, val) for a new run, with the probe set; None (and the reason shown, with
+        its fixes) if the settings are invalid, there is no data, or the data cannot feed the design."""
         try:
             settings = self.training_panel.settings()
         except ValueError as exc:
             self.training_panel.show_error(str(exc))
-            return False
+            return None
         if self.data_panel.dataset() is None:
             self.training_panel.show_error("Load a data set first (the Data panel).")
             self.window.docks["data"].raise_()
-            return False
+            return None
         train, val = self.data_panel.train_val()
+        # The core's check, before any weight is built: what cannot work is refused with its fixes.
+        problems = check_dataset(self.document.config, train, purpose="train", what="training",
+                                 batch_size=settings.batch_size)
+        self.training_panel.show_problems(problems)
+        if problems:
+            self.window.docks["training"].raise_()
+            self.window.show_message("Training was not started: " + problems[0].text())
+            return None
         self.controller.set_probe(self._current_probe())
-        return self.controller.start(settings, train, val, continue_training=continue_training)
+        return settings, train, val
+
+    def _explained(self, explanation) -> None:
+        self.step_view.set_explanation(explanation)
+        self.show_tab("One step")
+        self.window.show_message(f"Step {explanation.step}: loss on its batch {explanation.loss_before:.4f} → "
+                                 f"{explanation.loss_after:.4f}. Step again, or Resume to train on.")
 
     def _run_started(self, info: dict[str, Any]) -> None:
         if not info["continued"]:
             self.curves.clear()
             self._user_picked_cell = False
+            self._set_time_machine(None, [])
         self.training_panel.run_started(info["first_epoch"], info["epochs"], info["batches_per_epoch"])
+        self.training_panel.set_can_pin(False)
         self.show_tab("Training")
         self.window.docks["training"].raise_()
         self.window.show_message("Training… the design is locked until it stops.")
@@ -216,6 +303,50 @@ class Workbench(QObject):
         self.data_panel.set_read_only(state != "idle")
         if state == "idle":
             self.training_panel.set_has_progress(self.controller.has_progress())
+            self.training_panel.set_can_pin(self.controller.predict_model() is not None)
+        self._update_time_bars()
+
+    # ---- the test set --------------------------------------------------------------------
+    def _refresh_test_button(self) -> None:
+        self.training_panel.set_test_available(self.data_panel.test_part_missing())
+
+    def evaluate_test_set(self) -> bool:
+        """Score the trained model on the data set's own test part (in a worker); the Confusion
+        tab then shows that set's confusion matrix and its images."""
+        missing = self.data_panel.test_part_missing()
+        load = self.data_panel.test_loader()
+        if missing is not None or load is None:
+            self.training_panel.show_error(missing or "This data set has no test part.")
+            return False
+        if not self.controller.evaluate_test(load):
+            return False
+        self.training_panel.set_testing(True)
+        self.window.show_message("Scoring the test set…")
+        return True
+
+    def _test_finished(self, test) -> None:
+        self.training_panel.set_testing(False)
+        result, data = test.result, test.dataset
+        summary = (f"test set ({data.name}, {len(data):,} images): loss {result.loss:.4f}, "
+                   f"accuracy {100 * result.accuracy:.2f}%")
+        self.training_panel.log(summary)
+        self.training_panel.status.setText(summary[:1].upper() + summary[1:])
+        self.confusion.set_confusion(result.confusion, list(data.class_names),
+                                     subtitle=f"test set: {len(data):,} images, accuracy {100 * result.accuracy:.1f}%")
+        confidence = result.probabilities[np.arange(len(data)), result.predictions].astype(np.float32)
+        self._example_images = data.x
+        self.confusion.set_examples(data.x, data.y, result.predictions, confidence)
+        self.misclassified.set_examples(data.x, data.y, result.predictions, confidence,
+                                        class_names=list(data.class_names))
+        self._user_picked_cell = False
+        self._show_commonest_mistake(result.confusion)
+        self.show_tab("Confusion")
+        self.window.show_message(summary[:1].upper() + summary[1:])
+
+    def _test_failed(self, message: str) -> None:
+        self.training_panel.set_testing(False)
+        self.training_panel.show_error(message)
+        self.window.show_message(message)
 
     def _step(self, report) -> None:
         self.training_panel.show_step(report)
@@ -227,7 +358,7 @@ class Workbench(QObject):
         self._set_health(report.health)
         self.curves.add_epoch(report.epoch, report.val_loss, report.val_accuracy,
                               report.train_loss, report.train_accuracy)
-        if report.confusion is not None:
+        if report.confusion is not None and self._replay == LIVE:
             self.confusion.set_confusion(report.confusion, self._class_names,
                                          subtitle=f"validation set after epoch {report.epoch}")
             self._show_commonest_mistake(report.confusion)
@@ -257,11 +388,17 @@ class Workbench(QObject):
             ex = snap.examples
             self._example_images = ex.images
             args = (ex.images, ex.labels, ex.predictions, ex.confidence)
-            self.confusion.set_examples(*args)
+            self._live_examples = args
+            if self._replay == LIVE:
+                self.confusion.set_examples(*args)
             self.misclassified.set_examples(*args, class_names=self._class_names)
+        if snap.time_machine is not None:
+            self._set_time_machine(*snap.time_machine)
         self._draw_snapshot(snap, self.tabs.tabText(self.tabs.currentIndex()))
 
     def _draw_snapshot(self, snap: TrainingSnapshot, tab: str) -> None:
+        if self._replay != LIVE and tab in REPLAY_TABS:
+            return  # the time machine shows an earlier epoch there
         if tab == "Training" and snap.activations is not None:
             self.feature_maps.set_activations(snap.probe, snap.activations, self._class_names)
         elif tab == "Predict" and snap.probabilities is not None and self._probe_from_predict:
@@ -276,6 +413,9 @@ class Workbench(QObject):
     def _tab_changed(self, index: int) -> None:
         if self.tabs.tabText(index) == "Step through":
             self._show_walkthrough_layer(self.walkthrough.requested_layer())
+            return
+        if self._replay != LIVE and self.tabs.tabText(index) in REPLAY_TABS:
+            self._draw_replay(self.tabs.tabText(index))
             return
         if self.controller.is_running():
             if self._last_snapshot is not None:
@@ -294,6 +434,7 @@ class Workbench(QObject):
         return self._health
 
     def _finished(self, report) -> None:
+        self._load_time_machine()
         self.training_panel.show_end(report)
         if report is not None and report.health:
             self._set_health(report.health)
@@ -328,6 +469,8 @@ class Workbench(QObject):
             # Untrained too: the drawing's feature maps are worth tracing before any training.
             if model is not None and tuple(image.shape) == model.input_shape:
                 self._refresh_probe_views(model, trained, self.tabs.tabText(self.tabs.currentIndex()))
+            elif self.pinned is not None:
+                self._show_comparison(image, None)
 
     def _use_example_as_probe(self, index: int) -> None:
         """A double-clicked validation image becomes the Predict pane's input (and the probe)."""
@@ -345,6 +488,8 @@ class Workbench(QObject):
         if not analysis.valid or not analysis.layers:
             return None, False
         config = self.document.config
+        if design_size_problem(config, analysis, purpose="evaluate") is not None:
+            return None, False  # too large to build: the summary says so, training refuses with the numbers
         if self._untrained is None or self._untrained[0] != config:
             self._untrained = (config, Sequential.from_config(config, seed=0))
         return self._untrained[1], False
@@ -359,6 +504,9 @@ class Workbench(QObject):
             self._show_walkthrough_layer(self.walkthrough.requested_layer())
             return
         if tab not in ("Training", "Filters", "Weights", "Predict"):
+            return
+        if self._replay != LIVE and tab in REPLAY_TABS:
+            self._draw_replay(tab)
             return
         model, trained = self._preview_model()
         if model is None:
@@ -389,10 +537,147 @@ class Workbench(QObject):
             caption = None if trained else "untrained: random weights"
             self.feature_maps.set_activations(probe, activations, self._class_names, probe_caption=caption)
         if probabilities is not None and self._probe_from_predict:
-            self.predict.show_probabilities(probabilities)
+            if self.pinned is not None:
+                self._show_comparison(probe, (probabilities, activations))
+            else:
+                self.predict.show_probabilities(probabilities)
         if tab == "Predict" and self._probe_from_predict:
             caption = "your drawing" if trained else "your drawing · untrained: random weights"
             self.predict.feature_maps.set_activations(probe, activations, self._class_names, probe_caption=caption)
+
+    # ---- epoch time machine ------------------------------------------------------------------
+    def _load_time_machine(self) -> None:
+        """The snapshots of the model the views show (an opened file's, or this session's)."""
+        history = self.controller.snapshot_history()
+        if history is None:
+            self._set_time_machine(None, [])
+        else:
+            self._set_time_machine(history.probe, list(history))
+
+    def _set_time_machine(self, probe: np.ndarray | None, snapshots: list) -> None:
+        """New snapshots (an epoch ended, or another model): a replay stays on its epoch (or the
+        latest kept one before it; live when there is none)."""
+        shown = self.replay_snapshot()
+        self._time_machine = (probe, list(snapshots))
+        if shown is not None:
+            earlier = [i for i, s in enumerate(snapshots) if s.epoch <= shown.epoch]
+            self._replay = earlier[-1] if earlier else LIVE
+        self._update_time_bars()
+
+    def _update_time_bars(self) -> None:
+        snapshots = self._time_machine[1]
+        epochs = [s.epoch for s in snapshots]
+        notes = []
+        for s in snapshots:
+            accuracy = s.metrics.get("val_accuracy")
+            notes.append("" if accuracy is None else f"validation {100 * accuracy:.1f}%")
+        running = self.controller.state != "idle"
+        live = "live · training" if running else ("live · the model now" if epochs else "live")
+        for bar in self.time_bars.values():
+            bar.set_epochs(epochs, notes, live)
+            bar.set_position(self._replay)
+
+    def _replay_changed(self, index: int) -> None:
+        """A time-machine slider moved: every replaying view follows (the visible one redraws now)."""
+        self._replay = index
+        for bar in self.time_bars.values():
+            bar.set_position(index)
+        tab = self.tabs.tabText(self.tabs.currentIndex())
+        if index == LIVE:
+            if self._live_examples is not None:
+                self.confusion.set_examples(*self._live_examples)
+            if self._last_snapshot is not None and self.controller.is_running():
+                self._draw_snapshot(self._last_snapshot, tab)
+            else:
+                self._refresh_idle_views()
+            self._restore_live_confusion()
+        else:
+            self._draw_replay(tab)
+
+    def _restore_live_confusion(self) -> None:
+        snapshots = self._time_machine[1]
+        if snapshots and snapshots[-1].confusion is not None:
+            self.confusion.set_confusion(snapshots[-1].confusion, self._class_names,
+                                         subtitle=f"validation set after epoch {snapshots[-1].epoch}")
+
+    def replay_snapshot(self):
+        """The epoch snapshot the replaying views show, or None for live."""
+        return None if self._replay == LIVE else self._time_machine[1][self._replay]
+
+    def _draw_replay(self, tab: str) -> None:
+        snapshot = self.replay_snapshot()
+        if snapshot is None:
+            return
+        layers = self.document.analysis.layers
+        names = {info.index: f"{info.index} · {info.description}" for info in layers}
+        when = f"after epoch {snapshot.epoch} (time machine)"
+        if tab == "Training":
+            probe = self._time_machine[0]
+            maps = [np.zeros((1, 1, 1), np.float32) if m is None else m.astype(np.float32)
+                    for m in snapshot.feature_maps]
+            if probe is not None and probe.ndim == 3:
+                self.feature_maps.set_activations(probe, maps, self._class_names,
+                                                  probe_caption=f"{when}; maps shrunk to at most 16×16")
+        elif tab == "Filters":
+            self.filters.set_filters([(f"{names.get(i, str(i))} · after epoch {snapshot.epoch}", w)
+                                      for i, w in sorted(snapshot.filters.items())])
+        elif tab == "Confusion" and snapshot.confusion is not None:
+            self.confusion.set_examples(np.zeros((0,) + tuple(self._time_machine[0].shape if
+                                                               self._time_machine[0] is not None else (1, 1, 1)),
+                                                 np.float32), np.zeros(0, np.int64), np.zeros(0, np.int64),
+                                        np.zeros(0, np.float32))
+            self.confusion.set_confusion(snapshot.confusion, self._class_names, subtitle=f"validation set {when}")
+
+    # ---- A/B comparison --------------------------------------------------------------------
+    def pin_model(self) -> bool:
+        """Keep the trained model as "A" (curves overlaid, Predict side by side)."""
+        pinned = self.controller.pin("A")
+        if pinned is None:
+            self.window.show_message("Train a model first: there is nothing to pin yet.")
+            return False
+        self.pinned = pinned
+        summary = pinned.summary()
+        self.training_panel.set_pinned(summary)
+        self.curves.set_reference(pinned.history, "A", summary)
+        self.predict.set_reference("A")
+        self.compare_maps.setVisible(True)
+        self.window.show_message(f"Pinned as A: {summary}. Change the design or the settings and train B.")
+        image = self.predict.current_image()
+        if image is not None:
+            self._predict_image(image)
+        return True
+
+    def unpin_model(self) -> None:
+        self.pinned = None
+        self.training_panel.set_pinned(None)
+        self.curves.clear_reference()
+        self.predict.set_reference(None)
+        self.compare_maps.setVisible(False)
+        image = self.predict.current_image()
+        if image is not None:
+            self._predict_image(image)
+
+    def _show_comparison(self, image: np.ndarray, current: tuple | None) -> None:
+        """Predict: A's and B's probabilities and feature maps for the same image."""
+        pinned = self.pinned
+        a = pinned.predict(image)
+        model, trained = self._preview_model()
+        b_labels = layer_labels(model) if model is not None and trained else []
+        try:
+            changes = differences(pinned.config, pinned.settings, self.document.config,
+                                  self.training_panel.settings().to_dict())
+        except ValueError:
+            changes = []
+        title_b = "B · the current model" + (f" ({'; '.join(changes[:2])})" if changes else "")
+        if current is None:
+            title_b += ": not trained yet"
+        self.compare_maps.set_models(layer_labels(pinned.model), b_labels, f"A · {pinned.summary()}", title_b)
+        self.compare_maps.set_activations(None if a is None else a.activations,
+                                          None if current is None else current[1])
+        if current is not None:
+            self.predict.show_probabilities(current[0], None if a is None else a.probabilities)
+        elif a is not None:
+            self.predict.show_probabilities(a.probabilities, who="A (B is not trained yet)")
 
     # ---- step through a layer -------------------------------------------------------------
     def show_walkthrough(self, layer_index: int) -> None:

@@ -13,6 +13,7 @@ import pyqtgraph as pg
 pg.setConfigOptions(imageAxisOrder="row-major", background="w", foreground="#333a40", antialias=False)
 
 from guicnn.ui.views.common import layer_labels  # noqa: E402  (after the global options)
+from guicnn.ui.views.compare_maps import FeatureMapsPair  # noqa: E402
 from guicnn.ui.views.confusion import ConfusionView, MisclassifiedView  # noqa: E402
 from guicnn.ui.views.curves import CurvesView  # noqa: E402
 from guicnn.ui.views.feature_maps import FeatureMapsView  # noqa: E402
@@ -20,16 +21,19 @@ from guicnn.ui.views.filters import FiltersView  # noqa: E402
 from guicnn.ui.views.gallery import ImageGallery  # noqa: E402
 from guicnn.ui.views.histograms import HistogramsView  # noqa: E402
 from guicnn.ui.views.predict import DrawingCanvas, PredictView  # noqa: E402
+from guicnn.ui.views.step import StepView  # noqa: E402
 
 __all__ = [
     "ConfusionView",
     "CurvesView",
     "DrawingCanvas",
+    "FeatureMapsPair",
     "FeatureMapsView",
     "FiltersView",
     "HistogramsView",
     "ImageGallery",
     "MisclassifiedView",
     "PredictView",
+    "StepView",
     "layer_labels",
 ]

@@ -22,6 +22,7 @@ BEST_COLOUR = "#2e7d32"
 BAR_COLOUR = "#5b8fc7"
 HIGHLIGHT_COLOUR = "#d9711c"
 GRID_COLOUR = "#dfe4e9"
+REFERENCE_COLOUR = "#7b4fb0"  # a pinned model "A" in A/B comparisons
 
 VIRIDIS = pg.colormap.get("viridis")
 # Weights: negative blue, zero white, positive red (ColorBrewer RdBu), always centred at 0.

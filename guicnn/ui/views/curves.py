@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayo
 
 from guicnn.ui.views.common import (
     BEST_COLOUR,
+    REFERENCE_COLOUR,
     TRAIN_COLOUR,
     VAL_COLOUR,
     HintStack,
@@ -24,6 +25,7 @@ from guicnn.ui.views.common import (
 )
 from guicnn.ui.widgets.image_export import add_image_menu
 
+TITLE = "Loss and accuracy · training per batch, validation per epoch"
 MIN_REDRAW_MS = 200  # at most 5 redraws a second: each costs ~15 ms of software painting
 EMPTY_HINT = ("No training yet.\n\nPress Train: the training loss and accuracy appear here after every "
               "batch, the validation loss and accuracy after every epoch.")
@@ -100,6 +102,9 @@ class CurvesView(QWidget):
     * ``set_history(history)``: a loaded model's per-epoch history (keys ``train_loss``,
       ``train_accuracy``, ``val_loss``, ``val_accuracy``, optional ``epoch``); replaces everything.
     * ``clear()``; ``flush()`` redraws now (appends are redrawn together, at most 20 times a second).
+    * ``set_reference(history, label, summary)`` / ``clear_reference()``: a pinned model's per-epoch
+      history drawn over the curves in its own colour, dashed, with legend entries (A/B comparison);
+      ``clear()`` leaves it.
 
     Accuracies are fractions 0..1 and shown in percent. Appends cost microseconds; the
     coalesced redraw is one ``setData`` per curve with the filled slice of growing buffers.
@@ -113,6 +118,7 @@ class CurvesView(QWidget):
         self._ema_count = [0, 0]
         self._weight = 0.6
         self._legend_key: tuple | None = None
+        self._reference: tuple[str, str] | None = None  # (label, summary) of the pinned model
         self._best_index: int | None = None
         self._steps_dirty = self._epochs_dirty = True
         self._covered = -1
@@ -124,7 +130,7 @@ class CurvesView(QWidget):
 
     # ---- construction ---------------------------------------------------------------------
     def _build_ui(self) -> None:
-        self.title = caption_label("Loss and accuracy · training per batch, validation per epoch", bold=True)
+        self.title = caption_label(TITLE, bold=True)
         self.smoothing_slider = QSlider(Qt.Orientation.Horizontal)
         self.smoothing_slider.setRange(0, 99)
         self.smoothing_slider.setValue(round(self._weight * 100))
@@ -178,6 +184,16 @@ class CurvesView(QWidget):
                 "val": plot.plot(pen=pg.mkPen(VAL_COLOUR, width=2), symbol="o", symbolSize=7,
                                  symbolPen=pg.mkPen(VAL_COLOUR), symbolBrush=pg.mkBrush(VAL_COLOUR),
                                  connect="finite"),
+            }
+        # A pinned model (A/B): its own colour, dashed validation and dotted training-per-epoch.
+        self.reference_curves: dict[str, dict[str, pg.PlotDataItem]] = {}
+        for key, plot in (("loss", self.loss_plot), ("accuracy", self.accuracy_plot)):
+            self.reference_curves[key] = {
+                "val": plot.plot(pen=pg.mkPen(REFERENCE_COLOUR, width=2, style=Qt.PenStyle.DashLine),
+                                 symbol="t", symbolSize=7, symbolPen=pg.mkPen(REFERENCE_COLOUR),
+                                 symbolBrush=pg.mkBrush(REFERENCE_COLOUR), connect="finite"),
+                "train": plot.plot(pen=pg.mkPen(REFERENCE_COLOUR, width=1.5, style=Qt.PenStyle.DotLine),
+                                   connect="finite"),
             }
         self.best_lines = []
         self.crosshairs = []
@@ -277,7 +293,7 @@ class CurvesView(QWidget):
         self._redraw_timer.stop()
         self._last_flush = time.monotonic()
         steps, epochs = self._steps, self._epochs
-        if steps.size == 0 and epochs.size == 0:
+        if steps.size == 0 and epochs.size == 0 and self._reference is None:
             self.stack.show_hint()
         else:
             self.stack.show_content()
@@ -306,6 +322,44 @@ class CurvesView(QWidget):
     def set_smoothing(self, weight: float) -> None:
         """EMA weight 0..0.99 for the per-batch training curves (0 = raw)."""
         self.smoothing_slider.setValue(round(min(max(weight, 0.0), 0.99) * 100))
+
+    def set_reference(self, history: Mapping[str, Sequence[Any]], label: str = "A", summary: str = "") -> None:
+        """Overlay a pinned model's per-epoch history (validation dashed, training mean dotted)."""
+        n = max((len(history.get(k) or ()) for k in ("val_loss", "train_loss")), default=0)
+        epochs = history.get("epoch")
+        x = np.asarray(epochs, dtype=np.float64)[:n] if epochs is not None and len(epochs) >= n else np.arange(1, n + 1.0)
+
+        def column(key: str, scale: float = 1.0) -> np.ndarray:
+            return scale * np.array(([_num(v) for v in (history.get(key) or ())] + [np.nan] * n)[:n])
+
+        for key, scale in (("loss", 1.0), ("accuracy", 100.0)):
+            self.reference_curves[key]["val"].setData(x, column(f"val_{key}", scale))
+            self.reference_curves[key]["train"].setData(x, column(f"train_{key}", scale))
+        self._reference = (label, summary)
+        self.title.setText(f"Loss and accuracy · B, the current run (solid) against {label} (purple)")
+        self.title.setToolTip(f"{label}: {summary}" if summary else "")
+        self._legend_key = None
+        self.stack.show_content()
+        self.flush()
+
+    def clear_reference(self) -> None:
+        for curves in self.reference_curves.values():
+            for curve in curves.values():
+                curve.setData([], [])
+        self._reference = None
+        self.title.setText(TITLE)
+        self.title.setToolTip("")
+        self._legend_key = None
+        self.flush()
+
+    def reference_data(self, key: str = "accuracy", which: str = "val") -> tuple[np.ndarray, np.ndarray]:
+        """The pinned model's curve as drawn (x, y); empty without one."""
+        curve = self.reference_curves[key][which]  # the data given, not the part clipped to the view
+        x, y = curve.xData, curve.yData
+        return (np.zeros(0), np.zeros(0)) if x is None else (np.asarray(x), np.asarray(y))
+
+    def legend_texts(self) -> list[str]:
+        return [label.text for _, label in self.legend.items]
 
     # ---- what is shown (also used by tests) ----------------------------------------------
     @property
@@ -385,7 +439,7 @@ class CurvesView(QWidget):
                 line.label.setFormat(text)
 
     def _sync_legend(self, raw: bool, smooth: bool, train_epoch: bool, val: bool) -> None:
-        key = (raw, smooth, train_epoch, val)
+        key = (raw, smooth, train_epoch, val, self._reference)
         if key == self._legend_key:
             return
         self._legend_key = key
@@ -393,9 +447,14 @@ class CurvesView(QWidget):
                  "train_epoch": "training, mean per epoch", "val": "validation, after each epoch"}
         shown = {"raw": raw, "smooth": smooth, "train_epoch": train_epoch, "val": val}
         self.legend.clear()
+        self.legend.setColumnCount(3 if self._reference is not None else 4)  # two even rows with A's two
         for name, visible in shown.items():
             if visible:
                 self.legend.addItem(self.curves["loss"][name], names[name])
+        if self._reference is not None:
+            label = self._reference[0]
+            self.legend.addItem(self.reference_curves["loss"]["val"], f"{label}: validation (dashed)")
+            self.legend.addItem(self.reference_curves["loss"]["train"], f"{label}: training (dotted)")
 
     def _on_smoothing(self, value: int) -> None:
         self._weight = value / 100.0

@@ -23,10 +23,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from guicnn.core.data.images import read_rgb, resize_rgb, to_channels
+from guicnn.core.errors import GuicnnError
 from guicnn.ui.style import ERROR
 from guicnn.ui.views.common import (
     BAR_COLOUR,
     HIGHLIGHT_COLOUR,
+    REFERENCE_COLOUR,
     HintStack,
     caption_label,
     fmt_shape,
@@ -65,6 +68,15 @@ def canvas_to_input(rgb: np.ndarray, shape: tuple[int, int, int], fit: bool = Fa
     if invert:
         x = 1.0 - x
     return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def loaded_to_input(rgb: np.ndarray, shape: tuple[int, int, int], invert: bool = False) -> np.ndarray:
+    """A loaded file's (H, W, 3) pixels as the model's (C, H, W) input, by the core's resize and
+    channel rules (exactly ``core.data.images.read_image``); grey repeated for other channel counts."""
+    c, h, w = shape
+    small = resize_rgb(rgb, (h, w))
+    x = to_channels(small, c) if c in (1, 3) else np.repeat(to_channels(small, 1), c, axis=0)
+    return 1.0 - x if invert else x
 
 
 def _fit_ink(rgb: np.ndarray) -> np.ndarray:
@@ -218,7 +230,9 @@ class PredictView(QWidget):
     * ``set_input_shape((C, H, W))``, ``set_class_names(names)``.
     * ``imageReady(np.ndarray)``: the input as (C, H, W) float32 in [0, 1], emitted while
       drawing (every 100 ms), on mouse release, and after an image is loaded.
-    * ``show_probabilities(probs)``: probabilities (K,) for the last image; the top k are shown as bars.
+    * ``show_probabilities(probs, reference=None)``: probabilities (K,) for the last image; the top k
+      are shown as bars. With ``set_reference(label)`` (a pinned model, A/B) ``reference`` holds
+      that model's probabilities for the same image, drawn as a second bar under each class.
     * ``load_image(path) -> bool``: what "Load image…" does after its file dialog; problems
       are shown in the view, never raised. ``current_image()`` -> the last emitted array.
     * ``feature_maps``: a FeatureMapsView of the drawing (fed by whoever runs the model), where
@@ -233,7 +247,10 @@ class PredictView(QWidget):
         self._names: list[str] = []
         self._top_k = max(1, min(top_k, MAX_TOP_K))
         self._current: np.ndarray | None = None
+        self._loaded: np.ndarray | None = None  # a loaded file's RGB pixels, until the user draws over them
         self._top_names: list[str] = []
+        self._reference: str | None = None
+        self._reference_values: np.ndarray | None = None
         self._build_ui()
         self._update_pen()
 
@@ -294,6 +311,14 @@ class PredictView(QWidget):
         self.bar_texts = [pg.TextItem("", color="#1f2933", anchor=(0.0, 0.5)) for _ in range(MAX_TOP_K)]
         for text in self.bar_texts:
             self.plot.addItem(text, ignoreBounds=True)
+        self.reference_bars = pg.BarGraphItem(x0=[], y=[], width=[], height=0.34, brush=REFERENCE_COLOUR,
+                                              pen=pg.mkPen(None))
+        self.reference_bars.setVisible(False)
+        self.plot.addItem(self.reference_bars)
+        self.reference_texts = [pg.TextItem("", color=REFERENCE_COLOUR, anchor=(0.0, 0.5)) for _ in range(MAX_TOP_K)]
+        for text in self.reference_texts:
+            text.setVisible(False)
+            self.plot.addItem(text, ignoreBounds=True)
         right_content = QWidget()
         right_layout = QVBoxLayout(right_content)
         right_layout.setContentsMargins(0, 0, 0, 0)
@@ -340,8 +365,19 @@ class PredictView(QWidget):
     def set_class_names(self, names: Sequence[str]) -> None:
         self._names = [str(n) for n in names]
 
-    def show_probabilities(self, probs: np.ndarray) -> None:
-        """Probabilities (K,) of the classes for the last emitted image; shows the top k."""
+    def set_reference(self, label: str | None) -> None:
+        """Compare with a pinned model called ``label`` (None: no comparison)."""
+        self._reference = label
+        if label is None:
+            self._reference_values = None
+            self.reference_bars.setVisible(False)
+            for text in self.reference_texts:
+                text.setVisible(False)
+
+    def show_probabilities(self, probs: np.ndarray, reference: np.ndarray | None = None, who: str = "") -> None:
+        """Probabilities (K,) of the classes for the last emitted image; shows the top k (and, when
+        comparing, the pinned model's ``reference`` probabilities of the same classes). ``who``
+        names the model whose answer this is, when that is not obvious."""
         p = np.clip(np.asarray(probs, dtype=np.float64).ravel(), 0.0, 1.0)
         if p.size == 0:
             return
@@ -349,19 +385,48 @@ class PredictView(QWidget):
         order = np.argsort(-p, kind="stable")[:k]
         names = [self._name(i) for i in order]
         values = p[order] * 100.0
+        q = None
+        if self._reference is not None and reference is not None and np.asarray(reference).size == p.size:
+            q = np.clip(np.asarray(reference, dtype=np.float64).ravel(), 0.0, 1.0)
+        paired = q is not None
+        rows = np.arange(k, dtype=float) - (0.18 if paired else 0.0)
         brushes = [pg.mkBrush(HIGHLIGHT_COLOUR)] + [pg.mkBrush(BAR_COLOUR)] * (k - 1)
-        self.bars.setOpts(x0=np.zeros(k), y=np.arange(k, dtype=float), width=values, height=0.7, brushes=brushes)
+        self.bars.setOpts(x0=np.zeros(k), y=rows, width=values, height=0.34 if paired else 0.7, brushes=brushes)
         for i, text in enumerate(self.bar_texts):
             text.setVisible(i < k)
             if i < k:
-                text.setText(f"{values[i]:.1f}%")
-                text.setPos(values[i] + 1.0, i)
+                text.setText(f"{'B ' if paired else ''}{values[i]:.1f}%")
+                text.setPos(values[i] + 1.0, rows[i])
+        self._reference_values = None if q is None else q[order] * 100.0
+        self.reference_bars.setVisible(paired)
+        for i, text in enumerate(self.reference_texts):
+            text.setVisible(paired and i < k)
+        if paired:
+            ref = self._reference_values
+            self.reference_bars.setOpts(x0=np.zeros(k), y=rows + 0.36, width=ref, height=0.34)
+            for i in range(k):
+                self.reference_texts[i].setText(f"{self._reference} {ref[i]:.1f}%")
+                self.reference_texts[i].setPos(ref[i] + 1.0, rows[i] + 0.36)
         self._top_names = names
         set_category_ticks(self.plot.getAxis("left"), names, max_chars=16)
         self.plot.setYRange(-0.6, max(k, 3) - 0.4, padding=0)
-        self.plot.setTitle(f"Top {k} of {p.size} classes", color="#1f2933", size="10pt")
-        self.answer.setText(f"{names[0]} · {values[0]:.1f}%")
+        self.plot.setXRange(0, 128 if paired else 112, padding=0)  # room for "B 100.0%" after a full bar
+        self.plot.setTitle(f"Top {k} of {p.size} classes" + (f" · B (orange/blue) and {self._reference} (purple)"
+                                                             if paired else ""), color="#1f2933", size="10pt")
+        if paired:
+            best = int(np.argmax(q))
+            self.answer.setText(f"B: {names[0]} · {values[0]:.1f}%<br>"
+                                f"<span style='color:{REFERENCE_COLOUR}'>{self._reference}: {self._name(best)} · "
+                                f"{100 * q[best]:.1f}%</span>")
+        else:
+            self.answer.setText(f"{who + ': ' if who else ''}{names[0]} · {values[0]:.1f}%")
         self.result_stack.show_content()
+
+    def reference_classes(self) -> list[tuple[str, float]]:
+        """(class name, the pinned model's probability in %) for the classes shown; empty without one."""
+        if self._reference_values is None:
+            return []
+        return list(zip(self._top_names, (float(v) for v in self._reference_values)))
 
     def top_classes(self) -> list[tuple[str, float]]:
         """(class name, probability in %) of the bars shown, most likely first."""
@@ -372,6 +437,7 @@ class PredictView(QWidget):
 
     def clear(self) -> None:
         """Empty the canvas and the probabilities."""
+        self._loaded = None
         self.canvas.clear()
         self.invert_check.blockSignals(True)
         self.invert_check.setChecked(False)
@@ -386,21 +452,25 @@ class PredictView(QWidget):
         """Put a (C, H, W) array in [0, 1] (e.g. a validation image) on the canvas and emit it."""
         x = np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0)
         picture = x.transpose(1, 2, 0) if x.shape[0] == 3 else np.repeat(x[0][:, :, None], 3, axis=2)
+        self._loaded = None
         self.error_label.setVisible(False)
         self.canvas.set_picture(qimage_from_array(np.rint(picture * 255.0).astype(np.uint8)), smooth=False)
         self._send()
 
     def load_image(self, path: str | os.PathLike) -> bool:
-        """Put an image file on the canvas and emit it; a problem is shown in the view and gives False."""
+        """Put an image file on the canvas and emit it; a problem is shown in the view and gives False.
+
+        The file is read by the core's image reader (the one of ``guicnn predict`` and of image
+        folders: same transparency handling, same resampling), so the window, the command line
+        and training see the same input array for the same file.
+        """
         try:
-            with Image.open(path) as picture:
-                rgb = np.asarray(picture.convert("RGB"))
-        except (OSError, ValueError, Image.DecompressionBombError) as exc:
-            reason = str(exc) or type(exc).__name__
-            self._show_error(f"Could not open {os.path.basename(os.fspath(path))}: {reason}. "
-                             "Choose a PNG, JPEG, BMP or GIF image.")
+            rgb = read_rgb(path)
+        except GuicnnError as exc:
+            self._show_error(f"{exc}. Choose a PNG, JPEG, BMP or GIF image.")
             return False
         self.error_label.setVisible(False)
+        self._loaded = rgb
         self.canvas.set_picture(qimage_from_array(rgb))
         if self._shape[0] != 3:
             # Grey training sets (MNIST, shapes, digits) are white on black: a light page is probably
@@ -422,9 +492,15 @@ class PredictView(QWidget):
         self.canvas.pen_width = CANVAS_PIXELS / w * stroke * PEN_SCALES[self.pen_combo.currentText()]
 
     def _on_canvas_changed(self) -> None:
+        self._loaded = None  # drawn over: the canvas is the input now
         self._send()
 
     def _send(self) -> None:
+        if self._loaded is not None:
+            self._current = loaded_to_input(self._loaded, self._shape, invert=self.invert_check.isChecked())
+            self._update_seen()
+            self.imageReady.emit(self._current.copy())
+            return
         if not self.canvas.has_ink():
             self._current = None
             self._update_seen()
@@ -436,8 +512,9 @@ class PredictView(QWidget):
 
     def _update_seen(self) -> None:
         c, h, w = self._shape
+        source = "resized from the file" if self._loaded is not None else "averaged down from the canvas"
         self.seen_caption.setText(f"What the network sees: {fmt_shape(self._shape)} "
-                                  f"({'colour' if c == 3 else 'grey'}, averaged down from the canvas)")
+                                  f"({'colour' if c == 3 else 'grey'}, {source})")
         if self._current is None:
             self.seen_picture.clear()
             return
