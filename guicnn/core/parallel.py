@@ -23,9 +23,11 @@ import numpy as np
 
 _setting: int | None = None
 # True: a model pass runs BLAS on one thread and splits the products over this pool (robust
-# when other programs hold the cores); False: OpenBLAS threads its own products (faster on
-# an idle machine) and this pool only takes the large element-wise passes.
-OWN_PRODUCT_THREADS = False
+# when other programs hold the cores); False: OpenBLAS threads its own products (5 % faster
+# on an idle machine, up to 7x slower on a busy one) and this pool only takes the large
+# element-wise passes. Same-run ratios to PyTorch at 2 threads on the shared machine: wide
+# 0.51-0.68 (True) vs 0.39-0.45 (False), LeNet-5 0.54-0.65 vs 0.44-0.58.
+OWN_PRODUCT_THREADS = True
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 _blas = None  # threadpoolctl's controller of NumPy's BLAS, looked up once
@@ -76,9 +78,9 @@ def model_threads() -> Iterator[int]:
     OpenBLAS's own threads busy-wait for each other: on a machine whose cores are also busy
     with other programs a 2-thread OpenBLAS step took 2-7x *longer* than a 1-thread one
     (wide net 160 ms → 1.1 s), while with the products split over this pool (which waits on
-    locks) it stayed at the 1-thread time. On an idle machine OpenBLAS's threads win (wide
-    net 128 vs 135 ms), and NumPy's many small calls in a Winograd band hold the GIL too
-    long for our threads to overlap much, hence the default off. Yields the thread count.
+    locks) it stayed at the 1-thread time. On an idle machine OpenBLAS's threads are a little
+    faster (wide net 128 vs 135 ms), and NumPy's many small calls in a Winograd band hold the
+    GIL too long for our threads to overlap much. Yields the thread count.
     """
     if getattr(_local, "granted", None) is not None or getattr(_local, "worker", False):
         yield threads()  # already inside a pass
