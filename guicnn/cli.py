@@ -22,13 +22,14 @@ import numpy as np
 
 from . import __version__ as VERSION
 from .core.analysis import analyze
-from .core.explain import explain_layer
-from .core.repair import fixes_by_problem
 from .core.designfile import atomic_write, load_design, load_preset, preset_names
 from .core.errors import ConfigError, GuicnnError, SaveError, printable
+from .core.explain import explain_layer
+from .core.layers.common import fmt_shape
 from .core.losses import LOSSES
 from .core.model import format_summary
 from .core.optim import OPTIMIZERS
+from .core.repair import fixes_by_problem
 from .core.training import format_duration
 
 EXIT_ERROR = 1
@@ -389,7 +390,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     with _Interrupts() as interrupts:
         reports = trainer.fit_iter(data, epochs=total, stop=stop)  # refuses nonsense before any step
         _say(f"training {config.get('name') or args.design} on {data.name}: {len(data):,} samples, "
-             f"{data.num_classes} classes, input {'x'.join(map(str, data.input_shape))}")
+             f"{data.num_classes} classes, input {fmt_shape(data.input_shape)}")
         interrupts.stopping(stop)
         for report in reports:
             if isinstance(report, StepReport):

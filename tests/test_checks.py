@@ -91,8 +91,8 @@ def test_a_wrong_input_size_gets_the_data_size_as_fix():
                                                                                      {"type": "Dense", "units": 10}]},
                                    (3, 32, 32), TEN, COUNTS)
     assert problem.kind == "input_shape"
-    assert problem.message == "the images are 3x32x32 but the design's input_shape is 1x8x8"
-    assert problem.fixes[0].description == "Set the input to 3x32x32" and problem.fixes[0].kind == "set_input"
+    assert problem.message == "the images are 3×32×32 but the design's input_shape is 1×8×8"
+    assert problem.fixes[0].description == "Set the input to 3×32×32" and problem.fixes[0].kind == "set_input"
 
 
 def test_scoring_allows_more_outputs_than_the_data_has_classes_but_not_fewer():

@@ -119,7 +119,7 @@ def test_train_output_lines(capsys, design, tmp_path):
                           "--val-fraction", "0.25", "--optimizer", "sgd", "--lr", "0.05", "--out", out_file)
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[0] == "training mini digits on digits: 1,797 samples, 10 classes, input 1x8x8"
+    assert lines[0] == "training mini digits on digits: 1,797 samples, 10 classes, input 1×8×8"
     assert lines[1].startswith("epoch 1/2  loss ") and "val_acc" in lines[1] and "lr 0.05" in lines[1]
     assert lines[2].startswith("epoch 2/2")
     assert "finished 2 epochs" in out and f"saved to {out_file}" in out
@@ -167,7 +167,7 @@ def test_diverging_training_exits_1_and_keeps_finite_weights(capsys, design, tmp
 
 
 @pytest.mark.parametrize("extra, words", [
-    (["--data", "shapes"], "images are 1x28x28 but the design's input_shape is 1x8x8; set the input to 1x28x28"),
+    (["--data", "shapes"], "images are 1×28×28 but the design's input_shape is 1×8×8; set the input to 1×28×28"),
     (["--data", "nowhere.npz"], "nowhere.npz: no such file or folder"),
     (["--val-fraction", "1.5"], "val_fraction"),
 ])
@@ -223,7 +223,7 @@ def test_evaluate_prints_accuracy_and_a_confusion_table(capsys, model_file):
 
 def test_evaluate_on_other_shaped_data_is_refused(capsys, model_file):
     code, _, err = call(capsys, "evaluate", model_file, "--data", "shapes")
-    assert code == 1 and "images are 1x28x28 but the design's input_shape is 1x8x8" in one_error_line(err)
+    assert code == 1 and "images are 1×28×28 but the design's input_shape is 1×8×8" in one_error_line(err)
 
 
 def test_predict_reads_images_and_prints_top_k(capsys, model_file, tmp_path):

@@ -4,14 +4,14 @@ import re
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from test_core_properties import CONFIGS
+from test_core_receptive import DESIGNS as RECEPTIVE_DESIGNS
 
 from guicnn.core import analyze
 from guicnn.core.analysis import explain_design, explain_layer
 from guicnn.core.designfile import load_preset
 from guicnn.core.explain import sees_phrases
 from guicnn.core.receptive import receptive_field
-from test_core_properties import CONFIGS
-from test_core_receptive import DESIGNS as RECEPTIVE_DESIGNS
 
 
 def evaluate(numbers: str) -> int:

@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 from gradcheck import check_layer_gradients, numeric_gradient
+
 from guicnn.core import Sequential, layer_class, layer_types
 from guicnn.core.losses import MSE, SoftmaxCrossEntropy
 

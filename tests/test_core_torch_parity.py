@@ -9,6 +9,7 @@ F = torch.nn.functional
 from guicnn.core import Sequential, layer_class, make_optimizer, scheduled_lr  # noqa: E402
 from guicnn.core.losses import MSE, SoftmaxCrossEntropy  # noqa: E402
 
+
 def assert_close(actual, desired, err_msg="", tol=1e-5):
     """Within tol of the tensor's scale: float32 sums in another order differ by rounding only."""
     actual, desired = np.asarray(actual, np.float64), np.asarray(desired, np.float64)

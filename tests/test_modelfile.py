@@ -12,13 +12,11 @@ import numpy as np
 import pytest
 from safetensors import safe_open
 from safetensors.numpy import save_file
+from test_training import TINY, assert_same_weights, blobs, same_history, settings
 
-from guicnn.core import ModelFileError, Sequential
-from guicnn.core import modelfile
+from guicnn.core import ModelFileError, Sequential, modelfile
 from guicnn.core.modelfile import FORMAT, load_model, read_metadata, save_model
 from guicnn.core.training import StepReport, Trainer, TrainSettings
-
-from test_training import TINY, assert_same_weights, blobs, same_history, settings
 
 
 def trained(tmp_path, epochs: int = 1) -> tuple[Trainer, os.PathLike]:

@@ -15,8 +15,8 @@ from PIL import Image
 from guicnn import cli
 from guicnn.core.data import load_digits
 from guicnn.core.export.history_csv import batch_table, epoch_table, save_history_csv
-from guicnn.core.modelfile import load_model
 from guicnn.core.metrics import per_class_accuracy
+from guicnn.core.modelfile import load_model
 from guicnn.core.report import evaluate_split, report_html
 from guicnn.core.svg_chart import Series, line_chart, nice_ticks
 from guicnn.core.training import Trainer, TrainSettings

@@ -14,20 +14,19 @@ import stat
 import subprocess
 import sys
 import time
-import tomllib
 from fnmatch import fnmatch
 from pathlib import Path
 
 import numpy as np
 import pytest
+import tomllib
 from PIL import Image
+from robust_helpers import digit_folder, fill_disk_in
 
 from guicnn import cli
 from guicnn.core import modelfile
 from guicnn.core.errors import SaveError
 from guicnn.core.modelfile import load_model
-
-from robust_helpers import digit_folder, fill_disk_in
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -93,7 +92,7 @@ def test_a_folder_of_8x8_pngs_trains_an_8x8_design(capsys, tmp_path):
     code, out, err = call(capsys, "train", write(tmp_path / "d8.json", design8()), "--data", data, "--epochs", "1",
                           "--quiet")
     assert code == 0, err
-    assert out.splitlines()[0] == "training d8 on eights: 90 samples, 3 classes, input 1x8x8"
+    assert out.splitlines()[0] == "training d8 on eights: 90 samples, 3 classes, input 1×8×8"
     assert "note:" not in err
 
 
@@ -102,7 +101,7 @@ def test_a_folder_is_read_at_the_designs_size_and_says_so(capsys, tmp_path):
     code, out, err = call(capsys, "train", write(tmp_path / "d8.json", design8()), "--data", data, "--epochs", "1",
                           "--quiet")
     assert code == 0, err
-    assert "note: resized 90 of 90 images from 32x32 to 8x8" in err and "input 1x8x8" in out
+    assert "note: resized 90 of 90 images from 32x32 to 8x8" in err and "input 1×8×8" in out
 
 
 def test_mixed_sizes_without_a_design_size_ask_for_image_size(capsys, tmp_path):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from safetensors import safe_open
 from safetensors.numpy import save_file
+from test_training import TINY, blobs, settings
 
 from guicnn.core import ModelFileError, Sequential
 from guicnn.core.modelfile import load_model, save_model
@@ -26,7 +27,6 @@ from guicnn.core.snapshots import (
     take_snapshot,
 )
 from guicnn.core.training import EpochReport, Trainer
-from test_training import TINY, blobs, settings
 
 
 def small(epoch: int, size: int = 10) -> EpochSnapshot:

@@ -8,11 +8,11 @@ import threading
 
 import numpy as np
 import pytest
+from test_training import TINY, assert_same_weights, blobs, same_history, settings
 
 from guicnn.core import TrainingError, make_optimizer
-from guicnn.core.training import EndReport, EpochReport, StepReport, Trainer
 from guicnn.core.step_explanation import activation_stats
-from test_training import TINY, assert_same_weights, blobs, same_history, settings
+from guicnn.core.training import EndReport, EpochReport, StepReport, Trainer
 
 OPTIMIZERS = [
     {"type": "sgd", "lr": 0.05, "momentum": 0.9},

@@ -306,8 +306,8 @@ def test_wrong_image_size_is_explained_with_its_fix():
     trainer = Trainer.from_config(TINY, settings())
     with pytest.raises(DataMismatchError) as error:
         run(trainer, make_shapes(n=20, classes=["circle", "square", "triangle"]))
-    assert str(error.value) == ("the training images are 1x28x28 but the design's input_shape is 1x6x6; "
-                                "set the input to 1x28x28 or choose data of that size (an image folder can be "
+    assert str(error.value) == ("the training images are 1×28×28 but the design's input_shape is 1×6×6; "
+                                "set the input to 1×28×28 or choose data of that size (an image folder can be "
                                 "resized to it)")
     (problem,) = error.value.problems
     assert problem.kind == "input_shape" and problem.fixes[0].design["input_shape"] == [1, 28, 28]

@@ -365,10 +365,10 @@ def test_design_check_is_the_cores_check_with_its_fixes(qtbot, panel):
     load(qtbot, panel, lambda: panel.load_builtin("digits"))
     (problem,) = panel.design_problems.problems()
     assert problem.kind == "input_shape"
-    assert panel.design_message() == ("the images are 1x8x8 but the design's input_shape is 1x28x28; set the input "
-                                      "to 1x8x8 or choose data of that size (an image folder can be resized to it)")
+    assert panel.design_message() == ("the images are 1×8×8 but the design's input_shape is 1×28×28; set the input "
+                                      "to 1×8×8 or choose data of that size (an image folder can be resized to it)")
     (button,) = panel.design_problems.buttons()
-    assert button.text() == "Set the input to 1x8x8" and button.isVisible()
+    assert button.text() == "Set the input to 1×8×8" and button.isVisible()
     with qtbot.waitSignal(panel.fixRequested) as blocker:
         qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
     assert blocker.args[0].design["input_shape"] == [1, 8, 8]

@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QPushButton
+from robust_helpers import digit_folder, fill_disk_in
 
 from guicnn import cli
 from guicnn.core import modelfile
@@ -19,8 +20,6 @@ from guicnn.core.data import load_image_folder, read_image
 from guicnn.ui import worker
 from guicnn.ui.data.panel import DataPanel
 from guicnn.ui.views.predict import PredictView
-
-from robust_helpers import digit_folder, fill_disk_in
 
 TIMEOUT = 30_000
 
@@ -102,7 +101,7 @@ def test_the_design_check_offers_to_read_a_folder_at_the_designs_size(qtbot, pan
     load(qtbot, panel, lambda: panel.load_path(folder))
     panel.set_design({"input_shape": [1, 8, 8], "layers": [{"type": "Flatten"}, {"type": "Dense", "units": 3}]})
     texts = [button.text() for button in panel.design_problems.buttons()]
-    assert texts == ["Set the input to 1x32x32", "Read the images at 8×8"]
+    assert texts == ["Set the input to 1×32×32", "Read the images at 8×8"]
     ds = load(qtbot, panel, panel.design_problems.buttons()[1].click)
     assert ds.input_shape == (1, 8, 8)
     assert panel.design_message() == "✓ Design matches the data: 1×8×8 in, 3 classes out."

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from guicnn.core.designfile import load_preset
+from guicnn.core.health import dead_unit_fractions, layer_health
 from guicnn.core.losses import SoftmaxCrossEntropy
 from guicnn.core.model import Sequential
 from guicnn.ui.views import HistogramsView
-from guicnn.core.health import dead_unit_fractions, layer_health
 from guicnn.ui.views.histograms import MAX_SAMPLES
 
 

@@ -92,9 +92,9 @@ def test_data_mismatch_is_fixed_with_one_click(qtbot, window):
     workbench = window.workbench
     window.document.set_input_shape([1, 28, 28])
     panel = workbench.data_panel
-    assert "the images are 1x8x8 but the design's input_shape is 1x28x28" in panel.design_message()
+    assert "the images are 1×8×8 but the design's input_shape is 1×28×28" in panel.design_message()
     (button,) = panel.design_problems.buttons()
-    assert button.text() == "Set the input to 1x8x8"
+    assert button.text() == "Set the input to 1×8×8"
     with qtbot.waitSignal(panel.fixRequested, timeout=2000):
         button.click()
     assert window.document.config["input_shape"] == [1, 8, 8]

@@ -16,6 +16,7 @@ from typing import Any, Sequence
 from .analysis import Analysis, analyze
 from .errors import printable
 from .fixes import Fix
+from .layers.common import fmt_shape
 from .limits import MAX_CLASSES, MAX_LAYERS, over_budget
 
 PURPOSES = ("train", "evaluate")
@@ -45,10 +46,6 @@ class Problem:
         if self.hint:
             remedies.append(self.hint)
         return self.message + (f"; {' or '.join(remedies)}" if remedies else "")
-
-
-def _shape_text(shape: Sequence[int]) -> str:
-    return "x".join(str(int(d)) for d in shape)
 
 
 def _with(design: dict[str, Any], **changes: Any) -> dict[str, Any]:
@@ -142,8 +139,8 @@ def check_design_data(design: dict[str, Any], input_shape: Sequence[int], class_
         fixed = _with(design, input_shape=new_input)
         problems.append(Problem(
             "input_shape",
-            f"{images} are {_shape_text(data_shape)} but the design's input_shape is {_shape_text(design_shape)}",
-            (Fix(f"Set the input to {_shape_text(new_input)}", fixed, kind="set_input"),),
+            f"{images} are {fmt_shape(data_shape)} but the design's input_shape is {fmt_shape(design_shape)}",
+            (Fix(f"Set the input to {fmt_shape(new_input)}", fixed, kind="set_input"),),
             "choose data of that size (an image folder can be resized to it)",
         ))
 
@@ -170,7 +167,7 @@ def check_design_data(design: dict[str, Any], input_shape: Sequence[int], class_
         problems.append(Problem(
             "outputs",
             f"{data} has {classes} classes but the model has {outputs} output{'s' if outputs != 1 else ''}"
-            + (f" (output shape {_shape_text(analysis.output_shape)})" if len(analysis.output_shape) > 1 else "")
+            + (f" (output shape {fmt_shape(analysis.output_shape)})" if len(analysis.output_shape) > 1 else "")
             + "; it needs one output per class",
             _output_fixes(design, analysis, classes),
         ))

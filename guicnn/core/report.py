@@ -87,7 +87,7 @@ def _design_table(config: dict[str, Any]) -> str:
     analysis = analyze(config)
     rows = [["", "Input", fmt_shape(analysis.input_shape), "", "", ""]]
     for info in analysis.layers:
-        rf = "" if info.receptive_field is None else "×".join(map(str, info.receptive_field))
+        rf = fmt_shape(info.receptive_field, missing="")
         rows.append([info.index, info.description or info.type, fmt_shape(info.output_shape),
                      f"{info.params:,}", rf, f"{info.macs:,}"])
     table = _table(["#", "Layer", "Output shape", "Parameters", "Receptive field", "Mult-adds"], rows,
@@ -111,7 +111,7 @@ def _settings_table(loaded: Any) -> str:
     names = dataset.get("class_names") or []
     rows = [
         ["Data", f"{dataset.get('name', 'unknown')}" + (f" ({len(names)} classes)" if names else "")],
-        ["Input", "×".join(map(str, dataset.get("input_shape") or loaded.config.get("input_shape") or []))],
+        ["Input", fmt_shape(dataset.get("input_shape") or loaded.config.get("input_shape"), missing="")],
         ["Optimizer", f"{kind} ({details})"],
         ["Loss", settings.loss.replace("_", "-")],
         ["Batch size", settings.batch_size],

@@ -17,8 +17,8 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
 
 from guicnn.core import GuicnnError, TrainingError
-from guicnn.core.training import check_compatible
 from guicnn.core.designfile import atomic_write
+from guicnn.core.training import check_compatible
 from guicnn.ui import files
 from guicnn.ui.worker import Job
 

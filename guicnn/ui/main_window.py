@@ -22,13 +22,13 @@ from PySide6.QtWidgets import (
 from guicnn.core import GuicnnError
 from guicnn.core.designfile import load_design, preset_paths
 from guicnn.ui import files, style
-from guicnn.ui.files import safe_stem
 from guicnn.ui.builder.document import NO_LAYER, DesignDocument, empty_design
 from guicnn.ui.builder.inspector import QtInspector
 from guicnn.ui.builder.layer_stack import QtLayerStack
 from guicnn.ui.builder.palette import QtLayerPalette, add_type_menu
 from guicnn.ui.builder.summary import QtSummary
 from guicnn.ui.export_menu import ExportMenu
+from guicnn.ui.files import safe_stem
 from guicnn.ui.settings import SettingsStore
 from guicnn.ui.training.workbench import Workbench
 from guicnn.ui.widgets.elided_label import ElidedLabel

@@ -8,18 +8,19 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError, printable
+from ..layers.common import fmt_shape
 from .builtin import load_digits
 from .dataset import Dataset
 from .download import ALIASES, DATASETS, canonical_name, dataset_dir, download, is_downloaded
 from .loaders import (
-    _ZIP_MAGIC,
     _GZIP_MAGIC,
+    _ZIP_MAGIC,
     CIFAR_FOLDER,
     IDX_IMAGES_MAGIC,
     IDX_LABELS_MAGIC,
     IMAGE_EXTENSIONS,
-    _existing_file,
     _as_hw,
+    _existing_file,
     _find_idx_pair,
     _load_idx_file,
     load_cifar10,
@@ -125,7 +126,7 @@ def _fixed_size(ds: Dataset, image_size: Sequence[int] | None) -> Dataset:
     if image_size is not None and tuple(image_size) != ds.input_shape[1:]:
         h, w = ds.input_shape[1:]
         raise DataError(f"{printable(ds.name)}: its images are {h}x{w}; only image folders are resized "
-                        f"(asked for {'x'.join(map(str, image_size))})")
+                        f"(asked for {fmt_shape(image_size)})")
     return ds
 
 

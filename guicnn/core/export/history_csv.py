@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import csv
 import io
-from collections import Counter
 import math
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Any
 

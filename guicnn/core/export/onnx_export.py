@@ -19,6 +19,7 @@ import numpy as np
 from ... import __version__
 from ..designfile import atomic_write
 from ..errors import ConfigError
+from ..layers.common import fmt_shape
 from ..model import Sequential
 from .onnx_graph import OnnxGraph, onnx_module
 
@@ -106,7 +107,7 @@ def _normalize(graph: OnnxGraph, x: str, normalization: Any, input_shape: tuple[
 
 
 def _doc_string(model: Sequential, input_shape: tuple[int, ...], normalization: Any, probabilities: bool) -> str:
-    shape = "×".join(map(str, input_shape))
+    shape = fmt_shape(input_shape)
     text = f'guicnn design "{model.name or "design"}". Input: float32 N×{shape}'
     if normalization is not None:
         text += " images scaled to [0, 1] (the graph normalises them itself)"

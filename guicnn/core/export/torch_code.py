@@ -13,6 +13,7 @@ from typing import Any
 
 from ..analysis import analyze, make_layer
 from ..errors import ConfigError
+from ..layers.common import fmt_shape
 
 
 def sequential_source(config: dict[str, Any], indent: str = "        ") -> tuple[list[str], dict[str, str]]:
@@ -34,7 +35,7 @@ def sequential_source(config: dict[str, Any], indent: str = "        ") -> tuple
         except ConfigError as exc:
             raise ConfigError(exc.reason, index=index, layer_type=layer.type_name) from None
         label = f" {layer.name}," if layer.name else ""
-        lines.append(f"{indent}{source},  # {index}:{label} output {_shape_text(info.output_shape)}")
+        lines.append(f"{indent}{source},  # {index}:{label} output {fmt_shape(info.output_shape)}")
     return lines, helpers
 
 
@@ -76,7 +77,7 @@ def torch_code(config: dict[str, Any], *, weights_file: str = "model.safetensors
         "",
         "",
         "def build_model() -> nn.Sequential:",
-        f'    """{title}: input {_shape_text(input_shape)}, output {_shape_text(analysis.output_shape)}."""',
+        f'    """{title}: input {fmt_shape(input_shape)}, output {fmt_shape(analysis.output_shape)}."""',
         "    return nn.Sequential(",
         *lines,
         "    )",
@@ -89,10 +90,6 @@ def torch_code(config: dict[str, Any], *, weights_file: str = "model.safetensors
         "",
     ]
     return "\n".join(out)
-
-
-def _shape_text(shape: Any) -> str:
-    return "x".join(str(d) for d in shape)
 
 
 __all__ = ["sequential_source", "torch_code"]

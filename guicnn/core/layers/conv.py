@@ -11,7 +11,7 @@ from ..functional import (as_batch_last, col2im, effective_kernel, im2col_into, 
 from ..init import INITIALISERS, init_weight
 from ..registry import register
 from .base import Layer, LayerShapeError, Shape, Window
-from .common import check_image_input, dropped_lines_warning, fmt_pair, fmt_padding
+from .common import check_image_input, dropped_lines_warning, fmt_padding, fmt_pair
 from .torch_source import py_pair
 
 

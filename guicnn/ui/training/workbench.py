@@ -23,8 +23,8 @@ from PySide6.QtWidgets import QMessageBox, QSplitter, QTabWidget, QVBoxLayout, Q
 from threadpoolctl import ThreadpoolController
 
 from guicnn.core import Sequential
-from guicnn.core.compare import PinnedModel, differences
 from guicnn.core.checks import check_dataset, design_size_problem
+from guicnn.core.compare import PinnedModel, differences
 from guicnn.core.layers.common import fmt_shape
 from guicnn.core.training import TrainSettings
 from guicnn.core.walkthrough import build_layer, can_walk, layer_input

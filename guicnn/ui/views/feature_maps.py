@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
 )
 
 from guicnn.core.receptive import ReceptiveField, receptive_field
-
 from guicnn.ui.views.common import (
     BAR_COLOUR,
     GREYS,
