@@ -7,6 +7,11 @@ import numpy as np
 from guicnn.core.layers import Layer
 
 
+def batch_last(a: np.ndarray) -> np.ndarray:
+    """The same NCHW values stored batch-last (memory order C, H, W, N), as convolutions hand them on."""
+    return np.ascontiguousarray(a.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+
+
 def numeric_gradient(f, array: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     """Central differences of scalar f() with respect to every element of `array` (modified in place)."""
     grad = np.zeros(array.shape, dtype=array.dtype)

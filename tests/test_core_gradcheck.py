@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from gradcheck import check_layer_gradients, numeric_gradient
+from gradcheck import batch_last, check_layer_gradients, numeric_gradient
 
 from guicnn.core import Sequential, layer_class, layer_types
 from guicnn.core.losses import MSE, SoftmaxCrossEntropy
@@ -98,10 +98,6 @@ def test_cross_entropy_is_stable_for_huge_logits():
 
 # ---- the fast paths (issue 15) ----------------------------------------------------------------
 
-def _batch_last(a):
-    return np.ascontiguousarray(a.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
-
-
 @pytest.mark.parametrize("shape,padding", [((16, 5, 5), 1), ((16, 6, 4), 0)], ids=["odd-p1", "even-valid"])
 @pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
 def test_winograd_convolution_gradients(shape, padding, training, monkeypatch):
@@ -115,7 +111,7 @@ def test_winograd_convolution_gradients(shape, padding, training, monkeypatch):
 
 @pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
 def test_batchnorm_channel_rows_gradients(training):
-    x = _batch_last(np.random.default_rng(7).normal(size=(4, 3, 4, 5)))
+    x = batch_last(np.random.default_rng(7).normal(size=(4, 3, 4, 5)))
     layer = layer_class("BatchNorm")()
     assert layer._channel_rows(x) is not None
     check_layer_gradients(layer, (3, 4, 5), batch=4, x=x, training=training)

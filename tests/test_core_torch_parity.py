@@ -6,6 +6,7 @@ import pytest
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
+from gradcheck import batch_last  # noqa: E402
 from guicnn.core import Sequential, layer_class, make_optimizer, scheduled_lr  # noqa: E402
 from guicnn.core.losses import MSE, SoftmaxCrossEntropy  # noqa: E402
 
@@ -289,11 +290,6 @@ def test_schedules_match_torch(schedule):
 
 # ---- the fast paths (issue 15): Winograd against im2col and PyTorch, batch-last inputs ----------
 
-def _batch_last(a):
-    """The same values stored batch-last (memory order C, H, W, N), as convolutions hand them on."""
-    return np.ascontiguousarray(a.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
-
-
 WINOGRAD_CASES = [  # (channels, filters, height, width, padding, batch): even/odd sizes, short last band
     (16, 16, 8, 8, 1, 3), (16, 17, 9, 7, 1, 2), (20, 16, 11, 10, 0, 2), (16, 16, 7, 9, 2, 3),
     (16, 16, 6, 6, "same", 2), (32, 64, 28, 28, 1, 4),
@@ -310,7 +306,7 @@ def test_winograd_path_matches_im2col_path_and_torch(case, training, keep, monke
 
     c, f, h, w, padding, n = case
     rng = np.random.default_rng(0)
-    x = _batch_last(rng.normal(size=(n, c, h, w)).astype(np.float32))
+    x = batch_last(rng.normal(size=(n, c, h, w)).astype(np.float32))
     results = {}
     for path in ("winograd", "im2col"):
         monkeypatch.setattr(winograd, "applicable", (lambda *a: True) if path == "winograd" else (lambda *a: False))
@@ -319,7 +315,7 @@ def test_winograd_path_matches_im2col_path_and_torch(case, training, keep, monke
         layer.params["bias"][...] = np.random.default_rng(2).normal(size=f)
         assert layer.uses_winograd((c, h, w)) == (path == "winograd")
         y = layer.forward(x, training)
-        dy = _batch_last(np.random.default_rng(3).normal(size=y.shape).astype(np.float32))
+        dy = batch_last(np.random.default_rng(3).normal(size=y.shape).astype(np.float32))
         layer.needs_input_grad = True
         dx = layer.backward(dy)
         results[path] = (y, dx, layer.grads["weight"].copy(), layer.grads["bias"].copy(), layer.params, dy)
@@ -359,13 +355,13 @@ def test_batchnorm_channel_rows_path_matches_torch(shape):
         bn.weight.copy_(_t(layer.params["weight"]))
         bn.bias.copy_(_t(layer.params["bias"]))
     for training in (True, True, False):
-        x = _batch_last((rng.normal(size=(6,) + shape) * 2 + 0.5).astype(np.float32))
+        x = batch_last((rng.normal(size=(6,) + shape) * 2 + 0.5).astype(np.float32))
         assert layer._channel_rows(x) is not None
         bn.train(training)
         tx = _t(x, grad=True)
         ty = bn(tx)
         y = layer.forward(x, training)
-        dy = _batch_last(rng.normal(size=y.shape).astype(np.float32))
+        dy = batch_last(rng.normal(size=y.shape).astype(np.float32))
         ty.backward(_t(dy))
         layer.needs_input_grad = True
         dx = layer.backward(dy)
