@@ -7,6 +7,7 @@ torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
 from gradcheck import batch_last  # noqa: E402
+
 from guicnn.core import Sequential, layer_class, make_optimizer, scheduled_lr  # noqa: E402
 from guicnn.core.losses import MSE, SoftmaxCrossEntropy  # noqa: E402
 

@@ -6,8 +6,16 @@ import numpy as np
 
 from .. import parallel, winograd
 from ..fields import Field, as_pair
-from ..functional import (as_batch_last, col2im, effective_kernel, im2col_into, padded_batch_last, release,
-                          scratch, window_geometry)
+from ..functional import (
+    as_batch_last,
+    col2im,
+    effective_kernel,
+    im2col_into,
+    padded_batch_last,
+    release,
+    scratch,
+    window_geometry,
+)
 from ..init import INITIALISERS, init_weight
 from ..registry import register
 from .base import Layer, LayerShapeError, Shape, Window

@@ -8,7 +8,14 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..fields import Field, as_pair
-from ..functional import crop, offset_view, pad_nchw, scatter_windows, window_geometry, windows
+from ..functional import (
+    crop,
+    offset_view,
+    pad_nchw,
+    scatter_windows,
+    window_geometry,
+    windows,
+)
 from ..parallel import run_blocks
 from ..registry import register
 from .base import Layer, LayerShapeError, Shape, Window
