@@ -7,18 +7,22 @@ import numpy as np
 from guicnn.core.layers import Layer
 
 
+def batch_last(a: np.ndarray) -> np.ndarray:
+    """The same NCHW values stored batch-last (memory order C, H, W, N), as convolutions hand them on."""
+    return np.ascontiguousarray(a.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+
+
 def numeric_gradient(f, array: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     """Central differences of scalar f() with respect to every element of `array` (modified in place)."""
-    grad = np.zeros_like(array)
-    flat, gflat = array.reshape(-1), grad.reshape(-1)
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + eps
+    grad = np.zeros(array.shape, dtype=array.dtype)
+    for index in np.ndindex(array.shape):  # element by element: works for any memory order (batch-last too)
+        old = array[index]
+        array[index] = old + eps
         plus = f()
-        flat[i] = old - eps
+        array[index] = old - eps
         minus = f()
-        flat[i] = old
-        gflat[i] = (plus - minus) / (2 * eps)
+        array[index] = old
+        grad[index] = (plus - minus) / (2 * eps)
     return grad
 
 

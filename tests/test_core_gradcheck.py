@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
-from gradcheck import check_layer_gradients, numeric_gradient
+from gradcheck import batch_last, check_layer_gradients, numeric_gradient
 
-from guicnn.core import layer_class, layer_types
+from guicnn.core import Sequential, layer_class, layer_types
 from guicnn.core.losses import MSE, SoftmaxCrossEntropy
 
 IMAGE = (2, 7, 7)
@@ -94,3 +94,45 @@ def test_cross_entropy_is_stable_for_huge_logits():
     assert np.all(np.isfinite(grad))
     np.testing.assert_allclose(grad[0], [0, 0, 0], atol=1e-7)
     np.testing.assert_allclose(grad[1], [-0.5, 0.5, 0], atol=1e-7)
+
+
+# ---- the fast paths (issue 15) ----------------------------------------------------------------
+
+@pytest.mark.parametrize("shape,padding", [((16, 5, 5), 1), ((16, 6, 4), 0)], ids=["odd-p1", "even-valid"])
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+def test_winograd_convolution_gradients(shape, padding, training, monkeypatch):
+    from guicnn.core import winograd
+
+    monkeypatch.setattr(winograd, "MIN_OUTPUT", 1)  # small maps, so that the check stays quick
+    layer = layer_class("Conv2D")(filters=16, kernel_size=3, padding=padding)
+    assert layer.uses_winograd(shape)
+    check_layer_gradients(layer, shape, batch=2, training=training)
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+def test_batchnorm_channel_rows_gradients(training):
+    x = batch_last(np.random.default_rng(7).normal(size=(4, 3, 4, 5)))
+    layer = layer_class("BatchNorm")()
+    assert layer._channel_rows(x) is not None
+    check_layer_gradients(layer, (3, 4, 5), batch=4, x=x, training=training)
+
+
+@pytest.mark.parametrize("pool", ["MaxPool2D", "MinPool2D"])
+def test_relu_folded_into_pooling_backward(pool):
+    """Sequential.backward runs the ReLU's backward inside the pool's: same input gradient as finite differences."""
+    design = {"input_shape": [2, 6, 6], "layers": [
+        {"type": "Conv2D", "filters": 3, "kernel_size": 3, "padding": 1}, {"type": "ReLU"},
+        {"type": pool, "pool_size": 2}, {"type": "Flatten"}]}
+    model = Sequential.from_config(design, seed=0).astype(np.float64)
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(2, 2, 6, 6))
+    weights = rng.normal(size=(2, 27))
+    calls = []
+    relu = model.layers[1]
+    original = relu.backward
+    relu.backward = lambda dy: calls.append(1) or original(dy)
+    model.forward(x, training=True)
+    dx = model.backward(weights.copy(), input_grad=True)
+    assert calls == []  # folded: the ReLU's own backward never ran
+    numeric = numeric_gradient(lambda: float(np.sum(model.forward(x, training=True) * weights)), x)
+    np.testing.assert_allclose(dx, numeric, rtol=1e-5, atol=1e-7)

@@ -6,6 +6,8 @@ import pytest
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
+from gradcheck import batch_last  # noqa: E402
+
 from guicnn.core import Sequential, layer_class, make_optimizer, scheduled_lr  # noqa: E402
 from guicnn.core.losses import MSE, SoftmaxCrossEntropy  # noqa: E402
 
@@ -285,3 +287,131 @@ def test_schedules_match_torch(schedule):
         assert scheduled_lr(0.1, epoch, schedule, 10) == pytest.approx(opt.param_groups[0]["lr"], rel=1e-9)
         opt.step()
         sched.step()
+
+
+# ---- the fast paths (issue 15): Winograd against im2col and PyTorch, batch-last inputs ----------
+
+WINOGRAD_CASES = [  # (channels, filters, height, width, padding, batch): even/odd sizes, short last band
+    (16, 16, 8, 8, 1, 3), (16, 17, 9, 7, 1, 2), (20, 16, 11, 10, 0, 2), (16, 16, 7, 9, 2, 3),
+    (16, 16, 6, 6, "same", 2), (32, 64, 28, 28, 1, 4),
+]
+
+
+@pytest.mark.parametrize("case", WINOGRAD_CASES, ids=[str(c) for c in WINOGRAD_CASES])
+@pytest.mark.parametrize("training,keep", [(True, True), (True, False), (False, True)],
+                         ids=["train", "train-recompute", "eval"])
+def test_winograd_path_matches_im2col_path_and_torch(case, training, keep, monkeypatch):
+    from guicnn.core import winograd
+
+    monkeypatch.setattr(winograd, "KEEP_TRANSFORMED_INPUT", keep)
+
+    c, f, h, w, padding, n = case
+    rng = np.random.default_rng(0)
+    x = batch_last(rng.normal(size=(n, c, h, w)).astype(np.float32))
+    results = {}
+    for path in ("winograd", "im2col"):
+        monkeypatch.setattr(winograd, "applicable", (lambda *a: True) if path == "winograd" else (lambda *a: False))
+        layer = layer_class("Conv2D")(filters=f, kernel_size=3, padding=padding)
+        layer.build((c, h, w), np.random.default_rng(1))
+        layer.params["bias"][...] = np.random.default_rng(2).normal(size=f)
+        assert layer.uses_winograd((c, h, w)) == (path == "winograd")
+        y = layer.forward(x, training)
+        dy = batch_last(np.random.default_rng(3).normal(size=y.shape).astype(np.float32))
+        layer.needs_input_grad = True
+        dx = layer.backward(dy)
+        results[path] = (y, dx, layer.grads["weight"].copy(), layer.grads["bias"].copy(), layer.params, dy)
+    _, _, _, _, params, dy = results["winograd"]
+    tx, tw, tb = _t(x, grad=True), _t(params["weight"], grad=True), _t(params["bias"], grad=True)
+    ty = F.conv2d(tx, tw, tb, padding=padding)
+    ty.backward(_t(dy))
+    for path, (y, dx, dw, db, _, _) in results.items():
+        assert_close(y, ty.detach().numpy(), err_msg=f"{path} forward")
+        assert_close(dx, tx.grad.numpy(), err_msg=f"{path} input gradient")
+        assert_close(dw, tw.grad.numpy(), err_msg=f"{path} weight gradient")
+        assert_close(db, tb.grad.numpy(), err_msg=f"{path} bias gradient")
+    for k, name in enumerate(("forward", "input gradient", "weight gradient", "bias gradient")):
+        assert_close(results["winograd"][k], results["im2col"][k], err_msg=f"winograd vs im2col {name}")
+
+
+def test_winograd_is_chosen_per_layer_shape():
+    conv = layer_class("Conv2D")
+    assert conv(filters=64, kernel_size=3, padding=1).uses_winograd((32, 28, 28))
+    assert not conv(filters=32, kernel_size=3, padding=1).uses_winograd((1, 28, 28))  # few channels: im2col
+    assert not conv(filters=64, kernel_size=5, padding=2).uses_winograd((32, 28, 28))
+    assert not conv(filters=64, kernel_size=3, stride=2).uses_winograd((32, 28, 28))
+    assert not conv(filters=64, kernel_size=3, dilation=2).uses_winograd((32, 28, 28))
+    assert not conv(filters=64, kernel_size=3, padding=1).uses_winograd((32, 8, 8))  # small map: im2col
+
+
+@pytest.mark.parametrize("shape", [(16, 8, 8), (5, 7, 9)], ids=["16ch", "odd"])
+def test_batchnorm_channel_rows_path_matches_torch(shape):
+    """Batch-last input takes BatchNorm's contiguous-rows path; results equal PyTorch's."""
+    layer = layer_class("BatchNorm")(momentum=0.3)
+    bn = torch.nn.BatchNorm2d(shape[0], momentum=0.3)
+    rng = np.random.default_rng(0)
+    layer.build(shape, rng)
+    layer.params["weight"][...] = rng.normal(size=shape[0])
+    layer.params["bias"][...] = rng.normal(size=shape[0])
+    with torch.no_grad():
+        bn.weight.copy_(_t(layer.params["weight"]))
+        bn.bias.copy_(_t(layer.params["bias"]))
+    for training in (True, True, False):
+        x = batch_last((rng.normal(size=(6,) + shape) * 2 + 0.5).astype(np.float32))
+        assert layer._channel_rows(x) is not None
+        bn.train(training)
+        tx = _t(x, grad=True)
+        ty = bn(tx)
+        y = layer.forward(x, training)
+        dy = batch_last(rng.normal(size=y.shape).astype(np.float32))
+        ty.backward(_t(dy))
+        layer.needs_input_grad = True
+        dx = layer.backward(dy)
+        assert_close(y, ty.detach().numpy(), err_msg="forward")
+        assert_close(dx, tx.grad.numpy(), err_msg="input gradient")
+        assert_close(layer.grads["weight"], bn.weight.grad.numpy(), err_msg="gamma gradient")
+        assert_close(layer.grads["bias"], bn.bias.grad.numpy(), err_msg="beta gradient")
+        bn.zero_grad()
+    assert_close(layer.buffers["running_mean"], bn.running_mean.numpy())
+    assert_close(layer.buffers["running_var"], bn.running_var.numpy())
+
+
+VGG_LIKE = {
+    "input_shape": [3, 12, 12],
+    "layers": [
+        {"type": "Conv2D", "filters": 16, "kernel_size": 3, "padding": 1}, {"type": "BatchNorm"}, {"type": "ReLU"},
+        {"type": "Conv2D", "filters": 16, "kernel_size": 3, "padding": 1}, {"type": "ReLU"},
+        {"type": "MaxPool2D", "pool_size": 2},
+        {"type": "Conv2D", "filters": 20, "kernel_size": 3, "padding": 1}, {"type": "ReLU"},
+        {"type": "MinPool2D", "pool_size": 2}, {"type": "Flatten"}, {"type": "Dense", "units": 5},
+    ],
+}
+
+
+def test_vgg_like_model_with_every_fast_path_matches_torch(monkeypatch):
+    """Winograd, BatchNorm rows, ReLU folded into max and min pooling: a whole model against PyTorch."""
+    from guicnn.core import winograd
+    from guicnn.core.export import torch_code
+
+    monkeypatch.setattr(winograd, "MIN_OUTPUT", 6)
+
+    model = Sequential.from_config(VGG_LIKE, seed=4)
+    assert model.layers[3].uses_winograd((16, 12, 12)) and model.layers[6].uses_winograd((16, 6, 6))
+    namespace = {}
+    exec(compile(torch_code(VGG_LIKE), "<torch_code>", "exec"), namespace)
+    net = namespace["build_model"]()
+    net.load_state_dict({k: torch.tensor(v) for k, v in model.state_dict().items()}, strict=True)
+    x = np.random.default_rng(5).normal(size=(6, 3, 12, 12)).astype(np.float32)
+    for training in (True, False):
+        net.train(training)
+        net.zero_grad()
+        tx = _t(x, grad=True)
+        ty = net(tx)
+        dy = np.random.default_rng(6).normal(size=tuple(ty.shape)).astype(np.float32)
+        ty.backward(_t(dy))
+        y = model.forward(x, training=training)
+        dx = model.backward(dy, input_grad=True)
+        assert_close(y, ty.detach().numpy(), err_msg="forward")
+        assert_close(dx, tx.grad.numpy(), err_msg="input gradient")
+        grads = dict(net.named_parameters())
+        for name, grad in model.named_gradients().items():
+            assert_close(grad, grads[name].grad.numpy(), err_msg=name)

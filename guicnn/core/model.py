@@ -11,6 +11,12 @@ from .analysis import Analysis, analyze, check_input_shape, make_layer
 from .errors import ConfigError, ShapeError
 from .layers.base import Layer, LayerShapeError
 from .layers.common import fmt_shape
+from .parallel import model_threads
+
+
+def _folds_relu(before: Layer, layer: Layer) -> bool:
+    """Whether `layer` can run the backward of the plain ReLU `before` it (max/min pooling can)."""
+    return before.type_name == "ReLU" and hasattr(layer, "backward_through_relu")
 
 
 def _jsonable(value: Any) -> Any:
@@ -109,10 +115,11 @@ class Sequential:
         if x.dtype not in (np.float32, np.float64):
             x = x.astype(np.float32)
         kept = [] if keep else None
-        for layer in self.layers[:upto]:
-            x = layer.forward(x, training)
-            if kept is not None:
-                kept.append(np.array(x, copy=True))
+        with model_threads():  # our own threads for the whole pass (BLAS single-threaded inside)
+            for layer in self.layers[:upto]:
+                x = layer.forward(x, training)
+                if kept is not None:
+                    kept.append(np.array(x, copy=True))
         if kept is not None:
             self.activations = kept
         return x
@@ -125,10 +132,17 @@ class Sequential:
         """
         if self.layers:
             self.layers[0].needs_input_grad = input_grad
-        for layer in reversed(self.layers[:start]):
-            dy = layer.backward(dy)
-            if dy is None:
-                break
+        layers = self.layers[:start]
+        index = len(layers) - 1
+        with model_threads():
+            while index >= 0 and dy is not None:
+                layer = layers[index]
+                if index > 0 and _folds_relu(layers[index - 1], layer):
+                    dy = layer.backward_through_relu(dy)  # the ReLU's backward is folded into the pool's
+                    index -= 2
+                else:
+                    dy = layer.backward(dy)
+                    index -= 1
         return dy
 
     def feature_maps(self, x: np.ndarray) -> list[np.ndarray]:

@@ -7,6 +7,8 @@ import math
 import numpy as np
 
 from ..fields import Field
+from ..functional import memory_flat
+from ..parallel import run_blocks
 from ..registry import register
 from .base import Layer, Shape
 from .torch_source import py_number
@@ -28,12 +30,27 @@ class ReLU(_Activation):
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         self.check_input(x)
-        y = np.maximum(x, 0)
+        y = np.empty_like(x)  # same memory order as x: batch-last stays batch-last, no transpose
+        flat = memory_flat(x, y)
+        if flat is None:
+            np.maximum(x, 0, out=y)
+        else:  # raw memory in blocks, over two threads when allowed
+            run_blocks(lambda a, b: np.maximum(flat[0][a:b], 0, out=flat[1][a:b]), flat[0].size, flat[0].size)
         self._cache = y
         return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        return dy * (self._cache > 0)  # a multiply by the mask is ~2x faster than np.where
+        # A multiply by the mask is ~2x faster than np.where. Before max/min pooling this backward
+        # does not run at all: Sequential.backward folds it into the pool's (backward_through_relu).
+        y = self._cache
+        dx = np.empty_like(y)
+        flat = memory_flat(dy, y, dx)
+        if flat is None:
+            np.multiply(dy, y > 0, out=dx)
+            return dx
+        d, yf, out = flat
+        run_blocks(lambda a, b: np.multiply(d[a:b], yf[a:b] > 0, out=out[a:b]), d.size, d.size)
+        return dx
 
     # ---- export ----------------------------------------------------------------------------
     def torch_code(self, input_shape: Shape) -> str:

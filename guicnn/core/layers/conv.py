@@ -1,11 +1,21 @@
-"""Conv2D: im2col through a strided window view and one matrix product."""
+"""Conv2D: Winograd F(2x2, 3x3) where it wins, im2col plus one matrix product otherwise."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from .. import parallel, winograd
 from ..fields import Field, as_pair
-from ..functional import crop, effective_kernel, im2col, output_size, pad_nchw, resolve_padding, scatter_windows
+from ..functional import (
+    as_batch_last,
+    col2im,
+    effective_kernel,
+    im2col_into,
+    padded_batch_last,
+    release,
+    scratch,
+    window_geometry,
+)
 from ..init import INITIALISERS, init_weight
 from ..registry import register
 from .base import Layer, LayerShapeError, Shape, Window
@@ -15,6 +25,17 @@ from .torch_source import py_pair
 
 @register
 class Conv2D(Layer):
+    """2-D convolution (cross-correlation, as PyTorch's ``Conv2d``) over NCHW input.
+
+    Output size per axis, for input size n, padding p before and after, kernel k, dilation d
+    and stride s: ``out = floor((n + 2p − d·(k−1) − 1) / s) + 1`` (with "same" padding,
+    ``out = ceil(n / s)``; see ``functional.window_geometry``).
+
+    3x3 kernels at stride 1 without dilation, with at least 16 input channels and 16 filters
+    and an output of at least 12x12, run as Winograd F(2x2, 3x3) (``guicnn.core.winograd``);
+    the rest as im2col plus one matrix product. Both give the same results to float rounding.
+    """
+
     type_name = "Conv2D"
     group = "Convolution"
     palette_order = 0
@@ -57,16 +78,14 @@ class Conv2D(Layer):
 
     def _geometry(self, input_shape: Shape):
         c, h, w = check_image_input(self, input_shape)
-        pads = resolve_padding(self.settings["padding"], (h, w), self.k_eff, self.stride)
-        hp, wp = h + pads[0] + pads[1], w + pads[2] + pads[3]
+        geometry = window_geometry((h, w), self.kernel, self.stride, self.settings["padding"], self.dilation)
+        pads, (hp, wp), (oh, ow) = geometry.pads, geometry.padded_hw, geometry.out_hw
         if self.k_eff[0] > hp or self.k_eff[1] > wp:
             what = "dilated kernel" if self.dilation != (1, 1) else "kernel"
             raise LayerShapeError(
                 f"{what} {fmt_pair(self.k_eff)} is larger than the padded {hp}x{wp} input; "
                 "use a smaller kernel, more padding or fewer pooling layers before it"
             )
-        oh = output_size(h, pads[0] + pads[1], self.k_eff[0], self.stride[0])
-        ow = output_size(w, pads[2] + pads[3], self.k_eff[1], self.stride[1])
         return c, h, w, pads, oh, ow
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
@@ -90,7 +109,7 @@ class Conv2D(Layer):
     def window(self, input_shape: Shape) -> Window:
         # No size check here: the explanation shows the arithmetic of a kernel that does not fit, too.
         _, h, w = check_image_input(self, input_shape)
-        pads = resolve_padding(self.settings["padding"], (h, w), self.k_eff, self.stride)
+        pads = window_geometry((h, w), self.kernel, self.stride, self.settings["padding"], self.dilation).pads
         return Window(self.kernel, self.stride, self.dilation, tuple(int(p) for p in pads))
 
     def warnings(self, input_shape: Shape) -> list[str]:
@@ -111,39 +130,70 @@ class Conv2D(Layer):
             params["bias"] = np.zeros(shapes["bias"], dtype=np.float32)
         return params
 
+    def uses_winograd(self, input_shape: Shape) -> bool:
+        """Whether this layer runs as Winograd F(2x2, 3x3) for that input shape (chosen per shape)."""
+        c, h, w = (int(d) for d in input_shape)
+        out_hw = window_geometry((h, w), self.kernel, self.stride, self.settings["padding"], self.dilation).out_hw
+        return winograd.applicable(self.kernel, self.stride, self.dilation, c, int(self.settings["filters"]), out_hw)
+
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         self.check_input(x)
         n, c, h, w = x.shape
-        pads = resolve_padding(self.settings["padding"], (h, w), self.k_eff, self.stride)
-        xp = pad_nchw(x, pads)
-        oh = output_size(h, pads[0] + pads[1], self.k_eff[0], self.stride[0])
-        ow = output_size(w, pads[2] + pads[3], self.k_eff[1], self.stride[1])
+        geometry = window_geometry((h, w), self.kernel, self.stride, self.settings["padding"], self.dilation)
+        oh, ow = geometry.out_hw
         weight = self.params["weight"]
         filters = weight.shape[0]
-        cols = im2col(xp, self.kernel, self.stride, self.dilation)
-        out = weight.reshape(filters, -1) @ cols  # (F, OH·OW·N): already batch-last
+        if self.uses_winograd((c, h, w)):
+            th, tw = winograd.tiles((oh, ow))
+            xp = padded_batch_last(self, "padded", x, geometry.pads, size=(2 * th + 2, 2 * tw + 2))
+            keep = training and winograd.KEEP_TRANSFORMED_INPUT
+            out, v = winograd.forward(self, xp, weight, (oh, ow), keep=keep)
+            self._cache = ("winograd", v if keep else xp, (h, w), geometry, xp.shape)
+        else:
+            xp = padded_batch_last(self, "padded", x, geometry.pads)
+            cols = scratch(self, "cols", (c * self.kernel[0] * self.kernel[1], oh * ow * n), x.dtype)
+            im2col_into(xp, self.kernel, self.stride, self.dilation, (oh, ow), cols)
+            out = parallel.matmul(weight.reshape(filters, -1), cols).reshape(filters, oh, ow, n)  # batch-last
+            self._cache = ("im2col", cols, (h, w), geometry, xp.shape)
         if "bias" in self.params:
-            out += self.params["bias"][:, None]
-        self._cache = (cols, (n, c, h, w), pads, xp.shape, (oh, ow))
-        return out.reshape(filters, oh, ow, n).transpose(3, 0, 1, 2)
+            out += self.params["bias"][:, None, None, None]
+        return out.transpose(3, 0, 1, 2)
 
     def backward(self, dy: np.ndarray) -> np.ndarray | None:
-        cols, (n, c, h, w), pads, padded_shape, (oh, ow) = self._cache
+        path, saved, (h, w), geometry, padded_shape = self._cache
         weight = self.params["weight"]
         filters = weight.shape[0]
-        dy_rows = dy.transpose(1, 2, 3, 0).reshape(filters, oh * ow * n)  # free for batch-last dy
-        self.grads["weight"][...] = (dy_rows @ cols.T).reshape(weight.shape)
+        dy_last = as_batch_last(dy)  # free for the batch-last gradients the layers pass along
         if "bias" in self.params:
-            self.grads["bias"][...] = dy_rows.sum(axis=1)
+            self.grads["bias"][...] = dy_last.sum(axis=(1, 2, 3))
+        if path == "winograd":
+            dweight, dxp = winograd.backward(self, dy_last, weight, saved, padded_shape, self.needs_input_grad)
+            self.grads["weight"][...] = dweight
+            if dxp is None:
+                return None
+            # a new contiguous gradient (not a crop of the padded one): the layer before gets
+            # batch-last memory it can run over in blocks
+            return winograd.input_gradient(dxp, geometry.pads, (h, w)).transpose(3, 0, 1, 2)
+        dy_rows = np.ascontiguousarray(dy_last).reshape(filters, -1)  # free for batch-last dy
+        self.grads["weight"][...] = parallel.matmul_summed(dy_rows, saved.T).reshape(weight.shape)
         if not self.needs_input_grad:
             return None
-        dcols = weight.reshape(filters, -1).T @ dy_rows
-        dxp = scatter_windows(dcols.reshape(c, *self.kernel, oh, ow, n), padded_shape, self.stride, self.dilation)
-        return crop(dxp, pads, (h, w))
+        dcols = scratch(self, "dcols", saved.shape, dy.dtype)
+        parallel.matmul(weight.reshape(filters, -1).T, dy_rows, out=dcols)
+        oh, ow = geometry.out_hw
+        c = weight.shape[1]
+        dx = col2im(dcols.reshape(c, *self.kernel, oh, ow, dy.shape[0]), (h, w), geometry.pads, self.stride,
+                    self.dilation)
+        return dx.transpose(3, 0, 1, 2)
+
+    def clear_cache(self) -> None:
+        super().clear_cache()
+        release(self)
 
     # ---- export ----------------------------------------------------------------------------
     def _torch_pads(self, input_shape: Shape) -> tuple[int, int, int, int]:
-        return resolve_padding(self.settings["padding"], tuple(input_shape[1:]), self.k_eff, self.stride)
+        return window_geometry(tuple(input_shape[1:]), self.kernel, self.stride, self.settings["padding"],
+                               self.dilation).pads
 
     def torch_code(self, input_shape: Shape) -> str:
         s = self.settings

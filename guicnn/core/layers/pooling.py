@@ -8,7 +8,15 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..fields import Field, as_pair
-from ..functional import crop, offset_view, output_size, pad_nchw, scatter_windows, windows
+from ..functional import (
+    crop,
+    offset_view,
+    pad_nchw,
+    scatter_windows,
+    window_geometry,
+    windows,
+)
+from ..parallel import run_blocks
 from ..registry import register
 from .base import Layer, LayerShapeError, Shape, Window
 from .common import check_image_input, dropped_lines_warning, fmt_pair
@@ -16,7 +24,12 @@ from .torch_source import pool_arguments
 
 
 class _WindowPool(Layer):
-    """Shared geometry of the pools that slide a window (stride defaults to pool_size)."""
+    """Shared geometry of the pools that slide a window (stride defaults to pool_size).
+
+    Output size per axis, for input size n, padding p on each side, window k and stride s:
+    ``out = floor((n + 2p − k) / s) + 1`` — the rule Conv2D uses with dilation 1
+    (``functional.window_geometry``); windows overlap when s < k.
+    """
 
     group = "Pooling"
     pad_value = 0.0
@@ -50,16 +63,13 @@ class _WindowPool(Layer):
 
     def _geometry(self, input_shape: Shape):
         c, h, w = check_image_input(self, input_shape)
-        pads = (self.pad[0], self.pad[0], self.pad[1], self.pad[1])
-        hp, wp = h + 2 * self.pad[0], w + 2 * self.pad[1]
+        pads, _, (hp, wp), (oh, ow) = window_geometry((h, w), self.kernel, self.stride, self.pad)
         if self.kernel[0] > hp or self.kernel[1] > wp:
             raise LayerShapeError(
                 f"window {fmt_pair(self.kernel)} is larger than the {hp}x{wp} input"
                 + (" (after padding)" if self.pad != (0, 0) else "")
                 + "; use a smaller pool_size or remove a pooling layer before it"
             )
-        oh = output_size(h, 2 * self.pad[0], self.kernel[0], self.stride[0])
-        ow = output_size(w, 2 * self.pad[1], self.kernel[1], self.stride[1])
         return c, h, w, pads, oh, ow
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
@@ -84,11 +94,9 @@ class _WindowPool(Layer):
     def _pad(self, x: np.ndarray) -> tuple[np.ndarray, tuple]:
         """Padded input and the geometry backward needs."""
         self.check_input(x)
-        pads = (self.pad[0], self.pad[0], self.pad[1], self.pad[1])
+        pads, _, _, out_hw = window_geometry(x.shape[2:], self.kernel, self.stride, self.pad)
         xp = pad_nchw(x, pads, self.pad_value)
-        oh = output_size(x.shape[2], 2 * self.pad[0], self.kernel[0], self.stride[0])
-        ow = output_size(x.shape[3], 2 * self.pad[1], self.kernel[1], self.stride[1])
-        return xp, (pads, xp.shape, x.shape[2:], (oh, ow))
+        return xp, (pads, xp.shape, x.shape[2:], out_hw)
 
     def _offsets(self, xp: np.ndarray, out_hw: tuple[int, int]):
         """(k, (C, OH, OW, N) view) for every offset k of the pooling window."""
@@ -119,28 +127,67 @@ class _ArgPool(_WindowPool):
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         xp, geometry = self._pad(x)
-        offsets = self._offsets(xp, geometry[3])
-        best = np.array(next(offsets)[1])  # batch-last copy of the first offset
-        index = np.zeros(best.shape, dtype=np.int8 if self.kernel[0] * self.kernel[1] < 128 else np.int16)
-        step = np.empty_like(index)
-        for k, candidate in offsets:
-            wins = self.better(candidate, best)  # strict: ties keep the first, as PyTorch
-            # index = where(wins, k, index) by arithmetic: np.where/copyto(where=) are ~10x slower here.
-            np.subtract(index.dtype.type(k), index, out=step)
-            step *= wins
-            index += step
-            self.pick(best, candidate, out=best)
-        self._cache = (index, geometry)
+        out_hw = geometry[3]
+        kh, kw = self.kernel
+        c, n = x.shape[1], x.shape[0]
+        best = np.empty((c,) + tuple(out_hw) + (n,), dtype=x.dtype)  # batch-last
+        index = np.zeros(best.shape, dtype=np.int8 if kh * kw < 128 else np.int16)
+
+        def pool(c0: int, c1: int) -> None:  # channels [c0, c1): the two halves run on two threads
+            views = [offset_view(xp, k // kw, k % kw, out_hw, self.stride)[c0:c1] for k in range(kh * kw)]
+            top, idx = best[c0:c1], index[c0:c1]
+            np.copyto(top, views[0])
+            step = np.empty_like(idx)
+            for k, candidate in enumerate(views[1:], start=1):
+                wins = self.better(candidate, top)  # strict: ties keep the first, as PyTorch
+                # index = where(wins, k, index) by arithmetic: np.where/copyto(where=) are ~10x slower here.
+                np.subtract(idx.dtype.type(k), idx, out=step)
+                step *= wins
+                idx += step
+                self.pick(top, candidate, out=top)
+
+        run_blocks(pool, c, x.size)
+        self._cache = (index, best, geometry)
         return best.transpose(3, 0, 1, 2)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        index, geometry = self._cache
+        return self._backward(dy, through_relu=False)
+
+    def backward_through_relu(self, dy: np.ndarray) -> np.ndarray:
+        """Gradient at the input of the ReLU right before this pool (that ReLU's backward folded in).
+
+        The gradient reaches only each window's extreme element, whose ReLU output is this
+        pool's output, so the ReLU's mask there is just ``output > 0``: one pass over the
+        pooled (quarter-size) gradient replaces a full-size ReLU backward. Wide net: ReLU +
+        pool backward 10.9 → ~5 ms. Used by ``Sequential.backward``.
+        """
+        return self._backward(dy, through_relu=True)
+
+    def _backward(self, dy: np.ndarray, through_relu: bool) -> np.ndarray:
+        index, best, geometry = self._cache
+        pads, padded_shape, hw, out_hw = geometry
         kh, kw = self.kernel
         dy_last = dy.transpose(1, 2, 3, 0)
+        if through_relu:
+            dy_last = dy_last * (best > 0)
+        c, oh, ow, n = index.shape
+        if self.stride[0] >= kh and self.stride[1] >= kw and pads == (0, 0, 0, 0):
+            # Windows do not overlap: each offset writes its own input positions directly, with a
+            # per-offset mask the size of the output (no full-size mask, no scatter): 1.4-1.8x.
+            tiled = self.stride == self.kernel and (oh * kh, ow * kw) == tuple(hw)
+            dx = (np.empty if tiled else np.zeros)((c,) + tuple(hw) + (n,), dtype=dy.dtype)
+            dx_nchw = dx.transpose(3, 0, 1, 2)
+
+            def scatter(c0: int, c1: int) -> None:
+                for k in range(kh * kw):
+                    target = offset_view(dx_nchw, k // kw, k % kw, out_hw, self.stride)[c0:c1]
+                    np.multiply(dy_last[c0:c1], index[c0:c1] == k, out=target)
+
+            run_blocks(scatter, c, dx.size)
+            return dx_nchw
         dcols = np.empty((kh * kw,) + index.shape, dtype=dy.dtype)
         for k in range(kh * kw):
             np.multiply(dy_last, index == k, out=dcols[k])
-        c, oh, ow, n = index.shape
         return self._scatter(dcols.reshape(kh, kw, c, oh, ow, n).transpose(2, 0, 1, 3, 4, 5), geometry)
 
 

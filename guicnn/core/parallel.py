@@ -1,0 +1,236 @@
+"""A small thread pool for the work outside BLAS: element-wise passes split into channel blocks.
+
+NumPy releases the GIL inside ufuncs and copies on large arrays, so two threads running the
+same pass over two halves of the channels use both cores. The split is along the channel
+axis, which is the outermost axis of the batch-last (C, H, W, N) arrays the layers pass along,
+so each half is one contiguous block, and every value is computed by exactly the same
+operations as on one thread: threaded and single-threaded results are bit-for-bit equal.
+
+How many threads: ``set_threads(n)`` fixes it for the whole process; by default (``None``) it
+follows NumPy's BLAS thread limit, so ``threadpoolctl.threadpool_limits(1)`` — which the GUI's
+training worker sets so that the window keeps a core for drawing — also keeps this pool out.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+import numpy as np
+
+_setting: int | None = None
+# True: a model pass runs BLAS on one thread and splits the products over this pool (robust
+# when other programs hold the cores); False: OpenBLAS threads its own products (5 % faster
+# on an idle machine, up to 7x slower on a busy one) and this pool only takes the large
+# element-wise passes. Same-run ratios to PyTorch at 2 threads on the shared machine: wide
+# 0.51-0.68 (True) vs 0.39-0.45 (False), LeNet-5 0.54-0.65 vs 0.44-0.58.
+OWN_PRODUCT_THREADS = True
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+_blas = None  # threadpoolctl's controller of NumPy's BLAS, looked up once
+_local = threading.local()
+
+# Below this many values per pass the hand-over to a second thread costs more than it saves:
+# ~30 µs on an idle machine, but up to a scheduler tick when other programs hold the cores
+# (LeNet-5 on two threads was *slower* than on one with a 200,000-value threshold).
+MIN_PARALLEL_VALUES = 1_000_000
+
+
+def set_threads(count: int | None) -> None:
+    """Threads for guicnn's own passes: a number, or None to follow NumPy's BLAS limit (default)."""
+    global _setting
+    if count is not None and int(count) < 1:
+        raise ValueError(f"thread count must be at least 1, got {count}")
+    _setting = None if count is None else int(count)
+
+
+def _blas_threads() -> int:
+    global _blas
+    if _blas is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            controllers = ThreadpoolController().select(user_api="blas").lib_controllers
+            _blas = controllers[0] if controllers else False
+        except Exception:  # threadpoolctl missing or unable to read the library: stay on one thread
+            _blas = False
+    return int(_blas.get_num_threads()) if _blas else 1
+
+
+def threads() -> int:
+    """Threads a pass may use now (1 inside a pool thread: no nested hand-overs)."""
+    if getattr(_local, "worker", False):
+        return 1
+    granted = getattr(_local, "granted", None)
+    if granted is not None:
+        return granted
+    count = _setting if _setting is not None else _blas_threads()
+    return max(1, min(count, os.cpu_count() or 1))
+
+
+@contextmanager
+def model_threads() -> Iterator[int]:
+    """One model pass; with ``OWN_PRODUCT_THREADS`` on our own threads only, BLAS single-threaded inside.
+
+    OpenBLAS's own threads busy-wait for each other: on a machine whose cores are also busy
+    with other programs a 2-thread OpenBLAS step took 2-7x *longer* than a 1-thread one
+    (wide net 160 ms → 1.1 s), while with the products split over this pool (which waits on
+    locks) it stayed at the 1-thread time. On an idle machine OpenBLAS's threads are a little
+    faster (wide net 128 vs 135 ms), and NumPy's many small calls in a Winograd band hold the
+    GIL too long for our threads to overlap much. Yields the thread count.
+    """
+    if getattr(_local, "granted", None) is not None or getattr(_local, "worker", False):
+        yield threads()  # already inside a pass
+        return
+    count = threads()
+    if count == 1 or not OWN_PRODUCT_THREADS:
+        yield count
+        return
+    with blas_single_threaded():
+        _local.granted = count
+        try:
+            yield count
+        finally:
+            _local.granted = None
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=max(1, (os.cpu_count() or 2) - 1),
+                                       thread_name_prefix="guicnn-pass",
+                                       initializer=lambda: setattr(_local, "worker", True))
+        return _pool
+
+
+def blocks(length: int, parts: int) -> list[tuple[int, int]]:
+    """[start, stop) ranges splitting range(length) into `parts` near-equal blocks (none empty)."""
+    parts = max(1, min(parts, length))
+    edges = [length * k // parts for k in range(parts + 1)]
+    return [(edges[k], edges[k + 1]) for k in range(parts)]
+
+
+def products_on_pool() -> bool:
+    """Whether matrix products go to this pool: several threads allowed while BLAS runs on one."""
+    return threads() > 1 and _blas_threads() == 1
+
+
+def run_tasks(tasks: list[Callable[[], None]]) -> None:
+    """Run independent tasks: the first on the calling thread, the others on the pool; wait for all.
+
+    The caller decides whether several threads are allowed (``threads()``). Exceptions from
+    any task are raised here (the first one's first).
+    """
+    if len(tasks) == 1:
+        tasks[0]()
+        return
+    futures = [_executor().submit(task) for task in tasks[1:]]
+    try:
+        tasks[0]()
+    finally:
+        for future in futures:
+            future.result()
+
+
+def run_blocks(work: Callable[[int, int], None], length: int, values: int) -> None:
+    """Call ``work(start, stop)`` over blocks of range(length), on several threads when worth it.
+
+    ``values`` is the size of the pass (to leave small passes on the calling thread).
+    """
+    count = threads() if values >= MIN_PARALLEL_VALUES else 1
+    if count == 1 or length < 2:
+        work(0, length)
+        return
+    run_tasks([lambda start=start, stop=stop: work(start, stop) for start, stop in blocks(length, count)])
+
+
+_single_lock = threading.Lock()
+_single_depth = 0
+_single_saved = 1
+
+
+@contextmanager
+def blas_single_threaded() -> Iterator[None]:
+    """NumPy's BLAS on one thread while our own threads each run matrix products.
+
+    Two threads each calling a 2-thread BLAS ask for four threads on two cores: measured
+    20x slower (a wide-net inference step 59 ms → 1.2 s). Nesting and concurrent use are
+    counted, so the limit in force before the first entry comes back after the last exit.
+    """
+    global _single_depth, _single_saved
+    _blas_threads()
+    if not _blas:
+        yield
+        return
+    with _single_lock:
+        if _single_depth == 0:
+            _single_saved = int(_blas.get_num_threads())
+            _blas.set_num_threads(1)
+        _single_depth += 1
+    try:
+        yield
+    finally:
+        with _single_lock:
+            _single_depth -= 1
+            if _single_depth == 0:
+                _blas.set_num_threads(_single_saved)
+
+
+# Products smaller than this (multiply-adds), or with fewer columns per block, are not split.
+MIN_SPLIT_MACS = 50_000_000
+MIN_SPLIT_COLUMNS = 2048
+
+
+def _split(m: int, k: int, t: int, parts: int) -> bool:
+    """Whether a product of that shape is computed in `parts` blocks of t (by shape only)."""
+    return t >= parts * MIN_SPLIT_COLUMNS and m * k * t >= MIN_SPLIT_MACS
+
+
+def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, parts: int = 2) -> np.ndarray:
+    """a (M, K) @ b (K, T), as `parts` products over blocks of b's columns when T is long.
+
+    Always the same blocks whatever the thread count (OpenBLAS picks its kernel by block
+    shape, so another split could round differently); the blocks run on two threads when
+    allowed, so one and two threads give identical results.
+    """
+    if out is None:
+        out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
+    if not _split(a.shape[0], a.shape[1], b.shape[1], parts):
+        return np.matmul(a, b, out=out)
+    tasks = [lambda start=start, stop=stop: np.matmul(a, b[:, start:stop], out=out[:, start:stop])
+             for start, stop in blocks(b.shape[1], parts)]
+    if products_on_pool():
+        run_tasks(tasks)
+    else:
+        for task in tasks:
+            task()
+    return out
+
+
+def matmul_summed(a: np.ndarray, b: np.ndarray, parts: int = 2) -> np.ndarray:
+    """a (M, T) @ b (T, K) for long T as the sum of `parts` products over blocks of T.
+
+    Always `parts` blocks, added in order, whatever the thread count (so one and two threads
+    give identical sums); the blocks run on two threads when allowed.
+    """
+    if not _split(a.shape[0], b.shape[1], a.shape[1], parts):
+        return a @ b
+    spans = blocks(a.shape[1], parts)
+    results: list = [None] * len(spans)
+
+    def part(k: int) -> None:
+        results[k] = a[:, spans[k][0] : spans[k][1]] @ b[spans[k][0] : spans[k][1]]
+
+    if products_on_pool():
+        run_tasks([lambda k=k: part(k) for k in range(len(spans))])
+    else:
+        for k in range(len(spans)):
+            part(k)
+    total = results[0]
+    for result in results[1:]:
+        total += result
+    return total
