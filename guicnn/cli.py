@@ -30,6 +30,7 @@ from .core.losses import LOSSES
 from .core.model import format_summary
 from .core.optim import OPTIMIZERS
 from .core.repair import fixes_by_problem
+from .core.text import plural
 from .core.training import format_duration
 
 EXIT_ERROR = 1
@@ -246,7 +247,7 @@ def _explanation_text(config: dict[str, Any], analysis: Any, index: int) -> str:
 def _trained_text(loaded: Any) -> str:
     history, training, data = loaded.history, loaded.training, loaded.dataset
     epochs = training.get("epoch", len(history.get("epoch", [])))
-    text = f"Trained: {epochs} epoch{'s' if epochs != 1 else ''}, {training.get('step', 0)} steps"
+    text = f"Trained: {plural(epochs, 'epoch')}, {plural(training.get('step', 0), 'step')}"
     val = [v for v in history.get("val_accuracy", []) if v is not None]
     if val:
         text += f"; last validation accuracy {100 * val[-1]:.1f}%"

@@ -85,7 +85,7 @@ def test_shapes_balanced_with_remainder_and_custom_classes():
     assert ds.class_names == ["line", "ring", "star"]
     counts = ds.class_counts()
     assert counts.sum() == 101 and counts.max() - counts.min() <= 1
-    all_classes = make_shapes(70, classes=SHAPE_CLASSES)
+    all_classes = make_shapes(10 * len(SHAPE_CLASSES), classes=SHAPE_CLASSES)
     assert np.array_equal(all_classes.class_counts(), [10] * len(SHAPE_CLASSES))
 
 

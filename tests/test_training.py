@@ -419,3 +419,41 @@ def test_new_batch_size_mid_epoch_restarts_that_epoch():
     trainer.set_settings(settings(epochs=1, batch_size=32))
     assert trainer.batch == 0 and trainer.step == 2
     assert trainer.fit(blobs()).reason == "finished" and trainer.step == 2 + 3
+
+
+def test_every_batch_keeps_its_loss_and_accuracy_for_the_saved_curves(tmp_path):
+    """A reopened model draws the same per-batch curves: history keeps each batch's accuracy too."""
+    data = blobs(120)
+    trainer = Trainer.from_config(TINY, settings(epochs=2, batch_size=16, val_fraction=0.25))
+    run(trainer, data)
+    history = trainer.history
+    assert len(history["batch_accuracy"]) == len(history["batch_loss"]) == trainer.step
+    assert all(0.0 <= a <= 1.0 for a in history["batch_accuracy"])
+    # the batches of epoch 1 (90 training images: 16 × 5 + 10) add up to its mean training accuracy
+    sizes = [end - start for start, end in batch_bounds(90, 16)]
+    first = [a for a, e in zip(history["batch_accuracy"], history["batch_epoch"]) if e == 1]
+    assert np.average(first, weights=sizes) == pytest.approx(history["train_accuracy"][0])
+    path = tmp_path / "tiny.safetensors"
+    trainer.save(path)
+    from guicnn.core.modelfile import load_model
+
+    reopened = Trainer.from_loaded(load_model(path))
+    assert reopened.history["batch_accuracy"] == pytest.approx(history["batch_accuracy"])
+
+
+def test_batch_positions_place_batches_within_their_epoch():
+    from guicnn.core.training import batch_positions
+
+    assert batch_positions([1, 1, 2, 2, 2, 2]) == pytest.approx([0.5, 1.0, 1.25, 1.5, 1.75, 2.0])
+    assert batch_positions([]) == []
+
+
+def test_files_without_per_batch_accuracy_stay_aligned_when_training_goes_on():
+    """The PyTorch script and older files keep losses only: their first steps' accuracies are None,
+    so every per-batch list keeps one entry per step after more training."""
+    from guicnn.core.training import align_batch_history
+
+    history = {"batch_loss": [1.0, 0.8, 0.6], "batch_epoch": [1, 1, 1]}
+    assert align_batch_history(history)["batch_accuracy"] == [None, None, None]
+    history["batch_accuracy"] = [0.5]
+    assert align_batch_history(history)["batch_accuracy"] == [None, None, 0.5]

@@ -335,11 +335,11 @@ def test_dense_without_flatten_is_explained(window):
 def test_save_then_open_round_trips_and_sets_the_title(lenet, tmp_path, qtbot):
     lenet.document.set_field(0, "filters", 8)
     assert lenet.isWindowModified()
-    assert lenet.windowTitle() == "LeNet-5 — unsaved[*]"
+    assert lenet.windowTitle() == "LeNet-5 — unsaved[*] — guicnn"
     path = tmp_path / "my net.json"
     assert lenet.save_as(path)
     assert load_design(path) == lenet.document.config
-    assert lenet.windowTitle() == "LeNet-5 — my net.json[*]" and not lenet.isWindowModified()
+    assert lenet.windowTitle() == "LeNet-5 — my net.json[*] — guicnn" and not lenet.isWindowModified()
     other = MainWindow(settings=lenet.settings)
     qtbot.addWidget(other)
     assert other.open_file(path)
@@ -387,7 +387,7 @@ def test_open_with_unsaved_changes_can_save_first(lenet, dialogs, tmp_path, monk
     dialogs.answer = Button.Save
     assert lenet.open_file(other)
     assert dialogs.questions and load_design(saved) == edited
-    assert lenet.document.name == "Other" and lenet.windowTitle() == "Other — other.json[*]"
+    assert lenet.document.name == "Other" and lenet.windowTitle() == "Other — other.json[*] — guicnn"
 
 
 def test_a_corrupt_file_shows_the_error_and_leaves_the_design_untouched(lenet, dialogs, tmp_path):
@@ -410,7 +410,7 @@ def test_preset_menu_loads_each_preset(window):
     for name, path in presets:
         actions[name].trigger()
         assert window.document.config == load_design(path)
-        assert window.windowTitle() == f"{name} — unsaved[*]"
+        assert window.windowTitle() == f"{name} — unsaved[*] — guicnn"
         assert window.document.analysis.valid
         assert window.stack.view.stack_model.rowCount() == 1 + len(window.document.layers)
     actions["Empty design"].trigger()
@@ -437,7 +437,7 @@ def test_trained_model_opens_with_weights_and_saves_as_a_model(lenet, tmp_path):
     modelfile.save_model(path, model, history=history)
     assert lenet.open_file(path)
     assert set(lenet.document.weights) == set(model.state_dict())
-    assert lenet.windowTitle() == "LeNet-5 — trained.safetensors[*]"
+    assert lenet.windowTitle() == "LeNet-5 — trained.safetensors[*] — guicnn"
     lenet.document.add_layer("Dropout")  # appended: the weights still fit
     assert lenet.document.weights is not None
     assert lenet.save()

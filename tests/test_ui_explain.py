@@ -40,6 +40,7 @@ def maps_view(qtbot):
     view.set_activations(probe, [a[0] for a in model.feature_maps(probe[None])])
     view.show()
     qtbot.waitExposed(view)
+    qtbot.waitUntil(view.overview_complete)  # its rows are made a few per event-loop turn
     return view
 
 

@@ -1,5 +1,8 @@
 """Training in the GUI: worker thread, signal order, pause/stop, divergence, shutdown, snapshots."""
 
+import os
+import sys
+import threading
 import time
 
 import numpy as np
@@ -230,6 +233,61 @@ def test_switching_optimizer_takes_its_defaults_but_keeps_what_the_user_set(qtbo
     panel.lr.setValue(0.02)
     panel.optimizer.setCurrentIndex(panel.optimizer.findData("adam"))
     assert panel.lr.value() == pytest.approx(0.02)  # a learning rate the user typed stays
+
+
+def test_the_worker_splits_the_whole_data_set_and_sends_the_final_weights(qtbot, controller):
+    """With ``split`` the GUI thread hands over the whole set (no copy in the window's thread);
+    after Stop a last snapshot carries the final weights, so the window computes nothing."""
+    data = load_digits()
+    snapshots, started = [], []
+    controller.snapshot.connect(snapshots.append)
+    controller.started.connect(started.append)
+    controller.set_probe(data.x[0])
+    settings = TrainSettings(batch_size=4, epochs=50)
+    with qtbot.waitSignal(controller.step, timeout=30_000):
+        assert controller.start(settings, data, None, continue_training=False, split=(0.25, 3))
+    expected_val = train_val_split(data, 0.25, seed=3)[1]
+    assert started[0]["batches_per_epoch"] == -(-(len(data) - len(expected_val)) // 4)
+    assert len(controller._val) == len(expected_val)
+    np.testing.assert_array_equal(controller._val.y, expected_val.y)
+    with qtbot.waitSignal(controller.finished, timeout=30_000):
+        controller.stop()
+    last = snapshots[-1]
+    weights = controller.document.weights
+    np.testing.assert_array_equal(last.model.layers[0].params["weight"], weights["0.weight"])
+    assert last.step == controller.trainer.step
+
+
+def test_a_run_counts_as_running_from_the_moment_it_is_started(qtbot, controller, digits):
+    """Views asked to draw while the run starts (a tab switch) must not compute in the GUI thread."""
+    train, val = digits
+    seen = []
+    controller.started.connect(lambda _info: seen.append(controller.is_running()))
+    with qtbot.waitSignal(controller.finished, timeout=30_000):
+        controller.start(TrainSettings(batch_size=64, epochs=1), train, val, continue_training=False)
+    assert seen == [True] and not controller.is_running()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+def test_the_training_thread_is_nicer_than_the_gui_thread(qtbot, monkeypatch):
+    from guicnn.ui.worker import WORKER_NICENESS
+
+    controller, niceness = TrainingController(DesignDocument(load_preset("digits_small"))), []
+    train, val = train_val_split(load_digits(), 0.2, seed=0)
+    original = TrainingController._snapshot
+
+    def recording_snapshot(self, epoch_end):
+        niceness.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        return original(self, epoch_end)
+
+    monkeypatch.setattr(TrainingController, "_snapshot", recording_snapshot)
+    try:
+        with qtbot.waitSignal(controller.finished, timeout=30_000):
+            controller.start(TrainSettings(batch_size=64, epochs=1), train, val, continue_training=False)
+    finally:
+        controller.shutdown()
+    gui = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert niceness and set(niceness) == {min(gui + WORKER_NICENESS, 19)}
 
 
 def test_panel_defaults_are_the_cores(qtbot):

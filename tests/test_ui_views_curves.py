@@ -134,3 +134,34 @@ def test_log_scale_loss_and_non_finite_values_do_not_break_drawing(view):
     view.flush()
     assert view.best_epoch() is None
     assert view.loss_plot.getAxis("left").logMode
+
+
+def test_hovering_an_earlier_epoch_after_train_more_reads_that_epoch(view):
+    """A saved history without batches, then Train more: an earlier epoch reads its own values,
+    not the first batch of the new run ('epoch 293.31' wherever one hovered)."""
+    epochs = list(range(1, 294))
+    view.set_history({"epoch": epochs, "train_loss": [1 / e for e in epochs], "train_accuracy": [0.5] * 293,
+                      "val_loss": [2 / e for e in epochs], "val_accuracy": [0.4] * 293})
+    view.add_steps([293.31, 293.62, 294.0], [0.01, 0.01, 0.01], [0.9, 0.9, 0.9])
+    text = view.readout_at(100.2)
+    assert "epoch 100" in text and "293" not in text
+    assert "training in epoch 100: loss 0.01" in text and "validation after epoch 100: loss 0.02" in text
+    assert view.crosshairs[0].value() == pytest.approx(100)
+    assert "training batch at epoch 293.62" in view.readout_at(293.6)
+
+
+def test_a_saved_history_with_batches_draws_every_batch(view):
+    history = {"epoch": [1, 2], "train_loss": [0.8, 0.4], "train_accuracy": [0.6, 0.9], "val_loss": [0.7, 0.5],
+               "val_accuracy": [0.65, 0.85], "batch_loss": [1.0, 0.6, 0.5, 0.3], "batch_epoch": [1, 1, 2, 2],
+               "batch_accuracy": [0.5, 0.7, 0.85, 0.95]}
+    view.set_history(history)
+    assert view.step_count == 4 and view.epoch_count == 2
+    x, loss = view.curves["loss"]["raw"].getOriginalDataset()
+    np.testing.assert_allclose(x, [0.5, 1.0, 1.5, 2.0])
+    np.testing.assert_allclose(loss, [1.0, 0.6, 0.5, 0.3])
+    _, accuracy = view.curves["accuracy"]["raw"].getOriginalDataset()
+    np.testing.assert_allclose(accuracy, [50, 70, 85, 95])
+    # files from before per-batch accuracy was saved: the loss is drawn, the accuracy left out
+    view.set_history({k: v for k, v in history.items() if k != "batch_accuracy"})
+    assert view.step_count == 4
+    assert np.isnan(view.curves["accuracy"]["raw"].getOriginalDataset()[1]).all()

@@ -33,12 +33,13 @@ def view(qtbot, lenet):
     return widget
 
 
-def test_hint_until_activations_arrive_then_overview_of_every_layer(view, lenet):
+def test_hint_until_activations_arrive_then_overview_of_every_layer(view, lenet, qtbot):
     model, image, activations = lenet
     assert view.current_page() == "hint"
     view.set_activations(image, activations, DIGITS)
     assert view.current_page() == "overview"
     assert view.selected_layer() == OVERVIEW
+    qtbot.waitUntil(view.overview_complete)
     assert len(view._rows) == len(model.layers) + 1  # the input, then one row per layer
     assert view._rows[1].label.text.startswith("0 · Conv2D 6@5x5 s1 p2<br>")  # layer, then shape below
     assert "→ 6×28×28 · all 6 channels" in view._rows[1].label.text
@@ -113,10 +114,26 @@ def test_flat_layer_without_matching_names_is_numbered(view, lenet):
     np.testing.assert_allclose(view.bar_values(), activations[dense])
 
 
-def test_updates_replace_data_without_new_plot_items(view, lenet):
+def test_overview_rows_are_made_a_few_per_event_loop_turn(view, lenet, qtbot, monkeypatch):
+    """A deep design's rows (a plot each) made at once would freeze the window when training starts."""
+    import guicnn.ui.views.feature_maps as feature_maps
+
+    monkeypatch.setattr(feature_maps, "ROW_BUILD_BUDGET", 0.0)  # one row per turn
+    model, image, activations = lenet
+    view.set_activations(image, activations, DIGITS)
+    assert len(view._rows) == 1 and not view.overview_complete()
+    qtbot.waitUntil(view.overview_complete)
+    assert len(view._rows) == len(model.layers) + 1
+    # every row made later is drawn when it comes: labelled, with its layer's picture or bars
+    assert view._rows[-1].label.text.startswith(f"{len(model.layers) - 1} · ")
+    assert view._rows[1].image.image is not None
+
+
+def test_updates_replace_data_without_new_plot_items(view, lenet, qtbot):
     model, image, activations = lenet
     view.set_activations(image, activations)
     view.set_selected_layer(OVERVIEW)
+    qtbot.waitUntil(view.overview_complete)
     rows = list(view._rows)
     items = [row.plot.items[:] for row in rows]
     view.set_activations(image * 0.5, [a * 2 for a in activations])
@@ -140,6 +157,7 @@ def test_rgb_input_and_one_by_one_maps(qtbot):
     qtbot.addWidget(view)
     view.set_layers(layer_labels(model))
     view.set_activations(image[0], [a[0] for a in model.activations], ["red", "green", "blue"])
+    qtbot.waitUntil(view.overview_complete)
     assert view._rows[0].image.image.shape == (12, 12, 3)
     view.set_selected_layer(2)  # global pool: a flat (4,) vector
     assert view.current_page() == "bars" and view.bar_values().shape == (4,)

@@ -182,3 +182,127 @@ def test_an_opened_model_trains_on_from_where_it_was_saved(qtbot, window, tmp_pa
     assert trainer.epoch == 3 and len(trainer.history["epoch"]) == 3
     changed = trainer.model.state_dict()
     assert any(not np.array_equal(saved[k], changed[k]) for k in saved)
+
+
+def test_no_forward_pass_in_the_gui_thread_from_train_to_stop(qtbot, window, monkeypatch):
+    """Train pressed on the Design tab, snapshots, an epoch's end and Stop: every forward pass of
+    the run happens in the worker thread, never in the window's (that froze it for ~0.5 s)."""
+    import threading
+
+    from guicnn.core.model import Sequential
+
+    workbench = window.workbench
+    workbench.show_tab("Design")
+    qtbot.wait(300)  # idle: the overview rows are made now, not when training starts
+    assert workbench.feature_maps.overview_complete()
+    forward, in_gui = Sequential.forward, []
+
+    def recording_forward(self, *args, **kwargs):
+        in_gui.append(threading.current_thread() is threading.main_thread())
+        return forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(Sequential, "forward", recording_forward)
+    workbench.training_panel.epochs.setValue(30)
+    workbench.training_panel.batch_size.setValue(8)
+    with qtbot.waitSignal(workbench.controller.epoch, timeout=60_000):
+        workbench.training_panel.start_button.click()
+    assert workbench.tabs.tabText(workbench.tabs.currentIndex()) == "Training"
+    with qtbot.waitSignal(workbench.controller.finished, timeout=60_000):
+        workbench.training_panel.stop_button.click()
+    qtbot.wait(200)
+    assert in_gui and not any(in_gui)
+    assert workbench.feature_maps.current_page() == "overview"  # drawn from the worker's snapshots
+
+
+def test_a_reopened_model_is_whole(qtbot, window, tmp_path):
+    """After save → open: per-batch curves, the epoch log, the confusion matrix and the
+    misclassified images are there again (the last two computed in a worker from the data)."""
+    workbench = window.workbench
+    _train(qtbot, window, epochs=2)
+    steps = workbench.controller.trainer.step
+    matrix = workbench.confusion.cell_texts()
+    wrong = workbench.misclassified.captions()
+    path = tmp_path / "digits.safetensors"
+    assert window.save_as(path)
+    window.document.load(window.document.config)  # forget everything of this session
+    assert workbench.curves.step_count == 0 and workbench.confusion.stack.showing_hint
+    assert workbench.training_panel.start_button.text().endswith("Train")
+
+    with qtbot.waitSignal(workbench.controller.evaluated, timeout=30_000):
+        assert window.open_file(path)
+    assert workbench.curves.step_count == steps  # every batch, not only the ones drawn live
+    assert workbench.curves.epoch_count == 2
+    log = workbench.training_panel.log_view.toPlainText()
+    assert re.search(r"^\s+1/2 ", log, re.M) and re.search(r"^\s+2/2 .*", log, re.M) and "★" in log
+    assert "trained 2 epochs" in workbench.training_panel.progress.format()
+    assert workbench.confusion.cell_texts() == matrix  # the same weights on the same validation split
+    assert workbench.misclassified.captions() == wrong
+    assert "after 2 epochs" in workbench.confusion.title.text()
+
+
+def test_the_train_panel_tells_the_truth_after_an_edit_drops_the_weights(qtbot, window):
+    workbench, panel = window.workbench, window.workbench.training_panel
+    _train(qtbot, window, epochs=1)
+    assert panel.start_button.text().endswith("Train more")
+    window.document.set_field(0, "filters", 8)  # the first Conv2D's weights no longer fit
+    assert window.document.weights is None
+    assert panel.start_button.text().endswith("Train") and panel.mode.isHidden()
+    assert "dropped" in panel.status_text() and "Undo" in panel.status_text()
+    assert "16" in panel.status_text()  # the reason: which parameter changed shape
+    assert panel.progress.value() == 0 and "dropped" in panel.progress.format()
+    assert "1/1" not in panel.log_view.toPlainText()  # not the previous run's log
+    assert workbench.curves.epoch_count == 0 and workbench.confusion.stack.showing_hint
+    with qtbot.waitSignal(workbench.controller.evaluated, timeout=30_000):
+        window.document_undo()
+    assert window.document.weights is not None
+    assert panel.start_button.text().endswith("Train more") and not panel.mode.isHidden()
+    assert re.search(r"^\s+1/1 ", panel.log_view.toPlainText(), re.M)
+    assert workbench.curves.epoch_count == 1
+    assert not workbench.confusion.stack.showing_hint
+
+
+def test_a_colour_preset_trains_out_of_the_box(qtbot, monkeypatch):
+    """`run_gui.py --preset tiny_vgg --train`: the built-in colour shapes load and training runs."""
+    from guicnn.ui.app import build_window, parse_args
+
+    window = build_window(parse_args(["--preset", "tiny_vgg", "--train", "--epochs", "1", "--size", "1280x800"]))
+    window.workbench.data_panel.shapes_count.setValue(150)  # before the data loads: a quick test
+    window.show()
+    try:
+        with qtbot.waitSignal(window.workbench.controller.finished, timeout=120_000) as blocker:
+            pass
+        assert blocker.args[0].reason == "finished"
+        data = window.workbench.data_panel.dataset()
+        assert data.name == "shapes-rgb" and data.input_shape == (3, 32, 32)
+    finally:
+        monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: QMessageBox.StandardButton.Discard)
+        window.close()
+        window.workbench.shutdown()
+        window.deleteLater()
+
+
+def test_a_preset_made_for_a_download_offers_it_and_the_data_it_trains_on_now(qtbot, window, monkeypatch, tmp_path):
+    from guicnn.core.data import DATASETS
+    from guicnn.core.designfile import preset_paths
+    from guicnn.ui import style
+    from guicnn.ui.data.panel import DataPanel
+
+    monkeypatch.setenv("GUICNN_CACHE", str(tmp_path))  # nothing downloaded
+    panel = window.workbench.data_panel
+    path = next(p for p in preset_paths() if p.stem == "tiny_vgg")
+    assert window.new_from_preset(path)
+    qtbot.waitUntil(lambda: panel.dataset() is not None and panel.dataset().name == "shapes-rgb", timeout=30_000)
+    offer = panel.offer
+    assert offer.isVisibleTo(panel) and "made for CIFAR-10" in offer.message.text()
+    assert offer.download_button.text() == f"Download CIFAR-10 ({style.fmt_bytes(DATASETS['cifar10'].total_size)})"
+    assert offer.use_button.isHidden()  # the colour shapes are loaded and fit
+    asked = []
+    monkeypatch.setattr(DataPanel, "load_remote", lambda self, name, download=True: asked.append(name))
+    offer.download_button.click()
+    assert asked == ["cifar10"]
+    # other data that does not fit: the built-in set it trains on now is one click away
+    panel.load_builtin("digits")
+    qtbot.waitUntil(lambda: panel.dataset().name == "digits", timeout=30_000)
+    assert not offer.use_button.isHidden() and offer.use_button.text() == "Use shapes in colour"
+    offer.use_button.click()
+    qtbot.waitUntil(lambda: panel.dataset().name == "shapes-rgb", timeout=30_000)

@@ -25,7 +25,7 @@ from .errors import ConfigError
 from .layers.common import fmt_shape
 from .metrics import per_class_accuracy
 from .svg_chart import Series, line_chart
-from .training import EvalResult, Trainer, TrainSettings, best_epoch, check_compatible, evaluate
+from .training import EvalResult, Trainer, TrainSettings, batch_positions, best_epoch, check_compatible, evaluate
 
 SPLITS = ("val", "train", "all")
 #: Colours of the curves (train, validation, per-batch), readable on white and in print.
@@ -133,19 +133,6 @@ def _schedule_text(schedule: dict[str, Any] | None) -> str:
     return f"{schedule['type']} ({extra})" if extra else str(schedule["type"])
 
 
-def _batch_positions(batch_epochs: list[Any]) -> list[float]:
-    """x of each batch on the epoch axis: batch i of B in epoch e sits at e - 1 + i / B."""
-    counts: dict[Any, int] = {}
-    for epoch in batch_epochs:
-        counts[epoch] = counts.get(epoch, 0) + 1
-    seen: dict[Any, int] = {}
-    positions = []
-    for epoch in batch_epochs:
-        seen[epoch] = seen.get(epoch, 0) + 1
-        positions.append(float(epoch) - 1 + seen[epoch] / counts[epoch] if epoch is not None else math.nan)
-    return positions
-
-
 def _curves(history: dict[str, list]) -> str:
     epochs = [float(e) for e in history.get("epoch") or []]
     if not epochs:
@@ -159,7 +146,7 @@ def _curves(history: dict[str, list]) -> str:
     batch_epoch = list(history.get("batch_epoch") or [])
     loss_series = []
     if batch_loss and len(batch_epoch) == len(batch_loss):
-        loss_series.append(Series("per batch", _batch_positions(batch_epoch), batch_loss, BATCH_COLOR,
+        loss_series.append(Series("per batch", batch_positions(batch_epoch), batch_loss, BATCH_COLOR,
                                   width=0.8))
     markers = len(epochs) <= 40
     loss_series += [Series("training", epochs, column("train_loss"), TRAIN_COLOR, markers=markers),

@@ -36,6 +36,7 @@ from .errors import ConfigError, ShapeError, TrainingError
 from .health import PROBES as HEALTH_PROBES
 from .health import LayerHealth, layer_health
 from .losses import LOSSES, Loss, make_loss
+from .text import plural
 from .model import Sequential
 from .optim import DEFAULT_OPTIMIZER, OPTIMIZERS, Optimizer, make_optimizer, scheduled_lr
 from .snapshots import SnapshotHistory, take_snapshot
@@ -53,8 +54,9 @@ HISTORY_KEYS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accura
 DIVERGENCE_FACTOR = 10.0
 #: An update that moves the weights further than this many times their own size is exploding.
 MAX_RELATIVE_UPDATE = 10.0
-#: Per-batch history: the training loss of every optimizer step and the (1-based) epoch it was in.
-BATCH_HISTORY_KEYS = ("batch_loss", "batch_epoch")
+#: Per-batch history: the training loss and accuracy of every optimizer step and the (1-based)
+#: epoch it was in (files from before ``batch_accuracy`` lack it).
+BATCH_HISTORY_KEYS = ("batch_loss", "batch_epoch", "batch_accuracy")
 
 
 # ---- settings ------------------------------------------------------------------------------
@@ -392,6 +394,29 @@ def _empty_history() -> dict[str, list]:
     return {key: [] for key in HISTORY_KEYS + BATCH_HISTORY_KEYS}
 
 
+def align_batch_history(history: dict[str, list]) -> dict[str, list]:
+    """Give ``history`` one per-batch accuracy per step (in place; returned): files written before
+    they were kept, and by the PyTorch script, have losses only, so the missing accuracies of their
+    first steps are None."""
+    losses, accuracies = history.get("batch_loss") or [], list(history.get("batch_accuracy") or [])
+    history["batch_accuracy"] = [None] * (len(losses) - len(accuracies)) + accuracies
+    return history
+
+
+def batch_positions(batch_epochs: list[Any]) -> list[float]:
+    """x of each batch on the epoch axis (from ``history["batch_epoch"]``): batch i of B in epoch e
+    sits at e - 1 + i / B, as the live curves place them."""
+    counts: dict[Any, int] = {}
+    for epoch in batch_epochs:
+        counts[epoch] = counts.get(epoch, 0) + 1
+    seen: dict[Any, int] = {}
+    positions = []
+    for epoch in batch_epochs:
+        seen[epoch] = seen.get(epoch, 0) + 1
+        positions.append(float(epoch) - 1 + seen[epoch] / counts[epoch] if epoch is not None else math.nan)
+    return positions
+
+
 def best_epoch(history: dict[str, list]) -> int:
     """1-based epoch with the best validation accuracy (lowest training loss without validation); 0 if none."""
     epochs = history.get("epoch", [])
@@ -472,8 +497,8 @@ class Trainer:
             except (ValueError, TypeError) as exc:
                 raise TrainingError(f"the saved optimizer state does not fit the model: {exc}") from None
         history = loaded.history or {}
-        trainer.history = {key: list(v) if isinstance(v := history.get(key), list) else []
-                           for key in HISTORY_KEYS + BATCH_HISTORY_KEYS}
+        trainer.history = align_batch_history({key: list(v) if isinstance(v := history.get(key), list) else []
+                                               for key in HISTORY_KEYS + BATCH_HISTORY_KEYS})
         try:
             trainer.epoch = int(training.get("epoch", len(trainer.history["epoch"])))
             trainer.batch = int(training.get("batch", 0))
@@ -541,7 +566,8 @@ class Trainer:
         from .modelfile import save_model
 
         save_model(path, self.model, optimizer=self.optimizer, training=self.training_state(),
-                   history=self.history, dataset=self.dataset_metadata(), snapshots=self.snapshots)
+                   history=align_batch_history(self.history), dataset=self.dataset_metadata(),
+                   snapshots=self.snapshots)
 
     def checkpoint(self, metric: str, value: float) -> Checkpoint:
         """A copy of the current state (what :meth:`save` would write), scored ``value`` on ``metric``."""
@@ -799,6 +825,7 @@ class Trainer:
                 self.batch = batch + 1
                 self.history["batch_loss"].append(loss)
                 self.history["batch_epoch"].append(epoch + 1)
+                self.history["batch_accuracy"].append(correct / len(yb))
                 self._partial = [self._partial[0] + loss * len(yb), self._partial[1] + correct,
                                  self._partial[2] + len(yb)]
                 seen = self._partial[2]
@@ -813,8 +840,7 @@ class Trainer:
             train_seconds = max(clock.now() - began, 1e-9)
             self._rate_health(snapshots[(self.step - 1) % 2])
             yield self._finish_epoch(val, (self._partial[2] - trained_before) / train_seconds, train_seconds, clock)
-        yield self._end("finished", f"finished {self.epoch} epoch{'s' if self.epoch != 1 else ''} "
-                                    f"({self.step} steps)")
+        yield self._end("finished", f"finished {plural(self.epoch, 'epoch')} ({plural(self.step, 'step')})")
 
     def _finish_epoch(self, val: Dataset | None, samples_per_sec: float, seconds: float,
                       clock: _Clock) -> EpochReport:
@@ -954,8 +980,6 @@ def _as_images(x: np.ndarray) -> np.ndarray:
 
 __all__ = [
     "TrainSettings", "StepReport", "EpochReport", "EndReport", "Report", "EvalResult", "Trainer",
-    "evaluate", "check_compatible", "batch_bounds", "best_epoch", "HISTORY_KEYS", "Checkpoint",
-    "DataMismatchError", "DIVERGENCE_FACTOR", "MAX_RELATIVE_UPDATE",
-    "evaluate", "check_compatible", "batch_bounds", "best_epoch", "HISTORY_KEYS", "BATCH_HISTORY_KEYS",
-    "StepExplanation",
+    "evaluate", "check_compatible", "batch_bounds", "batch_positions", "best_epoch", "HISTORY_KEYS", "Checkpoint",
+    "DataMismatchError", "DIVERGENCE_FACTOR", "MAX_RELATIVE_UPDATE", "BATCH_HISTORY_KEYS", "StepExplanation",
 ]

@@ -19,3 +19,11 @@ def resource_dir() -> Path:
 def resource_path(*parts: str) -> Path:
     """Path of one shipped file, e.g. ``resource_path("presets", "lenet5.json")``."""
     return resource_dir().joinpath(*parts)
+
+
+def guide_dir() -> Path:
+    """The folder of the user guide's Markdown pages (Help ▸ User guide)."""
+    folder = _FOLDER / "guide"
+    if not (folder / "index.md").is_file():
+        raise FileNotFoundError(f"guicnn's user guide is missing ({folder} has no index.md); reinstall the package")
+    return folder

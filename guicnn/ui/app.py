@@ -15,6 +15,7 @@ EPILOG = """examples:
   python run_gui.py my_net.json                   open a design (or a trained .safetensors model)
   python run_gui.py --preset lenet5 --select 3    LeNet-5 with layer 3 (the second Conv2D) selected
   python run_gui.py --preset shapes_cnn --train   train the shapes CNN on the built-in shapes at once
+  python run_gui.py --preset tiny_vgg --train     train Tiny VGG on built-in colour shapes (CIFAR-10 is a download)
 
 environment:
   GUICNN_NO_SETTINGS=1    keep recent files and window layout in memory only
@@ -23,6 +24,8 @@ environment:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
+    from guicnn.core.data import BUILTIN_DATASETS
+
     parser = argparse.ArgumentParser(
         prog="guicnn-gui" if os.path.basename(sys.argv[0]).startswith("guicnn-gui") else "run_gui.py",
         description="guicnn: build a CNN by point and click and see what every setting does.",
@@ -35,8 +38,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--select", metavar="INDEX", type=int,
                         help="select layer INDEX (0-based, as on the cards) in the inspector")
     parser.add_argument("--size", metavar="WxH", help="window size, e.g. 1280x800 (default: fit the screen)")
-    parser.add_argument("--data", metavar="NAME", choices=("digits", "shapes"),
-                        help="built-in data set to load at start (default: digits for 8x8 designs, else shapes)")
+    parser.add_argument("--data", metavar="NAME", choices=BUILTIN_DATASETS,
+                        help="built-in data set to load at start: " + ", ".join(BUILTIN_DATASETS)
+                        + " (default: what the design trains on now, e.g. shapes-rgb for 3x32x32)")
     parser.add_argument("--tab", metavar="TITLE", choices=("Design", "Training", "One step", "Filters", "Weights",
                                                              "Confusion", "Misclassified", "Predict", "Step through"),
                         help="centre tab to show at start (with --train: when training ends)")

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from guicnn.core import GuicnnError
 from guicnn.core.designfile import load_design, preset_paths
+from guicnn.core.text import plural
 from guicnn.ui import files, style
 from guicnn.ui.builder.document import NO_LAYER, DesignDocument, empty_design
 from guicnn.ui.builder.inspector import QtInspector
@@ -29,11 +30,18 @@ from guicnn.ui.builder.palette import QtLayerPalette, add_type_menu
 from guicnn.ui.builder.summary import QtSummary
 from guicnn.ui.export_menu import ExportMenu
 from guicnn.ui.files import safe_stem
+from guicnn.ui.help import GuideViewer, ShortcutsDialog, about_html
 from guicnn.ui.settings import SettingsStore
 from guicnn.ui.training.workbench import Workbench
 from guicnn.ui.widgets.elided_label import ElidedLabel
 
 MESSAGE_MS = 8000
+MESSAGE_MS_PER_CHAR = 70  # a long message stays longer: time to read it
+MESSAGE_SHARE = 0.6  # of the status bar's width a message may take
+#: The narrowest each panel may get, in characters of the window's font: below it layer names
+#: and fields are cut. A small window or a layout saved on a small screen stops here.
+READABLE_CHARS = {"palette": 21, "inspector": 38, "data": 38, "training": 38}
+READABLE_CENTRE_CHARS = 62  # the centre's share before the panels are narrowed
 
 
 def preset_files() -> list[tuple[str, Path]]:
@@ -45,6 +53,26 @@ def preset_files() -> list[tuple[str, Path]]:
         except GuicnnError:
             continue  # a broken preset must not stop the window from opening
     return presets
+
+
+def preset_data_text(path: Path) -> str:
+    """What a preset trains on now and what it was made for (the core's ``suggest_data``)."""
+    from guicnn.core.data import DATASETS, suggest_data
+    from guicnn.ui.data.panel import TITLES
+
+    try:
+        suggestion = suggest_data(load_design(path))
+    except GuicnnError:
+        return ""
+    parts = []
+    if suggestion.now in DATASETS:
+        parts.append(f"Trains now on {DATASETS[suggestion.now].title} (downloaded).")
+    elif suggestion.now:
+        parts.append(f"Trains now on the built-in {TITLES.get(suggestion.now, suggestion.now).lower()}.")
+    if suggestion.made_for in DATASETS and suggestion.made_for != suggestion.now:
+        size = f" ({style.fmt_bytes(suggestion.download_bytes)} to download)" if suggestion.download_bytes else ""
+        parts.append(f"Made for {DATASETS[suggestion.made_for].title}{size}.")
+    return " ".join(parts)
 
 
 class DesignStatus(QWidget):
@@ -83,11 +111,11 @@ def status_text(analysis) -> str:
     if not analysis.layers and not errors:
         return "Empty design — drag layers from the palette onto the stack"
     if errors:
-        count = f"{len(errors)} error{'s' if len(errors) > 1 else ''}"
+        count = plural(len(errors), "error")
         return f"{count} — {errors[0]}"
     text = f"{style.fmt_count(analysis.total_params)} parameters · valid"
     if warnings:
-        text += f" · {len(warnings)} warning{'s' if len(warnings) > 1 else ''}"
+        text += f" · {plural(len(warnings), 'warning')}"
     return text
 
 
@@ -105,6 +133,7 @@ class MainWindow(QMainWindow):
         self.document = document or DesignDocument(empty_design())
         self.settings = settings or SettingsStore()
         self.docks: dict[str, QDockWidget] = {}
+        self._guide: GuideViewer | None = None
         self.setDockNestingEnabled(True)
         self.setAcceptDrops(True)  # a design or model file dropped from the file manager opens
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
@@ -128,6 +157,8 @@ class MainWindow(QMainWindow):
         self.stack.stepThroughRequested.connect(self.workbench.show_walkthrough)
         self.inspector.stepThroughRequested.connect(self.workbench.show_walkthrough)
         self._connect_document()
+        self._fit_docks_timer = QTimer(self, singleShot=True, interval=0)
+        self._fit_docks_timer.timeout.connect(self._fit_docks)
         self.resize(1280, 800)
         self._size_docks()
         if self.settings.value("window/state") is None:  # keep a layout the user saved
@@ -145,12 +176,18 @@ class MainWindow(QMainWindow):
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetClosable
                          | QDockWidget.DockWidgetFeature.DockWidgetMovable
                          | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        if name in READABLE_CHARS:
+            dock.setMinimumWidth(self.readable_width(name))
         self.addDockWidget(area, dock)
         if tabify_with in self.docks:
             self.tabifyDockWidget(self.docks[tabify_with], dock)
         self.docks[name] = dock
         self.view_menu.addAction(dock.toggleViewAction())
         return dock
+
+    def readable_width(self, name: str) -> int:
+        """The narrowest the panel ``name`` may get (READABLE_CHARS in this window's font)."""
+        return READABLE_CHARS.get(name, 0) * self.fontMetrics().horizontalAdvance("0")
 
     def _design_area(self) -> QSplitter:
         """The layer stack above the summary table (the workbench's Design tab, so the training
@@ -162,15 +199,55 @@ class MainWindow(QMainWindow):
         design.setStretchFactor(1, 2)
         return design
 
-    def _size_docks(self) -> None:
-        """Give the right-hand panels the width their content needs (the data panel's preview
-        and split rows), the palette its names, and the centre the rest."""
+    def _dock_widths(self) -> dict[QDockWidget, int]:
+        """The width each side panel is laid out for: the right-hand panels what their content
+        needs (the data panel's preview and split rows), the palette its names."""
         char = self.fontMetrics().horizontalAdvance("0")
         # The data panel is laid out for 320–380 px; the training panel needs its minimum.
         right = max(char * 50, 350, self.workbench.training_panel.minimumSizeHint().width() + 24)
         right = min(right, self.width() // 3)
-        self.resizeDocks([self.docks["palette"], self.docks["inspector"]], [char * 26, right],
-                         Qt.Orientation.Horizontal)
+        tabbed = [self.docks[name] for name in ("inspector", "data", "training")]
+        shown = next((dock for dock in tabbed if dock.isVisible()), tabbed[0])  # one tab of the group
+        return {self.docks["palette"]: char * 26, shown: right}
+
+    def _size_docks(self) -> None:
+        """Give the side panels the width they are laid out for, and the centre the rest."""
+        widths = self._dock_widths()
+        self.resizeDocks(list(widths), list(widths.values()), Qt.Orientation.Horizontal)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if event.oldSize().width() > 0 and event.oldSize().width() != event.size().width():
+            self._fit_docks_timer.start()
+
+    def _fit_docks(self) -> None:
+        """Share the width between the centre and the side panels after the window was resized.
+
+        Qt keeps the panels' widths and takes everything from the centre when the window
+        shrinks, and gives the centre everything when it grows. Here a shrinking window first
+        narrows the panels (never below their readable width) to keep the centre readable, and
+        a growing one first gives squeezed panels their width back.
+        """
+        widths = {dock: width for dock, width in self._dock_widths().items()
+                  if dock.isVisible() and not dock.isFloating()}
+        current = {dock: dock.width() for dock in widths}
+        centre = self.centralWidget().width()
+        readable_centre = READABLE_CENTRE_CHARS * self.fontMetrics().horizontalAdvance("0")
+        target = dict(current)
+        if centre < readable_centre:  # take it from the widest room above each panel's minimum
+            need = readable_centre - centre
+            for dock in sorted(target, key=lambda d: d.minimumWidth() - target[d]):
+                take = min(need, max(0, target[dock] - dock.minimumWidth()))
+                target[dock] -= take
+                need -= take
+        else:
+            spare = centre - readable_centre
+            for dock, width in widths.items():
+                grow = min(spare, max(0, width - target[dock]))
+                target[dock] += grow
+                spare -= grow
+        if target != current:
+            self.resizeDocks(list(target), list(target.values()), Qt.Orientation.Horizontal)
 
     def _build_status_bar(self) -> None:
         self.design_status = DesignStatus(self.document)
@@ -182,10 +259,13 @@ class MainWindow(QMainWindow):
         self._message_timer.timeout.connect(self.message_label.clear)
 
     def show_message(self, text: str) -> None:
-        """A passing note in the status bar (refused edit, saved file, dropped weights)."""
+        """A passing note in the status bar (refused edit, saved file, dropped weights). It may take
+        most of the bar's width; what still does not fit ends in "…" and shows whole on hover or
+        click, and a long note stays longer."""
+        self.message_label.set_max_width(max(520, int(self.width() * MESSAGE_SHARE)))
         self.message_label.setText(text)
         self.message_label.setToolTip(text)
-        self._message_timer.start()
+        self._message_timer.start(max(MESSAGE_MS, MESSAGE_MS_PER_CHAR * len(text)))
 
     # ---- menus -----------------------------------------------------------------------------
     def _build_menus(self) -> None:
@@ -219,6 +299,9 @@ class MainWindow(QMainWindow):
 
         self.view_menu = bar.addMenu("&View")
         help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "&User guide", self.show_guide, QKeySequence.StandardKey.HelpContents)
+        self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts)
+        help_menu.addSeparator()
         self._action(help_menu, "&About guicnn", self.show_about)
 
     def _action(self, menu: QMenu, text: str, slot, shortcut: Any = None) -> QAction:
@@ -230,8 +313,10 @@ class MainWindow(QMainWindow):
 
     def _fill_preset_menu(self) -> None:
         self.preset_menu.clear()
+        self.preset_menu.setToolTipsVisible(True)
         for name, path in preset_files():
             action = self.preset_menu.addAction(name)
+            action.setToolTip(preset_data_text(path))
             action.triggered.connect(lambda _checked=False, p=path: self.new_from_preset(p))
         self.preset_menu.addSeparator()
         self.preset_menu.addAction("Empty design", self.new_design)
@@ -266,7 +351,7 @@ class MainWindow(QMainWindow):
 
     def _update_title(self, *_ignored: object) -> None:
         path = self.document.path
-        self.setWindowTitle(f"{self.document.name} — {path.name if path else 'unsaved'}[*]")
+        self.setWindowTitle(f"{self.document.name} — {path.name if path else 'unsaved'}[*] — guicnn")
         self.setWindowModified(self.document.modified)
 
     def _update_edit_actions(self, *_ignored: object) -> None:
@@ -472,12 +557,27 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         if isinstance(state, QByteArray):
             self.restoreState(state)
+            # A layout saved on a smaller screen: its squeezed panels get their width back.
+            QTimer.singleShot(0, self._fit_docks)
 
     def show_about(self) -> None:
-        QMessageBox.about(
-            self, "About guicnn",
-            "<h3>guicnn</h3><p>Build a convolutional neural network by point and click, "
-            "train it with a NumPy core and watch it learn.</p>"
-            "<p>Drag layers from the palette onto the stack; the summary and the cards show "
-            "shapes, parameters and problems as you edit.</p>",
-        )
+        QMessageBox.about(self, "About guicnn", about_html())
+
+    def show_guide(self, page: str = "index.md") -> GuideViewer | None:
+        """Help ▸ User guide: the Markdown pages in a viewer beside the window (one, reused)."""
+        if self._guide is None:
+            try:
+                self._guide = GuideViewer(self)
+            except FileNotFoundError as exc:
+                QMessageBox.warning(self, "User guide", str(exc))
+                return None
+        self._guide.show_page(page)
+        self._guide.show()
+        self._guide.raise_()
+        return self._guide
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        """Help ▸ Keyboard shortcuts, read from the menus' own actions."""
+        dialog = ShortcutsDialog(self.menuBar(), self)
+        dialog.show()
+        return dialog

@@ -7,7 +7,16 @@ Pure NumPy (+ Pillow for image folders); no Qt. Every reader raises
 from __future__ import annotations
 
 from ..errors import DataError
-from .auto import BUILTIN_DATASETS, dataset_names, is_image_folder, load_dataset
+from .auto import (
+    BUILTIN_DATASETS,
+    BUILTIN_SHAPES,
+    DataSuggestion,
+    data_credits,
+    dataset_names,
+    is_image_folder,
+    load_dataset,
+    suggest_data,
+)
 from .builtin import load_digits
 from .dataset import Dataset, Normalization, augment_batch, one_hot, train_val_split, validation_count
 from .download import (
@@ -33,14 +42,16 @@ from .loaders import (
     load_npz,
     read_idx,
 )
-from .shapes import DEFAULT_SHAPE_CLASSES, SHAPE_CLASSES, make_shapes
+from .shapes import DEFAULT_SHAPE_CLASSES, SHAPE_CLASSES, make_shapes, make_shapes_rgb
 
 __all__ = [
     "BUILTIN_DATASETS",
+    "BUILTIN_SHAPES",
     "CIFAR10_CLASSES",
     "DATASETS",
     "DEFAULT_SHAPE_CLASSES",
     "DataError",
+    "DataSuggestion",
     "Dataset",
     "DownloadCancelled",
     "ImageSizeError",
@@ -50,6 +61,7 @@ __all__ = [
     "SHAPE_CLASSES",
     "augment_batch",
     "cache_dir",
+    "data_credits",
     "dataset_dir",
     "dataset_names",
     "download",
@@ -63,11 +75,13 @@ __all__ = [
     "load_image_folder",
     "load_npz",
     "make_shapes",
+    "make_shapes_rgb",
     "one_hot",
     "read_image",
     "read_idx",
     "safe_extract_tar",
     "sha256_file",
+    "suggest_data",
     "train_val_split",
     "validation_count",
 ]

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import DataError, printable
 from ..layers.common import fmt_shape
-from .builtin import load_digits
+from .builtin import DIGITS_CREDIT, load_digits
 from .dataset import Dataset
 from .download import ALIASES, DATASETS, canonical_name, dataset_dir, download, is_downloaded
 from .loaders import (
@@ -29,13 +31,86 @@ from .loaders import (
     load_image_folder,
     load_npz,
 )
-from .shapes import make_shapes
+from .shapes import DEFAULT_SHAPE_CLASSES, SHAPE_CLASSES, make_shapes, make_shapes_rgb
+from .shapes import MIN_SIZE as MIN_SHAPES_SIZE
 
-BUILTIN_DATASETS = ("digits", "shapes")
+BUILTIN_DATASETS = ("digits", "shapes", "shapes-rgb")
+#: The image size (C, H, W) each built-in set has by default.
+BUILTIN_SHAPES = {"digits": (1, 8, 8), "shapes": (1, 28, 28), "shapes-rgb": (3, 32, 32)}
+_BUILTIN_ALIASES = {"shapes_rgb": "shapes-rgb", "shapes_rgb32": "shapes-rgb", "shapes-rgb32": "shapes-rgb",
+                    "colour-shapes": "shapes-rgb", "color-shapes": "shapes-rgb"}
+
+
+@dataclass(frozen=True)
+class DataSuggestion:
+    """Which data a design trains on. ``now``: a built-in or already downloaded set that fits it
+    (``now_options`` for ``load_dataset``, e.g. a size), or None; ``made_for``: the set the design
+    was made for (a preset's ``"dataset"``), ``download_bytes`` its size when it still has to be
+    downloaded (0 when it is here)."""
+
+    now: str | None
+    now_options: dict[str, Any] = field(default_factory=dict)
+    made_for: str | None = None
+    download_bytes: int = 0
+
+
+def suggest_data(config: dict[str, Any], cache: str | os.PathLike | None = None) -> DataSuggestion:
+    """The data a design can train on right away, and the one it was made for.
+
+    The set named by the design's ``"dataset"`` wins when it is built in or downloaded; else a
+    built-in set drawn at the design's input size: digits for 1x8x8, shapes for any other
+    square grey input, colour shapes for a square RGB one (e.g. CIFAR-10's 3x32x32), with as
+    many shape classes as the design has outputs (up to the generator's ten).
+    """
+    named = config.get("dataset") if isinstance(config, dict) else None
+    made_for = _canonical(named) if isinstance(named, str) else None
+    if made_for not in BUILTIN_DATASETS and made_for not in DATASETS:
+        made_for = None
+    download = DATASETS[made_for].total_size if made_for in DATASETS and not is_downloaded(made_for, cache) else 0
+    if made_for in BUILTIN_DATASETS or (made_for in DATASETS and not download):
+        return DataSuggestion(made_for, {}, made_for, 0)
+    try:
+        shape = tuple(int(v) for v in config.get("input_shape"))
+    except (TypeError, ValueError):
+        shape = ()
+    now, options = None, {}
+    if shape == BUILTIN_SHAPES["digits"]:
+        now = "digits"
+    elif len(shape) == 3 and shape[0] in (1, 3) and shape[1] == shape[2] and shape[1] >= MIN_SHAPES_SIZE:
+        now = "shapes" if shape[0] == 1 else "shapes-rgb"
+        if shape != BUILTIN_SHAPES[now]:
+            options["size"] = shape[1]
+        units = _output_units(config)  # as many shapes as the design has outputs (LeNet-5: ten)
+        if units is not None and units != len(DEFAULT_SHAPE_CLASSES) and 2 <= units <= len(SHAPE_CLASSES):
+            options["classes"] = list(SHAPE_CLASSES[:units])
+    return DataSuggestion(now, options, made_for, download)
+
+
+def _output_units(config: dict[str, Any]) -> int | None:
+    """The design's number of outputs (its class count), None while it is invalid."""
+    from ..analysis import analyze
+
+    try:
+        analysis = analyze(config)
+    except (TypeError, ValueError):
+        return None
+    output = analysis.output_shape if analysis.valid else None
+    return int(math.prod(output)) if output else None
+
+
+def _canonical(name: str) -> str:
+    key = canonical_name(name)
+    return _BUILTIN_ALIASES.get(key, key)
+
+
+def data_credits() -> list[tuple[str, str, str]]:
+    """(title, credit and licence, homepage) of every data set guicnn ships or downloads."""
+    shapes = ("Shapes, grey and in colour", "drawn by guicnn from a seed; no one's data, no licence terms", "")
+    return [DIGITS_CREDIT, shapes] + [(spec.title, spec.licence, spec.homepage) for spec in DATASETS.values()]
 
 
 def dataset_names() -> list[str]:
-    """Every name ``load_dataset`` accepts besides a path."""
+    """Every name ``load_dataset`` accepts besides a path (aliases aside)."""
     return [*BUILTIN_DATASETS, *DATASETS]
 
 
@@ -173,9 +248,9 @@ def _load_builtin(key: str, split: str, image_size: Sequence[int] | None, **opti
     if image_size is not None:
         h, w = (int(v) for v in image_size)
         if h != w:
-            raise DataError(f"shapes: the shapes are drawn square; asked for {h}x{w}")
+            raise DataError(f"{key}: the shapes are drawn square; asked for {h}x{w}")
         options.setdefault("size", h)
-    return make_shapes(**options)
+    return (make_shapes_rgb if key == "shapes-rgb" else make_shapes)(**options)
 
 
 def load_dataset(spec: str | os.PathLike, *, split: str = "train", image_size: Sequence[int] | None = None,
@@ -183,7 +258,8 @@ def load_dataset(spec: str | os.PathLike, *, split: str = "train", image_size: S
                  **options: Any) -> Dataset:
     """Load a data set by name or path.
 
-    Names (strings, case-insensitive): "digits", "shapes" (options go to :func:`make_shapes`), and "mnist",
+    Names (strings, case-insensitive): "digits", "shapes" (options go to :func:`make_shapes`),
+    "shapes-rgb" (colour shapes, 3x32x32; options go to :func:`make_shapes_rgb`), and "mnist",
     "fashion-mnist", "cifar10" from the download cache (``download=True`` to fetch a missing set,
     ``cache``, ``progress``, ``base_url``, ``stop_event``). A path is recognised by what it holds:
     a folder of class subfolders, a folder with IDX files or CIFAR-10 batches, or a ``.csv``,
@@ -204,7 +280,7 @@ def load_dataset(spec: str | os.PathLike, *, split: str = "train", image_size: S
         image_size = _as_hw(image_size)
     text = os.fspath(spec)
     if isinstance(spec, str):  # a name (a Path object is always a path; use "./mnist" for a folder)
-        key = canonical_name(text)
+        key = _canonical(text)
         if key in BUILTIN_DATASETS:
             return _load_builtin(key, split, image_size, **options)
         if key in DATASETS:
@@ -222,4 +298,5 @@ def load_dataset(spec: str | os.PathLike, *, split: str = "train", image_size: S
     return _load_file(path, split=split, image_size=image_size, design_shape=design_shape, **options)
 
 
-__all__ = ["ALIASES", "BUILTIN_DATASETS", "SHAPES_TEST_SEED", "dataset_names", "is_image_folder", "load_dataset"]
+__all__ = ["ALIASES", "BUILTIN_DATASETS", "BUILTIN_SHAPES", "DataSuggestion", "SHAPES_TEST_SEED", "data_credits",
+           "dataset_names", "is_image_folder", "load_dataset", "suggest_data"]

@@ -11,6 +11,9 @@ from ..errors import DataError
 from .dataset import Dataset
 
 DIGITS_FILE = "digits.npz"
+#: Where the shipped digits come from (resources/DATA.md has the whole story).
+DIGITS_CREDIT = ("UCI optical handwritten digits", "E. Alpaydin and C. Kaynak (1998), UCI Machine Learning "
+                 "Repository, CC BY 4.0", "https://archive.ics.uci.edu/dataset/80/optical+recognition+of+handwritten+digits")
 DIGITS_CLASSES = [str(i) for i in range(10)]
 #: Pixel values of the UCI optical digits run 0..16 (counts of set pixels in 4x4 blocks).
 DIGITS_MAX = 16

@@ -15,9 +15,12 @@ import numpy as np
 from .dataset import Dataset
 
 #: Every class the generator can draw, in its default order.
-SHAPE_CLASSES: tuple[str, ...] = ("circle", "square", "triangle", "cross", "line", "ring", "star")
+SHAPE_CLASSES: tuple[str, ...] = ("circle", "square", "triangle", "cross", "line", "ring", "star", "frame",
+                                  "corner", "diamond")
 #: The classes drawn when ``classes`` is not given: clearly distinct, learnt in seconds.
 DEFAULT_SHAPE_CLASSES: tuple[str, ...] = ("circle", "square", "triangle", "cross", "line")
+#: Smallest picture side the generator draws.
+MIN_SIZE = 8
 #: Largest offset of a shape's centre from the picture's centre (pixels at 28x28).
 JITTER = 3.0
 #: Largest tilt (degrees) of every shape but the line, which takes any direction.
@@ -49,6 +52,14 @@ def _signed_distance(kind: str, u: np.ndarray, v: np.ndarray, r: np.ndarray, t: 
         return np.minimum(bar1, bar2)
     if kind == "line":  # one straight bar of half-length r
         return np.maximum(np.abs(u) - r, np.abs(v) - t / 2)
+    if kind == "frame":  # square outline
+        return np.abs(np.maximum(np.abs(u), np.abs(v)) - (0.8 * r - t / 2)) - t / 2
+    if kind == "corner":  # an L: a bar down the left side and one along the bottom
+        upright = np.maximum(np.abs(u + 0.55 * r) - t / 2, np.abs(v) - 0.8 * r)
+        foot = np.maximum(np.abs(v - 0.6 * r) - t / 2, np.abs(u - 0.125 * r) - 0.675 * r)
+        return np.minimum(upright, foot)
+    if kind == "diamond":  # filled rhombus, tall and narrow (never a tilted square)
+        return (np.abs(u) / 0.55 + np.abs(v) - r) * 0.48
     if kind == "star":  # five-pointed star, inner radius 0.42 r
         rho = np.hypot(u, v)
         phi = np.arctan2(v, u) + np.pi / 2  # a point straight up
@@ -77,8 +88,8 @@ def make_shapes(
     size = int(size)
     if n < 1:
         raise ValueError(f"make_shapes: n must be at least 1, got {n}")
-    if size < 8:
-        raise ValueError(f"make_shapes: size must be at least 8 pixels, got {size}")
+    if size < MIN_SIZE:
+        raise ValueError(f"make_shapes: size must be at least {MIN_SIZE} pixels, got {size}")
     if not 0 <= noise <= 1:
         raise ValueError(f"make_shapes: noise must be between 0 and 1, got {noise}")
     names = list(DEFAULT_SHAPE_CLASSES if classes is None else classes)
@@ -137,3 +148,31 @@ def make_shapes(
         name="shapes",
         source="built-in",
     )
+
+
+def make_shapes_rgb(
+    n: int = 3000,
+    size: int = 32,
+    seed: int = 0,
+    classes: Sequence[str] | None = None,
+    noise: float = 0.04,
+) -> Dataset:
+    """The shapes of :func:`make_shapes` in colour: ``n`` RGB ``size`` x ``size`` pictures (3 channels,
+    32x32 by default, like CIFAR-10), so colour designs train without a download.
+
+    Each shape gets a random bright colour on a random dark background; the colours say nothing
+    about the class, so a network must learn the shapes. Seeded: the same arguments always give
+    identical arrays.
+    """
+    if not 0 <= noise <= 1:
+        raise ValueError(f"make_shapes_rgb: noise must be between 0 and 1, got {noise}")
+    grey = make_shapes(n=n, size=size, seed=seed, classes=classes, noise=0.0)
+    rng = np.random.default_rng([seed, 1])  # its own stream: the shapes stay those of make_shapes
+    count = len(grey)
+    ink = rng.uniform(0.35, 1.0, (count, 3, 1, 1)).astype(np.float32)
+    ink[np.arange(count), rng.integers(0, 3, count)] = 1.0  # one full channel: never a dull grey
+    background = rng.uniform(0.0, 0.3, (count, 3, 1, 1)).astype(np.float32)
+    images = background + grey.x * (ink - background)  # (n, 1, s, s) broadcast to (n, 3, s, s)
+    images += rng.standard_normal(images.shape, dtype=np.float32) * np.float32(noise)
+    np.clip(images, 0.0, 1.0, out=images)
+    return Dataset(x=images, y=grey.y, class_names=list(grey.class_names), name="shapes-rgb", source="built-in")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..functional import unused_lines
 from .base import LayerShapeError, Shape
+from ..text import plural
 
 
 def check_image_input(layer, input_shape: Shape) -> tuple[int, int, int]:
@@ -46,9 +47,9 @@ def dropped_lines_warning(hp: int, wp: int, k_eff: tuple[int, int], stride: tupl
         return None
     parts = []
     if rows:
-        parts.append(f"{rows} row{'s' if rows > 1 else ''}")
+        parts.append(plural(rows, "row"))
     if cols:
-        parts.append(f"{cols} column{'s' if cols > 1 else ''}")
+        parts.append(plural(cols, "column"))
     return (
         f"stride {fmt_pair(stride, short=True)} leaves the last {' and '.join(parts)} of the padded "
         f"{hp}x{wp} input unused (output size is floored, as in PyTorch)"

@@ -54,6 +54,7 @@ class DesignDocument(QObject):
     read_only_changed = Signal(bool)
     refused = Signal(str)
     message = Signal(str)
+    weights_changed = Signal(str)  # an edit dropped the trained weights (the reason) or undo restored them ("")
 
     def __init__(self, config: dict[str, Any] | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -332,6 +333,8 @@ class DesignDocument(QObject):
             self._weights = restore_weights
             self.message.emit("Trained weights restored: the parameter shapes match them again.")
         dropped = self._drop_mismatched_weights()
+        if restore_weights is not None and self._weights is restore_weights:
+            self.weights_changed.emit("")
         old_current = self._current
         self._current = current if 0 <= current < len(self.layers) else NO_LAYER
         self.changed.emit()
@@ -347,6 +350,7 @@ class DesignDocument(QObject):
             return None
         dropped, self._weights = self._weights, None
         self.message.emit(f"Trained weights dropped: {reason}. Undo brings them back.")
+        self.weights_changed.emit(reason)
         return dropped
 
     def _history_moved(self, _index: int) -> None:

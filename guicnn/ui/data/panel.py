@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -36,21 +37,26 @@ from PySide6.QtWidgets import (
 
 from guicnn.core.checks import check_design_data
 from guicnn.core.data import (
+    BUILTIN_SHAPES,
     DATASETS,
     DEFAULT_SHAPE_CLASSES,
     SHAPE_CLASSES,
     Dataset,
+    DataSuggestion,
     dataset_dir,
     is_downloaded,
     is_image_folder,
     load_dataset,
     load_digits,
     make_shapes,
+    make_shapes_rgb,
     train_val_split,
     validation_count,
 )
 from guicnn.core.data.auto import SHAPES_TEST_SIZE
+from guicnn.core.data.shapes import MIN_SIZE as MIN_SHAPES_SIZE
 from guicnn.core.layers.common import fmt_shape
+from guicnn.core.text import plural
 from guicnn.ui import style
 from guicnn.ui.data.preview import BalanceBars, PreviewGrid
 from guicnn.ui.data.worker import DataStats, LoadFn, LoadProgress, LoadResult, SizeChoice, load_job
@@ -61,14 +67,16 @@ from guicnn.ui.worker import Job
 SOURCES: tuple[tuple[str, str], ...] = (
     ("digits", "Digits (built-in, 8×8)"),
     ("shapes", "Shapes (built-in, 28×28)"),
+    ("shapes-rgb", "Shapes in colour (built-in, 32×32)"),
     ("mnist", "MNIST"),
     ("fashion-mnist", "Fashion-MNIST"),
     ("cifar10", "CIFAR-10"),
     ("file", "Open file or folder…"),
 )
-BUILTIN = ("digits", "shapes")
+BUILTIN = ("digits", "shapes", "shapes-rgb")
+SHAPE_SOURCES = ("shapes", "shapes-rgb")  # drawn by the generator: the shapes page's settings apply
 REMOTE = ("mnist", "fashion-mnist", "cifar10")
-TITLES = {"digits": "Digits", "shapes": "Shapes", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST",
+TITLES = {"digits": "Digits", "shapes": "Shapes", "shapes-rgb": "Shapes in colour", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST",
           "cifar10": "CIFAR-10"}
 FILE_FILTER = (
     "Data files (*.gz *.idx *ubyte* *.csv *.npz *.bin);;IDX images or labels (*.gz *.idx *ubyte*);;"
@@ -136,6 +144,29 @@ class WheelSafeSpinBox(QSpinBox):
             event.ignore()
 
 
+class DataOffer(QFrame):
+    """Data that fits the design, one click away: the built-in set it trains on now, and the set
+    it was made for (downloaded first when it is not here yet)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("dataOffer")
+        self.setStyleSheet(f"#dataOffer {{ background: {style.SELECTION_FILL}; border: 1px solid {style.BORDER};"
+                           " border-radius: 4px; }")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 6, 8, 6)
+        layout.setSpacing(4)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet(f"color: {style.TEXT}; background: transparent; border: none;")
+        self.use_button = QPushButton()
+        self.download_button = QPushButton()
+        layout.addWidget(self.message)
+        for button in (self.use_button, self.download_button):
+            button.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
+            layout.addWidget(button, 0, Qt.AlignmentFlag.AlignLeft)
+
+
 class DataPanel(QWidget):
     """Source, split, info, preview and design check of the data set a network trains on.
 
@@ -170,7 +201,8 @@ class DataPanel(QWidget):
         self._job_source: tuple = ("file", None, None)  # what the running job loads
         self._loaded_source: str | None = None  # "digits", "shapes", "mnist", ... or "file"
         self._loaded_path: str | None = None
-        self._shapes_options: tuple | None = None  # (n, seed, classes) of the shapes shown
+        self._shapes_options: tuple | None = None  # (n, seed, classes, size) of the shapes shown
+        self._suggestion: DataSuggestion | None = None
         self._job: Job | None = None
         self._jobs: list[Job] = []
         self._job_title = ""
@@ -208,12 +240,13 @@ class DataPanel(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(content)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)
-        self.setMinimumWidth(300)
+        # Wide enough for its rows beside the vertical scroll bar; if a long button still needs
+        # more, a horizontal scroll bar appears rather than the panel's right edge being cut.
+        self.setMinimumWidth(max(300, content.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width()))
 
     def _build_source(self) -> QGroupBox:
         self.source_box = QGroupBox("Source")
@@ -256,15 +289,22 @@ class DataPanel(QWidget):
         self.shapes_seed = WheelSafeSpinBox()
         self.shapes_seed.setRange(0, 999_999)
         self.shapes_seed.setToolTip("The same seed always draws the same pictures")
-        for spin in (self.shapes_count, self.shapes_classes, self.shapes_seed):
+        self.shapes_size = WheelSafeSpinBox()
+        self.shapes_size.setRange(MIN_SHAPES_SIZE, 128)
+        self.shapes_size.setValue(BUILTIN_SHAPES["shapes"][1])
+        self.shapes_size.setSuffix(" px")
+        self.shapes_size.setToolTip("Width and height of every picture (match the design's input)")
+        for spin in (self.shapes_count, self.shapes_classes, self.shapes_seed, self.shapes_size):
             spin.setMinimumWidth(96)
         shapes_form.addRow("Samples", self.shapes_count)
         shapes_form.addRow("Classes", self.shapes_classes)
+        shapes_form.addRow("Size", self.shapes_size)
         shapes_form.addRow("Seed", self.shapes_seed)
         self.shapes_button = QPushButton("Generate shapes")
-        self.shapes_button.clicked.connect(lambda: self.load_builtin("shapes"))
+        self.shapes_button.clicked.connect(lambda: self.load_builtin(self.source_key()))
         shapes_form.addRow(self.shapes_button)
         self._add_page("shapes", shapes)
+        self._pages["shapes-rgb"] = shapes
 
         remote = QWidget()
         remote_layout = QVBoxLayout(remote)
@@ -365,6 +405,11 @@ class DataPanel(QWidget):
         layout = QVBoxLayout(box)
         layout.setSpacing(6)
         self.design_status = _caption()
+        self.offer = DataOffer()
+        self.offer.use_button.clicked.connect(self._use_suggested)
+        self.offer.download_button.clicked.connect(self._load_made_for)
+        self.offer.hide()
+        layout.addWidget(self.offer)
         self.design_problems = ProblemList()
         self.design_problems.fixChosen.connect(self.fixRequested)
         self.design_problems.hide()
@@ -489,6 +534,10 @@ class DataPanel(QWidget):
         if seed is not None:
             self.split_seed.setValue(int(seed))
 
+    def split_settings(self) -> tuple[float, int]:
+        """(validation fraction, seed) of the split, as ``train_val_split`` takes them."""
+        return self.val_fraction(), self.split_seed.value()
+
     def train_val(self) -> tuple[Dataset, Dataset]:
         """(train, validation) by ``core.train_val_split`` (stratified), cached until data or split change."""
         if self._dataset is None:
@@ -566,10 +615,11 @@ class DataPanel(QWidget):
         return str(self.source.currentData())
 
     def load_builtin(self, name: str, **options: Any) -> None:
-        """Load 'digits' or 'shapes' (options override the shapes spins: n, seed, classes) in the background."""
+        """Load 'digits', 'shapes' or 'shapes-rgb' in the background (options override the shapes
+        spins: n, seed, classes, size)."""
         key = str(name).strip().lower()
         if key not in BUILTIN:
-            raise ValueError(f"load_builtin: {name!r} is not built in; choose 'digits' or 'shapes'")
+            raise ValueError(f"load_builtin: {name!r} is not built in; choose from {', '.join(BUILTIN)}")
         self._select_source(key)
         if key == "digits":
             self._start("digits", "Loading the digits…", lambda progress, stop: load_digits(), source=("digits",))
@@ -577,12 +627,15 @@ class DataPanel(QWidget):
         n = int(options.get("n", self.shapes_count.value()))
         seed = int(options.get("seed", self.shapes_seed.value()))
         classes = list(options.get("classes", SHAPE_CLASSES[: self.shapes_classes.value()]))
+        size = int(options.get("size", self.shapes_size.value()))
         self.shapes_count.setValue(n)
         self.shapes_seed.setValue(seed)
         self.shapes_classes.setValue(len(classes))
-        self._start("shapes", f"Drawing {n:,} shapes…",
-                    lambda progress, stop: make_shapes(n=n, seed=seed, classes=classes),
-                    source=("shapes", (n, seed, classes)))
+        self.shapes_size.setValue(size)
+        draw = make_shapes_rgb if key == "shapes-rgb" else make_shapes
+        self._start(key, f"Drawing {plural(n, 'shape')}…",
+                    lambda progress, stop: draw(n=n, seed=seed, classes=classes, size=size),
+                    source=(key, (n, seed, classes, size)))
 
     def load_remote(self, name: str, download: bool = True) -> None:
         """Load MNIST, Fashion-MNIST or CIFAR-10 from the cache, downloading it first if needed."""
@@ -632,10 +685,10 @@ class DataPanel(QWidget):
         if ds is None or self.test_part_missing() is not None:
             return None
         key = self._loaded_source
-        if key == "shapes":
-            n, seed, classes = self._shapes_options
-            return lambda progress, stop: load_dataset("shapes", split="test", n=min(n, SHAPES_TEST_SIZE),
-                                                       seed=seed, classes=classes)
+        if key in SHAPE_SOURCES:
+            n, seed, classes, size = self._shapes_options
+            return lambda progress, stop: load_dataset(key, split="test", n=min(n, SHAPES_TEST_SIZE),
+                                                       seed=seed, classes=classes, size=size)
         if key in REMOTE:
             return lambda progress, stop: load_dataset(key, split="test")
         path = Path(self._loaded_path or "")
@@ -767,7 +820,7 @@ class DataPanel(QWidget):
         source = self._job_source
         self._loaded_source = source[0]
         self._loaded_path = str(source[1]) if source[0] == "file" else None
-        self._shapes_options = source[1] if source[0] == "shapes" else None
+        self._shapes_options = source[1] if source[0] in SHAPE_SOURCES else None
         self._folder = Path(source[1]) if source[0] == "file" and is_image_folder(source[1]) else None
         self._folder_size = source[2] if self._folder is not None else None
         self._set_dataset(result.dataset, result.stats)
@@ -840,6 +893,8 @@ class DataPanel(QWidget):
     @Slot(int)
     def _source_changed(self, index: int, autoload: bool = True) -> None:
         key = self.source.itemData(index)
+        if key in SHAPE_SOURCES:  # each generator's own size unless the design asks for another
+            self.shapes_size.setValue(BUILTIN_SHAPES[key][1])
         for page in set(self._pages.values()):
             page.setVisible(page is self._pages[key])
         self._refresh_source_page()
@@ -876,6 +931,8 @@ class DataPanel(QWidget):
         self.split_box.setEnabled(editable)
         self.cancel_button.setEnabled(not idle)
         self.design_problems.set_buttons_enabled(editable)
+        for button in (self.offer.use_button, self.offer.download_button):
+            button.setEnabled(editable and idle)
         self.image_size.setEnabled(editable and idle)
         self.size_question.setEnabled(editable and idle)
 
@@ -948,8 +1005,55 @@ class DataPanel(QWidget):
         self.preview.set_highlight(self._probe)
         return indices.tolist()
 
+    def set_suggestion(self, suggestion: DataSuggestion | None) -> None:
+        """What the core suggests for the design (``core.data.suggest_data``): offered as buttons."""
+        self._suggestion = suggestion
+        self._refresh_design_check()
+
+    def _use_suggested(self) -> None:
+        suggestion = self._suggestion
+        if suggestion is not None and suggestion.now and not self._read_only:
+            if suggestion.now in BUILTIN:
+                self.load_builtin(suggestion.now, **suggestion.now_options)
+            else:
+                self.load_remote(suggestion.now)
+
+    def _load_made_for(self) -> None:
+        if self._suggestion is not None and self._suggestion.made_for in REMOTE and not self._read_only:
+            self.load_remote(self._suggestion.made_for)
+
+    def _refresh_offer(self) -> None:
+        """Offer the suggested data when the loaded data does not fit, and the data set the design
+        was made for when that is a download (and not what is loaded)."""
+        offer, suggestion, ds = self.offer, self._suggestion, self._dataset
+        loaded = ds.name if ds is not None else None
+        design_input = (self._design or {}).get("input_shape")
+        fits = ds is not None and isinstance(design_input, list) and tuple(ds.input_shape) == tuple(design_input)
+        use = suggestion is not None and suggestion.now is not None and not fits and suggestion.now != loaded
+        made_for = suggestion.made_for if suggestion is not None and suggestion.made_for in REMOTE else None
+        download = made_for is not None and made_for != loaded
+        lines = []
+        if download:
+            title = TITLES[made_for]
+            lines.append(f"This design was made for {title}.")
+            size = f" ({style.fmt_bytes(suggestion.download_bytes)})" if suggestion.download_bytes else ""
+            offer.download_button.setText(f"Download {title}{size}" if suggestion.download_bytes else f"Load {title}")
+        if use:
+            title = TITLES.get(suggestion.now, suggestion.now)
+            size = suggestion.now_options.get("size")
+            lines.append(f"It trains now on the built-in {title.lower()}"
+                         + (f", drawn at {size}×{size}." if size else "."))
+            offer.use_button.setText(f"Use {title.lower()}" + (f" ({size}×{size})" if size else ""))
+        offer.use_button.setVisible(use)
+        offer.download_button.setVisible(download)
+        offer.message.setText(" ".join(lines))
+        offer.setVisible(use or download)
+        for button in (offer.use_button, offer.download_button):
+            button.setEnabled(not self._read_only and self._job is None)
+
     def _refresh_design_check(self) -> None:
         """The core's check of the design against the whole data set (what training would refuse)."""
+        self._refresh_offer()
         ds, stats = self._dataset, self._stats
         if ds is None or not self._design_known or stats is None:
             waiting = "Load data to compare it with the design." if ds is None else "No design to compare with yet."

@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject, Signal
 
 from guicnn.core import GuicnnError, Sequential
 from guicnn.core.compare import PinnedModel, predict_image
-from guicnn.core.data import Dataset
+from guicnn.core.data import Dataset, Normalization, train_val_split, validation_count
 from guicnn.core.snapshots import SnapshotHistory
 from guicnn.core.step_explanation import StepExplanation
 from guicnn.core.training import (
@@ -30,7 +30,7 @@ from guicnn.core.training import (
     check_compatible,
     evaluate,
 )
-from guicnn.ui.worker import Job, JobContext
+from guicnn.ui.worker import Job, JobContext, lower_thread_priority
 
 SNAPSHOT_RATE = 2.5  # feature-map refreshes per second while training
 STEP_RATE = 20.0  # step reports per second at most (the newest wins; epoch reports always arrive)
@@ -91,6 +91,17 @@ class TrainingSnapshot:
 
 
 @dataclass(frozen=True)
+class Evaluation:
+    """The document's trained weights scored on a data set's validation part (an opened model's
+    confusion matrix and misclassified images, before any training in this session)."""
+
+    confusion: np.ndarray
+    examples: EpochExamples
+    epochs: int  # epochs the weights were trained for
+    weights: dict[str, np.ndarray]  # the weights scored (stale if the document's are others by now)
+
+
+@dataclass(frozen=True)
 class TestResult:
     """The trained model scored on a data set's own test part."""
 
@@ -111,6 +122,7 @@ class TrainingController(QObject):
     failed = Signal(str)  # a message for the user (a refused start, an error)
     crashed = Signal(str, str)  # an unexpected exception in the worker: message, traceback
     stateChanged = Signal(str)  # "idle", "running", "paused"
+    evaluated = Signal(object)  # Evaluation of the document's weights (see evaluate_document)
     testFinished = Signal(object)  # TestResult
     testFailed = Signal(str)  # why the test set could not be scored
 
@@ -125,6 +137,7 @@ class TrainingController(QObject):
         self._probe: np.ndarray | None = None  # (C, H, W) raw image in [0, 1]
         self._class_names: list[str] = []
         self._stored_weights: dict[str, np.ndarray] | None = None  # what _store_weights gave the document
+        self._evaluation: Job | None = None
         self._test_job: Job | None = None
         document.file_changed.connect(self._document_replaced)
 
@@ -134,7 +147,8 @@ class TrainingController(QObject):
         return self._state
 
     def is_running(self) -> bool:
-        return self._job is not None and self._job.is_running()
+        """From the moment a run is started (before its thread is) until it has ended."""
+        return self._state != "idle" or (self._job is not None and self._job.is_running())
 
     def _set_state(self, state: str) -> None:
         if state != self._state:
@@ -142,8 +156,12 @@ class TrainingController(QObject):
             self.stateChanged.emit(state)
 
     def has_progress(self) -> bool:
-        """Whether there are trained weights to continue from (this session's or an opened model's)."""
-        return (self.trainer is not None and self.trainer.step > 0) or self.document.weights is not None
+        """Whether there are trained weights to continue from (this session's or an opened model's);
+        not after an edit dropped them (the trainer's model is then another design)."""
+        if self.document.weights is not None:
+            return True
+        return self.trainer is not None and self.trainer.step > 0 and \
+            self.trainer.model.get_config() == self.document.config
 
     def set_probe(self, image: np.ndarray | None) -> None:
         """The image whose feature maps are shown (raw, (C, H, W) in [0, 1]); thread-safe swap."""
@@ -151,9 +169,14 @@ class TrainingController(QObject):
 
     # ---- starting ----------------------------------------------------------------------
     def start(self, settings: TrainSettings, train: Dataset, val: Dataset | None, *, continue_training: bool,
-              paused: bool = False) -> bool:
+              split: tuple[float, int] | None = None, paused: bool = False) -> bool:
         """Start a run in the worker thread (``paused``: waiting for Step or Resume); returns False
-        (after emitting ``failed``) if it cannot."""
+        (after emitting ``failed``) if it cannot.
+
+        With ``split=(val_fraction, seed)``, ``train`` is the whole data set and ``val`` None: the
+        worker thread splits it (``train_val_split``), since copying a large set takes long enough
+        to freeze the window.
+        """
         if self.is_running():
             self.failed.emit("Training is already running.")
             return False
@@ -172,10 +195,11 @@ class TrainingController(QObject):
         self._class_names = list(train.class_names)
         first_epoch = trainer.epoch
         total = first_epoch + settings.epochs
-        batches = max(1, -(-len(train) // settings.batch_size))
+        training_samples = len(train) - (validation_count(len(train), split[0]) if split else 0)
+        batches = max(1, -(-training_samples // settings.batch_size))
         # One BLAS thread: the GUI thread needs the second core; measured faster *and* smoother
         # than letting BLAS and painting fight over two cores (benchmarks/bench_gui_training.py).
-        job = Job(lambda context: self._run(context, trainer, train, val, total), name="training",
+        job = Job(lambda context: self._run(context, trainer, train, val, total, split), name="training",
                   progress_interval=1.0 / STEP_RATE, blas_threads=1)
         job.progress.connect(self.step)
         job.reported.connect(self._on_report)
@@ -192,9 +216,14 @@ class TrainingController(QObject):
         return True
 
     def _run(self, context: JobContext, trainer: Trainer, train: Dataset, val: Dataset | None,
-             epochs: int) -> EndReport | None:
+             epochs: int, split: tuple[float, int] | None = None) -> EndReport | None:
         """The worker thread's loop: step reports throttled, a snapshot every 1/SNAPSHOT_RATE s
-        and at each epoch's end (before its report), the end report as the result."""
+        and at each epoch's end (before its report), a last one with the final weights (so the
+        window draws the end without computing), the end report as the result."""
+        lower_thread_priority()
+        if split is not None:
+            train, val = train_val_split(train, split[0], seed=split[1])
+            self._val = val
         last_snapshot, end = 0.0, None
         for report in trainer.fit_iter(train, val, epochs=epochs, stop=context.stop_event,
                                        pause=context.pause_event, step=self._step_event):
@@ -215,6 +244,7 @@ class TrainingController(QObject):
                 context.report(report)
             elif isinstance(report, EndReport):
                 end = report
+        context.report(self._snapshot(False))
         return end
 
     def _trainer_for(self, settings: TrainSettings, continue_training: bool) -> Trainer:
@@ -265,11 +295,7 @@ class TrainingController(QObject):
             result = evaluate(scored, data.x, data.y, loss=loss, normalization=normalization)
             return TestResult(data, result, time.perf_counter() - started)
 
-        job = Job(run, name="test", blas_threads=1)
-        job.succeeded.connect(self._on_test_finished)
-        job.failed.connect(self._on_test_failed)
-        self._test_job = job
-        job.start()
+        self._test_job = _scoring_job(run, "test", self._on_test_finished, self._on_test_failed)
         return True
 
     def _on_test_finished(self, result: TestResult) -> None:
@@ -288,14 +314,14 @@ class TrainingController(QObject):
         self._set_state("paused" if paused else "running")
 
     def step_once(self, settings: TrainSettings, train: Dataset, val: Dataset | None, *,
-                  continue_training: bool) -> bool:
+                  continue_training: bool, split: tuple[float, int] | None = None) -> bool:
         """Train exactly one batch in the worker and explain it (``explained`` follows).
 
         When idle this starts a paused run (Resume then trains on exactly as an uninterrupted
         run would); while a run is going it is :meth:`request_step`.
         """
         if self._job is None or self._state == "idle":
-            if not self.start(settings, train, val, continue_training=continue_training, paused=True):
+            if not self.start(settings, train, val, continue_training=continue_training, split=split, paused=True):
                 return False
         return self.request_step()
 
@@ -318,6 +344,10 @@ class TrainingController(QObject):
 
         With ``keep_weights`` the weights trained so far go to the document, as after Stop.
         """
+        if self._evaluation is not None:
+            self._evaluation.blockSignals(True)
+            self._evaluation.shutdown()
+            self._evaluation = None
         if self._test_job is not None:
             self._test_job.blockSignals(True)
             self._test_job.shutdown()
@@ -426,6 +456,51 @@ class TrainingController(QObject):
         return EpochExamples(images=val.x, labels=val.y, predictions=scored.predictions.copy(),
                              confidence=confidence.astype(np.float32), class_names=list(self._class_names))
 
+    # ---- scoring an opened model (worker thread) ---------------------------------------------
+    def evaluate_document(self, dataset: Dataset, split: tuple[float, int]) -> bool:
+        """Score the document's trained weights on the validation part of ``dataset`` (split by
+        ``(val_fraction, seed)`` as training splits it) in a worker thread; ``evaluated`` follows.
+        False when there is nothing to score; data that does not fit the model is skipped quietly."""
+        weights = self.document.weights
+        if self.is_running() or weights is None or not self.document.analysis.valid:
+            return False
+        config, epochs = self.document.config, len((self.document.model_info.get("history") or {}).get("epoch") or [])
+        loss = self._saved_settings().loss
+        norm = (self.document.model_info.get("dataset") or {}).get("normalization")
+
+        def score(_context: JobContext) -> Evaluation | None:
+            model = Sequential.from_config(config, seed=0)
+            model.load_state_dict(weights)
+            try:
+                check_compatible(model, dataset, "evaluation")
+            except (GuicnnError, ValueError):
+                return None  # other data than the model's: nothing to show, nothing to complain about
+            _, val = train_val_split(dataset, split[0], seed=split[1])
+            if not len(val):
+                return None
+            scored = evaluate(model, val.x, val.y, loss=loss, normalization=Normalization.from_dict(norm) if norm else None)
+            confidence = scored.probabilities[np.arange(len(val)), scored.predictions].astype(np.float32)
+            examples = EpochExamples(images=val.x, labels=val.y, predictions=scored.predictions, confidence=confidence,
+                                     class_names=list(dataset.class_names))
+            return Evaluation(confusion=scored.confusion, examples=examples, epochs=epochs, weights=weights)
+
+        if self._evaluation is not None:
+            self._evaluation.cancel()  # superseded: its result is ignored
+        self._evaluation = _scoring_job(score, "evaluation", self._on_evaluated, self._on_evaluation_failed)
+        return True
+
+    def _on_evaluation_failed(self, message: str, _details: str, _cancelled: bool) -> None:
+        if self.sender() is self._evaluation:
+            self._evaluation = None
+            self.failed.emit(f"Could not score the trained weights on the data: {message}")
+
+    def _on_evaluated(self, result: Evaluation | None) -> None:
+        if self.sender() is not self._evaluation:
+            return
+        self._evaluation = None
+        if result is not None and result.weights is self.document.weights and not self.is_running():
+            self.evaluated.emit(result)
+
     # ---- prediction (GUI thread, only while idle) ----------------------------------------
     def predict(self, image: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]] | None:
         """Class probabilities and every layer's activation for one raw image, or None if no model."""
@@ -475,3 +550,11 @@ class TrainingController(QObject):
         except ValueError:
             return TrainSettings()
 
+
+def _scoring_job(fn, name: str, succeeded, failed) -> Job:
+    """Start scoring a model in a worker thread (one BLAS thread: the window keeps a core)."""
+    job = Job(fn, name=name, blas_threads=1)
+    job.succeeded.connect(succeeded)
+    job.failed.connect(failed)
+    job.start()
+    return job

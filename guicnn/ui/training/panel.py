@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import math
 import time
 from typing import Any
@@ -26,7 +27,10 @@ from PySide6.QtWidgets import (
 
 from guicnn.core.losses import LOSSES
 from guicnn.core.optim import DEFAULT_OPTIMIZER, OPTIMIZERS, SCHEDULE_TYPES
-from guicnn.core.training import TrainSettings, format_duration
+from guicnn.core.text import plural
+from guicnn.core.training import TrainSettings, best_epoch, format_duration
+from guicnn.ui.style import ERROR as ERROR_COLOUR
+from guicnn.ui.style import WARNING as WARNING_COLOUR
 from guicnn.ui.widgets.problems import ProblemList
 
 # Every choice, default and range below comes from the core's specs (one home, shared with the CLI).
@@ -422,7 +426,7 @@ class TrainingPanel(QWidget):
         steps_done = done - self._run_step0
         elapsed = time.monotonic() - self._run_started
         remaining = (total - done) * elapsed / steps_done if steps_done > 0 else float("nan")
-        self.status.setText(
+        self._set_status(
             f"Epoch {report.epoch}/{report.epochs} · batch {report.batch}/{report.batches_per_epoch} · "
             f"loss {report.running_loss:.4f} · accuracy {100 * report.running_accuracy:.1f}% · "
             f"{report.samples_per_sec:,.0f} samples/s · ETA {format_duration(remaining)}"
@@ -430,15 +434,53 @@ class TrainingPanel(QWidget):
 
     def show_epoch(self, report: Any) -> None:
         """One compact log line: loss and accuracy as training/validation."""
+        self._log_epoch(report.epoch, report.epochs, report.train_loss, report.train_accuracy, report.val_loss,
+                        report.val_accuracy, report.best_epoch == report.epoch)
+
+    def _log_epoch(self, epoch: int, epochs: int, train_loss: float, train_accuracy: float,
+                   val_loss: float | None, val_accuracy: float | None, best: bool) -> None:
         if self._log_header_due:
             self.log("epoch   loss tr/val   acc% tr/val")
             self._log_header_due = False
-        has_val = report.val_loss is not None and math.isfinite(report.val_loss)
-        loss = f"{report.train_loss:.3f}/{report.val_loss:.3f}" if has_val else f"{report.train_loss:.3f}"
-        accuracy = (f"{100 * report.train_accuracy:.1f}/{100 * report.val_accuracy:.1f}" if has_val
-                    else f"{100 * report.train_accuracy:.1f}")
-        best = " ★" if report.best_epoch == report.epoch else ""
-        self.log(f"{report.epoch:>3}/{report.epochs:<4}{loss:<14}{accuracy}{best}")
+        has_val = val_loss is not None and math.isfinite(val_loss) and val_accuracy is not None
+        loss = f"{train_loss:.3f}/{val_loss:.3f}" if has_val else f"{train_loss:.3f}"
+        accuracy = f"{100 * train_accuracy:.1f}/{100 * val_accuracy:.1f}" if has_val else f"{100 * train_accuracy:.1f}"
+        self.log(f"{epoch:>3}/{epochs:<4}{loss:<14}{accuracy}{' ★' if best else ''}")
+
+    def show_history(self, history: dict[str, Any] | None) -> None:
+        """Start afresh for the document's weights: the epochs they were trained for (an opened
+        model's saved history) as the log, or a clean "not trained" state when there are none."""
+        self.log_view.clear()
+        self._log_header_due = True
+        epochs = list((history or {}).get("epoch") or [])
+        if not epochs:
+            self.progress.setValue(0)
+            self.progress.setFormat("not trained yet")
+            self._set_status("Press Train to start. The design is locked while training runs.")
+            return
+        columns = [list(history.get(key) or []) + [None] * len(epochs)
+                   for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy")]
+        best = best_epoch(history)
+        for i, epoch in enumerate(epochs):
+            train_loss, train_accuracy, val_loss, val_accuracy = (column[i] for column in columns)
+            if train_loss is not None and train_accuracy is not None:
+                self._log_epoch(int(epoch), int(epochs[-1]), train_loss, train_accuracy, val_loss, val_accuracy,
+                                int(epoch) == best)
+        self.progress.setValue(1000)
+        self.progress.setFormat(f"trained {plural(len(epochs), 'epoch')}")
+        self._set_status(f"Trained for {plural(len(epochs), 'epoch')} (best: epoch {best}). "
+                         "Train more continues from these weights.")
+
+    def show_weights_dropped(self, reason: str) -> None:
+        """An edit made the trained weights unusable: training starts afresh (Undo brings them back)."""
+        self.log_view.clear()
+        self._log_header_due = True
+        self.progress.setValue(0)
+        self.progress.setFormat("not trained: weights dropped")
+        message = (f"The trained weights were dropped: {reason}. Train starts from new weights; "
+                   "Undo (Ctrl+Z) brings the trained ones back.")
+        self._set_status(message, WARNING_COLOUR)
+        self.log(message)
 
     def show_end(self, report: Any) -> None:
         if report is None:
@@ -448,12 +490,20 @@ class TrainingPanel(QWidget):
             self.progress.setFormat("done")
         else:
             self.progress.setFormat(report.reason)
-        self.status.setText(report.message)
+        self._set_status(report.message)
         self.log(report.message)
 
     def show_error(self, message: str) -> None:
-        self.status.setText(f"<span style='color:#b00020'>{message}</span>")
+        self._set_status(message, ERROR_COLOUR)
         self.log(f"error: {message}")
+
+    def _set_status(self, text: str, colour: str | None = None) -> None:
+        self.status.setText(f"<span style='color:{colour}'>{html.escape(text)}</span>" if colour else html.escape(text))
+        self.status.setToolTip(text)
+
+    def status_text(self) -> str:
+        """The status line as plain text."""
+        return self.status.toolTip() or self.status.text()
 
     def log(self, text: str) -> None:
         self.log_view.appendPlainText(text)

@@ -26,6 +26,8 @@ from guicnn.core import Sequential
 from guicnn.core.checks import check_dataset, design_size_problem
 from guicnn.core.compare import PinnedModel, differences
 from guicnn.core.layers.common import fmt_shape
+from guicnn.core.data import BUILTIN_DATASETS, suggest_data
+from guicnn.core.text import plural
 from guicnn.core.training import TrainSettings
 from guicnn.core.walkthrough import build_layer, can_walk, layer_input
 from guicnn.ui.data.panel import DataPanel
@@ -41,6 +43,7 @@ from guicnn.ui.views.histograms import HistogramsView
 from guicnn.ui.views.predict import PredictView
 from guicnn.ui.views.step import StepView
 from guicnn.ui.views.walkthrough import WalkthroughView
+from guicnn.ui.widgets.scroll_page import ScrollPage
 from guicnn.ui.widgets.time_machine import LIVE, TimeMachineBar
 
 _BLAS = ThreadpoolController()  # made once: inspecting the loaded libraries takes ~1 ms
@@ -89,6 +92,8 @@ class Workbench(QObject):
         self._idle_refresh.setSingleShot(True)
         self._idle_refresh.setInterval(150)
         self._idle_refresh.timeout.connect(self._refresh_idle_views)
+        self._suggestion_key: tuple | None = None
+        self._auto_data = initial_data is not None  # load fitting data when a new design needs it
         self._connect()
         self._design_changed()
         self._document_replaced()
@@ -115,8 +120,9 @@ class Workbench(QObject):
         training = QSplitter(Qt.Orientation.Vertical)
         training.addWidget(self.curves)
         training.addWidget(_with_bar(self.feature_maps, self.time_bars["Training"]))
-        training.setStretchFactor(0, 2)
-        training.setStretchFactor(1, 3)
+        training.setStretchFactor(0, 1)  # curves as tall as the feature maps: at 1366x768 they were squat
+        training.setStretchFactor(1, 1)
+        training.setChildrenCollapsible(False)  # a small window keeps both readable
         predict = QSplitter(Qt.Orientation.Vertical)
         predict.addWidget(self.predict)
         predict.addWidget(self.compare_maps)
@@ -128,7 +134,7 @@ class Workbench(QObject):
                                         _with_bar(self.filters, self.time_bars["Filters"]), self.histograms,
                                         _with_bar(self.confusion, self.time_bars["Confusion"]),
                                         self.misclassified, predict, self.walkthrough)):
-            self.tabs.addTab(widget, title)
+            self.tabs.addTab(ScrollPage(widget), title)  # scrolls when the window is small
         self.tabs.setTabToolTip(TABS.index("Training"),
                                 "Loss and accuracy curves, and the feature maps of the probe image, live")
         self.tabs.setTabToolTip(TABS.index("One step"),
@@ -145,6 +151,7 @@ class Workbench(QObject):
         doc, data, panel, ctl = self.document, self.data_panel, self.training_panel, self.controller
         doc.changed.connect(self._design_changed)
         doc.file_changed.connect(self._document_replaced)
+        doc.weights_changed.connect(self._weights_changed)
         data.datasetChanged.connect(self._dataset_changed)
         data.probeChanged.connect(self._probe_changed)
         data.fixRequested.connect(self.apply_fix)
@@ -168,6 +175,7 @@ class Workbench(QObject):
         ctl.finished.connect(self._finished)
         ctl.failed.connect(self._failed)
         ctl.crashed.connect(self._crashed)
+        ctl.evaluated.connect(self._show_evaluation)
         self.predict.imageReady.connect(self._predict_image)
         self.tabs.currentChanged.connect(self._tab_changed)
         self.confusion.cellClicked.connect(self._cell_clicked)
@@ -179,14 +187,27 @@ class Workbench(QObject):
         if self.data_panel.dataset() is not None or self.data_panel.is_busy():
             return
         if which == "auto":
-            shape = self.document.analysis.input_shape
-            which = "digits" if shape == (1, 8, 8) else "shapes"
-        self.data_panel.load_builtin(which)
+            self._load_suggested_data()
+        else:
+            self.data_panel.load_builtin(which)
+
+    def _load_suggested_data(self) -> None:
+        """Load the data the core suggests for the design (built in, or already downloaded)."""
+        suggestion = suggest_data(self.document.config)
+        if suggestion.now in BUILTIN_DATASETS:
+            self.data_panel.load_builtin(suggestion.now, **suggestion.now_options)
+        elif suggestion.now is not None:
+            self.data_panel.load_remote(suggestion.now, download=False)
 
     # ---- design and data ------------------------------------------------------------------
     def _design_changed(self) -> None:
         analysis = self.document.analysis
         self.data_panel.set_design(self.document.config)
+        config = self.document.config
+        key = (config.get("dataset"), tuple(config.get("input_shape") or ()))
+        if key != self._suggestion_key:  # (it looks in the download cache: not on every keystroke)
+            self._suggestion_key = key
+            self.data_panel.set_suggestion(suggest_data(config))
         labels = ["?" if info.output_shape is None else f"{info.index} · {info.description} → "
                   f"{fmt_shape(info.output_shape)}" for info in analysis.layers]
         types = [info.type for info in analysis.layers]
@@ -205,27 +226,71 @@ class Workbench(QObject):
         if self.controller.owns_document_weights():  # saved, not replaced: keep every view as it is
             self.training_panel.set_has_progress(True)
             return
+        if self.document.undo_stack.count():  # a save (opening a file clears the undo history)
+            return
         info = self.document.model_info or {}
-        history = info.get("history")
         self._set_health(())
-        self.curves.clear()
-        if history:
-            self.curves.set_history(history)
         saved = (info.get("training") or {}).get("settings")
         if isinstance(saved, dict):
             try:
                 self.training_panel.set_settings(TrainSettings.from_dict(saved))
             except ValueError:
                 pass
-        self.training_panel.set_has_progress(self.controller.has_progress())
+        self._show_saved_training()
         self._load_time_machine()
         self._refresh_idle_views()
+        dataset = self.data_panel.dataset()
+        if self._auto_data and dataset is not None and not self.data_panel.is_busy() \
+                and tuple(dataset.input_shape) != self.document.analysis.input_shape:
+            self._load_suggested_data()  # a new design the loaded data cannot feed
+
+    def _show_saved_training(self) -> None:
+        """What the document's weights went through: curves (per batch too) and epoch log from the
+        saved history, and — computed in a worker once fitting data is loaded — the confusion
+        matrix and misclassified images. Without weights: a fresh, untrained state."""
+        history = (self.document.model_info or {}).get("history") if self.document.weights is not None else None
+        self.curves.clear()
+        if history:
+            self.curves.set_history(history)
+        self.training_panel.show_history(history)
+        self.training_panel.set_has_progress(self.controller.has_progress())
+        self.confusion.clear()
+        self.misclassified.clear()
+        self._evaluate_document()
+
+    def _evaluate_document(self) -> None:
+        dataset = self.data_panel.dataset()
+        if dataset is not None and self.document.weights is not None and not self.controller.is_running():
+            self.controller.evaluate_document(dataset, self.data_panel.split_settings())
+
+    def _show_evaluation(self, result) -> None:
+        examples = result.examples
+        self._example_images = examples.images
+        self.confusion.set_confusion(result.confusion, self._class_names,
+                                     subtitle=f"validation set, the model after {plural(result.epochs, 'epoch')}")
+        args = (examples.images, examples.labels, examples.predictions, examples.confidence)
+        self.confusion.set_examples(*args)
+        self.misclassified.set_examples(*args, class_names=self._class_names)
+        self._user_picked_cell = False
+        self._show_commonest_mistake(result.confusion)
+
+    def _weights_changed(self, reason: str) -> None:
+        """An edit dropped the trained weights (``reason``), or Undo brought them back ("")."""
+        if reason:
+            self.curves.clear()
+            self.confusion.clear()
+            self.misclassified.clear()
+            self.training_panel.show_weights_dropped(reason)
+            self.training_panel.set_has_progress(self.controller.has_progress())
+        else:
+            self._show_saved_training()
 
     def _dataset_changed(self, dataset) -> None:
         self._class_names = list(dataset.class_names)
         self.predict.set_class_names(self._class_names)
         self.confusion.clear()
         self.misclassified.clear()
+        self._evaluate_document()
 
     def _probe_changed(self, _index: int) -> None:
         self._probe_from_predict = False
@@ -248,18 +313,21 @@ class Workbench(QObject):
     # ---- training ------------------------------------------------------------------------
     def start_training(self, continue_training: bool) -> bool:
         inputs = self._run_inputs()
-        return inputs is not None and self.controller.start(*inputs, continue_training=continue_training)
+        return inputs is not None and self.controller.start(*inputs, continue_training=continue_training,
+                                                            split=self.data_panel.split_settings())
 
     def step_training(self, continue_training: bool) -> bool:
         """The Step button: one explained batch (starting a paused run when idle)."""
         if self.controller.state != "idle":
             return self.controller.request_step()
         inputs = self._run_inputs()
-        return inputs is not None and self.controller.step_once(*inputs, continue_training=continue_training)
+        return inputs is not None and self.controller.step_once(*inputs, continue_training=continue_training,
+                                                                split=self.data_panel.split_settings())
 
     def _run_inputs(self) -> tuple | None:
-        """(settings, train, val) for a new run, with the probe set; None (and the reason shown, with
-        its fixes) if the settings are invalid, there is no data, or the data cannot feed the design."""
+        """(settings, the whole data set, None) for a new run, split by ``split_settings`` in the
+        worker, with the probe set; None (and the reason shown, with its fixes) if the settings are
+        invalid, there is no data, or the data cannot feed the design."""
         try:
             settings = self.training_panel.settings()
         except ValueError as exc:
@@ -269,17 +337,19 @@ class Workbench(QObject):
             self.training_panel.show_error("Load a data set first (the Data panel).")
             self.window.docks["data"].raise_()
             return None
-        train, val = self.data_panel.train_val()
         # The core's check, before any weight is built: what cannot work is refused with its fixes.
-        problems = check_dataset(self.document.config, train, purpose="train", what="training",
-                                 batch_size=settings.batch_size)
+        # (On the whole data set: the split is made in the worker thread, as copying a large set
+        # here would freeze the window; the stratified split keeps every class in training.)
+        problems = check_dataset(self.document.config, self.data_panel.dataset(), purpose="train",
+                                 what="training", batch_size=settings.batch_size)
         self.training_panel.show_problems(problems)
         if problems:
             self.window.docks["training"].raise_()
             self.window.show_message("Training was not started: " + problems[0].text())
             return None
         self.controller.set_probe(self._current_probe())
-        return settings, train, val
+        # The worker thread splits the data (split_settings): copying a large set here would freeze the window.
+        return settings, self.data_panel.dataset(), None
 
     def _explained(self, explanation) -> None:
         self.step_view.set_explanation(explanation)
@@ -288,6 +358,7 @@ class Workbench(QObject):
                                  f"{explanation.loss_after:.4f}. Step again, or Resume to train on.")
 
     def _run_started(self, info: dict[str, Any]) -> None:
+        self._last_snapshot = None
         if not info["continued"]:
             self.curves.clear()
             self._user_picked_cell = False
@@ -369,7 +440,9 @@ class Workbench(QObject):
             return
         mistakes = np.array(confusion, copy=True)
         np.fill_diagonal(mistakes, 0)
-        if mistakes.max() > 0:
+        if mistakes.max() == 0:  # none left: no headline about a mistake that is gone
+            self.confusion.clear_selection()
+        else:
             true_class, predicted = np.unravel_index(int(np.argmax(mistakes)), mistakes.shape)
             self._auto_selecting = True
             try:
@@ -441,7 +514,8 @@ class Workbench(QObject):
         if report is not None and report.reason == "diverged":
             QMessageBox.warning(self.window, "Training diverged", report.message)
         self.window.show_message(report.message if report is not None else "Training ended.")
-        self._refresh_idle_views()
+        if self._last_snapshot is None:  # else the worker's final snapshot has drawn the end state
+            self._refresh_idle_views()
 
     def _failed(self, message: str) -> None:
         self.training_panel.show_error(message)
@@ -499,6 +573,9 @@ class Workbench(QObject):
         (only the visible tab is drawn; the others when they are shown)."""
         if self.controller.is_running():
             return
+        analysis = self.document.analysis
+        if analysis.valid and analysis.layers:  # made now, a few at a time, not when training starts
+            self.feature_maps.prepare_overview([info.output_shape for info in analysis.layers])
         tab = self.tabs.tabText(self.tabs.currentIndex())
         if tab == "Step through":
             self._show_walkthrough_layer(self.walkthrough.requested_layer())

@@ -80,6 +80,13 @@ def caption_label(text: str = "", *, bold: bool = False, muted: bool = False) ->
     return label
 
 
+def set_plot_title(plot: pg.PlotItem, html: str, size: str = "10pt") -> None:
+    """Set a plot's title without letting it set the plot's minimum width (pyqtgraph does: a long
+    title pushed the neighbouring plot out of a narrow window). Keep titles short."""
+    plot.setTitle(html, color=TEXT, size=size)
+    plot.titleLabel.setMinimumWidth(0)
+
+
 def style_plot(plot: pg.PlotItem, title: str = "", x_label: str = "", y_label: str = "", grid: bool = True) -> None:
     """Titles and axis labels in the application's text colour, a faint grid, no context-menu clutter."""
     if title:

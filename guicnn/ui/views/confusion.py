@@ -7,10 +7,11 @@ from typing import Sequence
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QGraphicsRectItem, QSplitter, QVBoxLayout, QWidget
 
 from guicnn.core.metrics import per_class_accuracy
+from guicnn.core.text import plural
 from guicnn.ui.views.common import (
     BAR_COLOUR,
     BLUES,
@@ -20,6 +21,7 @@ from guicnn.ui.views.common import (
     fmt_percent,
     lookup_table,
     set_category_ticks,
+    shorten,
     show_grid,
     style_plot,
 )
@@ -30,6 +32,9 @@ EMPTY_HINT = ("No confusion matrix yet.\n\nAfter each training epoch the validat
               "true class (rows) and predicted class (columns).")
 MAX_COUNT_LABELS = 20  # above this many classes the cells are too small for numbers
 MAX_GALLERY = 300  # thumbnails shown at most (the most confident first)
+SIDE_BY_SIDE_WIDTH = 860  # px from which the gallery sits beside the matrix rather than below it
+COUNT_POINTS = 10  # font size of the counts in the cells, shrunk down to MIN_COUNT_POINTS for small cells
+MIN_COUNT_POINTS = 7
 
 
 def _examples(images, true, predicted, confidence) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -113,6 +118,7 @@ class ConfusionView(QWidget):
         self.graphics.ci.layout.setColumnStretchFactor(0, 3)
         self.graphics.ci.layout.setColumnStretchFactor(1, 1)
         self.graphics.scene().sigMouseClicked.connect(self._on_click)
+        self.matrix_plot.vb.sigResized.connect(self._fit_labels)
         self._proxy = pg.SignalProxy(self.graphics.scene().sigMouseMoved, rateLimit=30,
                                      slot=lambda e: self._on_mouse(e[0]))
         self.hover_label = caption_label("", muted=True)
@@ -174,19 +180,80 @@ class ConfusionView(QWidget):
         for i, text in enumerate(self.accuracy_texts):
             text.setText(fmt_percent(accuracy[i], 0))
             text.setPos(shown[i], i + 0.5)
-        short = 12 if k <= 8 else 7
         set_category_ticks(self.matrix_plot.getAxis("left"), names, max_chars=14, offset=0.5)
-        set_category_ticks(self.matrix_plot.getAxis("bottom"), names, max_chars=short, offset=0.5)
         if resized:
             self.matrix_plot.setRange(xRange=(0, k), yRange=(0, k), padding=0.02)
+        self._fit_labels()
         total = int(matrix.sum())
         correct = int(np.trace(matrix))
-        overall = (f"overall accuracy {fmt_percent(correct / total)} ({correct:,} of {total:,} images)"
+        overall = (f"overall accuracy {fmt_percent(correct / total)} ({correct:,} of {plural(total, 'image')})"
                    if total else "no images")
         self.title.setText(f"Confusion matrix{' · ' + subtitle if subtitle else ''} · {overall}")
         self.stack.show_content()
         if self._selected is not None:
             self._show_cell(*self._selected)
+        else:
+            self.gallery_title.setText(self._unselected_title())
+
+    def clear_selection(self) -> None:
+        """No cell picked: the gallery is empty and its headline says what there is to pick."""
+        self._selected = None
+        self.cell_frame.setVisible(False)
+        self.gallery.clear()
+        self.gallery_title.setText(self._unselected_title())
+
+    def _unselected_title(self) -> str:
+        total = int(self._matrix.sum())
+        if total and int(np.trace(self._matrix)) == total:
+            return (f"No mistakes: all {plural(total, 'image')} are classified correctly. "
+                    "Click a cell on the diagonal to see them.")
+        return "Click a cell of the matrix to see its images here."
+
+    def _fit_labels(self, *_ignored: object) -> None:
+        """Counts and class names sized to the cells as drawn: a smaller font for small cells, no
+        counts when even that does not fit (hovering still tells them), and the class names under
+        the columns cut to what fits one cell — or their numbers — so they never run together."""
+        k = self._matrix.shape[0]
+        view = self.matrix_plot.vb
+        if not k or view.width() <= 0:
+            return
+        cell = min(view.width(), view.height()) / (k * 1.04)  # the range has 2 % padding each side
+        widest = str(int(self._matrix.max())) if self._matrix.size else "0"
+        font = QFont(self.font())
+        size = COUNT_POINTS if k <= 10 else COUNT_POINTS - 2
+        font.setPointSizeF(size)
+        while size > MIN_COUNT_POINTS and QFontMetrics(font).horizontalAdvance(widest) > cell - 4:
+            size -= 1
+            font.setPointSizeF(size)
+        metrics = QFontMetrics(font)
+        fits = metrics.horizontalAdvance(widest) <= cell - 2 and metrics.height() <= cell + 2
+        for text in self._texts:
+            text.setFont(font)
+            text.setVisible(fits)
+        axis = self.matrix_plot.getAxis("bottom")
+        tick_metrics = QFontMetrics(axis.font())
+        chars = next((n for n in range(12, 2, -1)
+                      if max(tick_metrics.horizontalAdvance(shorten(name, n)) for name in self._names) <= cell - 4), 0)
+        if chars:
+            set_category_ticks(axis, self._names, max_chars=chars, offset=0.5)
+            axis.setLabel("predicted class")
+        else:  # not even three letters: the class numbers, with the names on hover
+            axis.setTicks([[(i + 0.5, str(i)) for i in range(k)], []])
+            axis.setLabel("predicted class (number)")
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        # Narrow: the gallery goes below the matrix, which then gets the whole width (beside it,
+        # the cells were too small for their counts and the class names).
+        wanted = Qt.Orientation.Horizontal if self.width() >= SIDE_BY_SIDE_WIDTH else Qt.Orientation.Vertical
+        if self.splitter.orientation() != wanted:
+            self.splitter.setOrientation(wanted)
+            self.splitter.setSizes([600, 400] if wanted == Qt.Orientation.Horizontal else [650, 350])
+
+    def column_labels(self) -> list[str]:
+        """The labels under the matrix's columns, as drawn."""
+        ticks = self.matrix_plot.getAxis("bottom")._tickLevels
+        return [label for _, label in ticks[0]] if ticks else []
 
     def set_examples(self, images: np.ndarray, true: np.ndarray, predicted: np.ndarray,
                      confidence: np.ndarray) -> None:
@@ -212,8 +279,7 @@ class ConfusionView(QWidget):
     def clear(self) -> None:
         self._matrix = np.zeros((0, 0), np.int64)
         self._examples = None
-        self._selected = None
-        self.gallery.clear()
+        self.clear_selection()
         self.stack.show_hint()
 
     # ---- what is shown (used by tests) ----------------------------------------------------
@@ -259,9 +325,15 @@ class ConfusionView(QWidget):
         t, p = _class_name(self._names, true_class), _class_name(self._names, predicted_class)
         count = int(self._matrix[true_class, predicted_class])
         kind = "correctly classified" if true_class == predicted_class else "misclassified"
+        if count == 0:
+            self.gallery.clear()
+            self.gallery_title.setText(
+                f"True {t}, predicted {p}: no images — no {t} is taken for {p}." if true_class != predicted_class
+                else f"True {t}, predicted {t}: no images — no {t} is classified correctly.")
+            return
         if self._examples is None:
             self.gallery.clear()
-            self.gallery_title.setText(f"True {t}, predicted {p}: {count} images ({kind}); "
+            self.gallery_title.setText(f"True {t}, predicted {p}: {plural(count, 'image')} ({kind}); "
                                        "their pictures were not provided.")
             return
         images, true, predicted, confidence = self._examples
@@ -272,8 +344,9 @@ class ConfusionView(QWidget):
                                 tooltips=[f"image {i}: true {t}, predicted {p} with probability {confidence[i]:.3f}"
                                           for i in shown])
         more = f" (the {len(shown)} most confident shown)" if len(chosen) > len(shown) else ""
-        self.gallery_title.setText(f"True {t}, predicted {p}: {len(chosen)} images, {kind}, most confident "
-                                   f"first{more}. p = the network's probability for “{p}”.")
+        order = ", most confident first" if len(chosen) > 1 else ""
+        self.gallery_title.setText(f"True {t}, predicted {p}: {plural(len(chosen), 'image')}, {kind}{order}{more}. "
+                                   f"p = the network's probability for “{p}”.")
 
     def _on_click(self, event) -> None:
         if not self.matrix_plot.vb.sceneBoundingRect().contains(event.scenePos()):
@@ -297,7 +370,7 @@ class ConfusionView(QWidget):
         share = f" ({fmt_percent(count / row)} of the {_class_name(self._names, i)} images)" if row else ""
         verdict = "correct" if i == j else "mistake"
         self.hover_label.setText(f"true {_class_name(self._names, i)} → predicted {_class_name(self._names, j)}: "
-                                 f"{count} images{share}, {verdict} · click to see them")
+                                 f"{plural(count, 'image')}{share}, {verdict}" + (" · click to see them" if count else ""))
 
 
 class MisclassifiedView(QWidget):
@@ -341,8 +414,8 @@ class MisclassifiedView(QWidget):
         shown = wrong[:MAX_GALLERY]
         if not len(wrong):
             self.gallery.clear()
-            self.stack.show_hint("No mistakes: the network classifies every one of the "
-                                 f"{len(true):,} validation images correctly." if len(true) else
+            every = "the only validation image" if len(true) == 1 else f"all {len(true):,} validation images"
+            self.stack.show_hint(f"No mistakes: the network classifies {every} correctly." if len(true) else
                                  "No validation images were given.")
             return
         names = self._names
@@ -352,7 +425,7 @@ class MisclassifiedView(QWidget):
                 f"with probability {confidence[i]:.3f}" for i in shown]
         self.gallery.set_images(images[shown], captions, indices=shown, tooltips=tips)
         more = f"; the {len(shown)} most confident shown" if len(wrong) > len(shown) else ""
-        self.title.setText(f"{len(wrong):,} of {len(true):,} validation images misclassified, most confidently "
+        self.title.setText(f"{len(wrong):,} of {plural(len(true), 'validation image')} misclassified, most confidently "
                            f"wrong first{more}. Caption: true class → predicted class (p = the network's "
                            "probability for its wrong answer).")
         self.stack.show_content()

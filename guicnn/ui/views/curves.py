@@ -9,9 +9,11 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QRectF, Qt, QTimer
+from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
+from guicnn.core.training import batch_positions
 from guicnn.ui.views.common import (
     BEST_COLOUR,
     REFERENCE_COLOUR,
@@ -25,8 +27,14 @@ from guicnn.ui.views.common import (
 )
 from guicnn.ui.widgets.image_export import add_image_menu
 
-TITLE = "Loss and accuracy · training per batch, validation per epoch"
+#: How far (in epochs) left of the first batch shown the readout still reads batches: further
+#: left, in a loaded history that training continued, the per-epoch values answer.
+STEP_READOUT_REACH = 0.5
+TITLE = "Loss and accuracy"  # short: beside the smoothing controls a long title wrapped into a tall column
 MIN_REDRAW_MS = 200  # at most 5 redraws a second: each costs ~15 ms of software painting
+READOUT_HINT = "Training per batch, validation after each epoch. Hover over a plot to read the values at that epoch."
+MIN_PLOT_HEIGHT = 190  # px of the two plots with their legend
+LEGEND_ENTRY_EXTRA = 56  # px of a legend entry besides its text: the line sample and the spacing
 EMPTY_HINT = ("No training yet.\n\nPress Train: the training loss and accuracy appear here after every "
               "batch, the validation loss and accuracy after every epoch.")
 
@@ -118,6 +126,8 @@ class CurvesView(QWidget):
         self._ema_count = [0, 0]
         self._weight = 0.6
         self._legend_key: tuple | None = None
+        self._legend_names: list[str] = []
+        self._best_text = ""
         self._reference: tuple[str, str] | None = None  # (label, summary) of the pinned model
         self._best_index: int | None = None
         self._steps_dirty = self._epochs_dirty = True
@@ -131,6 +141,7 @@ class CurvesView(QWidget):
     # ---- construction ---------------------------------------------------------------------
     def _build_ui(self) -> None:
         self.title = caption_label(TITLE, bold=True)
+        self.title.setToolTip("Training per batch (faint: raw, dark: smoothed), validation after each epoch")
         self.smoothing_slider = QSlider(Qt.Orientation.Horizontal)
         self.smoothing_slider.setRange(0, 99)
         self.smoothing_slider.setValue(round(self._weight * 100))
@@ -152,11 +163,12 @@ class CurvesView(QWidget):
         header.addSpacing(12)
         header.addWidget(self.log_loss)
 
-        self.readout = caption_label("Hover over a plot to read the values at that epoch.", muted=True)
+        self.readout = caption_label(READOUT_HINT, muted=True)
         self.readout.setTextFormat(Qt.TextFormat.RichText)
         self.readout.setMinimumHeight(self.readout.fontMetrics().height() * 2 + 4)
 
         self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setMinimumHeight(MIN_PLOT_HEIGHT)  # lower, the curves collapse to flat lines
         add_image_menu(self.graphics, "training-curves")  # right-click: save as PNG/SVG, copy
         self.graphics.ci.setContentsMargins(4, 4, 8, 4)
         self.loss_plot = self.graphics.addPlot(row=0, col=0)
@@ -207,6 +219,8 @@ class CurvesView(QWidget):
             best.setZValue(5)
             plot.addItem(best, ignoreBounds=True)
             self.best_lines.append(best)
+            plot.vb.sigResized.connect(self._place_best_labels)
+            plot.vb.sigXRangeChanged.connect(self._place_best_labels)
             cross = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#8a949e", width=1))
             cross.setVisible(False)
             plot.addItem(cross, ignoreBounds=True)
@@ -258,8 +272,15 @@ class CurvesView(QWidget):
         self._schedule()
 
     def set_history(self, history: Mapping[str, Sequence[Any]]) -> None:
-        """Show a saved per-epoch history instead of whatever is shown."""
+        """Show a saved history instead of whatever is shown: per epoch, and per batch when it
+        has ``batch_loss`` and ``batch_epoch`` (``batch_accuracy`` too since it is saved)."""
         self.clear()
+        losses, epochs_of = list(history.get("batch_loss") or ()), list(history.get("batch_epoch") or ())
+        if losses and len(losses) == len(epochs_of):
+            accuracies = list(history.get("batch_accuracy") or ())
+            if len(accuracies) != len(losses):
+                accuracies = [None] * len(losses)  # saved before per-batch accuracy was
+            self.add_steps(batch_positions(epochs_of), [_num(v) for v in losses], [_num(v) for v in accuracies])
         keys = ("val_loss", "val_accuracy", "train_loss", "train_accuracy")
         n = max((len(history.get(k) or ()) for k in keys), default=0)
         if n == 0:
@@ -285,7 +306,7 @@ class CurvesView(QWidget):
         self._steps_dirty = self._epochs_dirty = True
         for line in self.best_lines + self.crosshairs:
             line.setVisible(False)
-        self.readout.setText("Hover over a plot to read the values at that epoch.")
+        self.readout.setText(READOUT_HINT)
         self.flush()
 
     def flush(self) -> None:
@@ -378,7 +399,9 @@ class CurvesView(QWidget):
         """Move the crosshair to ``epoch`` and return (and show) the values there as plain text."""
         parts = []
         steps, epochs = self._steps, self._epochs
-        if steps.size:
+        # Left of the first batch shown (a loaded history, then Train more) the per-epoch values answer.
+        per_batch = bool(steps.size) and epoch >= steps.column(0)[0] - STEP_READOUT_REACH
+        if per_batch:
             x = steps.column(0)
             i = int(np.clip(np.searchsorted(x, epoch), 0, steps.size - 1))
             if i > 0 and abs(x[i - 1] - epoch) < abs(x[i] - epoch):
@@ -399,10 +422,10 @@ class CurvesView(QWidget):
             if np.isfinite(val_loss) or np.isfinite(val_acc):
                 parts.append(f"<b style='color:{VAL_COLOUR}'>validation</b> after epoch {ex[j]:g}: "
                              f"loss {fmt_value(val_loss)}, accuracy {fmt_percent(val_acc / 100.0)}")
-            if not steps.size and (np.isfinite(train_loss) or np.isfinite(train_acc)):
+            if not per_batch and (np.isfinite(train_loss) or np.isfinite(train_acc)):
                 parts.insert(0, f"<b style='color:{TRAIN_COLOUR}'>training</b> in epoch {ex[j]:g}: "
                                 f"loss {fmt_value(train_loss)}, accuracy {fmt_percent(train_acc / 100.0)}")
-            if not steps.size:
+            if not per_batch:
                 epoch = ex[j]
         if not parts:
             return ""
@@ -432,11 +455,50 @@ class CurvesView(QWidget):
             text = f"lowest training loss: epoch {epochs.column(0)[self._best_index]:g}"
         else:
             self._best_index = None
+        self._best_text = text if self._best_index is not None else ""
         for line in self.best_lines:
             line.setVisible(self._best_index is not None)
             if self._best_index is not None:
                 line.setValue(float(epochs.column(0)[self._best_index]))
                 line.label.setFormat(text)
+        self._place_best_labels()
+
+    def _place_best_labels(self, *_ignored: object) -> None:
+        """Put each best-epoch label on the side of its line with room for it (shortened when
+        neither side has room), so no letter is cut at a plot's edge."""
+        for plot, line in zip((self.loss_plot, self.accuracy_plot), self.best_lines):
+            if not line.isVisible() or not self._best_text:
+                continue
+            (x0, x1), _ = plot.vb.viewRange()
+            width = plot.vb.width()
+            if x1 <= x0 or width <= 0:
+                continue
+            at = (line.value() - x0) / (x1 - x0) * width
+            room_left, room_right = at, width - at
+            metrics = QFontMetrics(line.label.textItem.font())
+            text = self._best_text
+            if metrics.horizontalAdvance(text) + 8 > max(room_left, room_right):
+                text = self._best_short_text()
+            line.label.setFormat(text)
+            needed = metrics.horizontalAdvance(text) + 8
+            anchor = (0.0, 0.5) if room_right >= needed or room_right >= room_left else (1.0, 0.5)
+            line.label.anchors = [anchor, anchor]
+            line.label.valueChanged()
+
+    def _best_short_text(self) -> str:
+        epochs = self._epochs
+        x = epochs.column(0)[self._best_index]
+        val = epochs.column(2)[self._best_index]
+        return f"best {x:g}: {val:.1f}%" if np.isfinite(val) else f"lowest loss: {x:g}"
+
+    def best_label_text(self, plot_index: int = 0) -> str:
+        """The best-epoch label as drawn on the loss (0) or accuracy (1) plot."""
+        return self.best_lines[plot_index].label.toPlainText()
+
+    def best_label_rect(self, plot_index: int = 0) -> QRectF:
+        """The best-epoch label's rectangle in its plot's view-box pixels (to check it is inside)."""
+        label, view = self.best_lines[plot_index].label, (self.loss_plot, self.accuracy_plot)[plot_index].vb
+        return view.mapRectFromItem(label, label.boundingRect())
 
     def _sync_legend(self, raw: bool, smooth: bool, train_epoch: bool, val: bool) -> None:
         key = (raw, smooth, train_epoch, val, self._reference)
@@ -447,14 +509,41 @@ class CurvesView(QWidget):
                  "train_epoch": "training, mean per epoch", "val": "validation, after each epoch"}
         shown = {"raw": raw, "smooth": smooth, "train_epoch": train_epoch, "val": val}
         self.legend.clear()
-        self.legend.setColumnCount(3 if self._reference is not None else 4)  # two even rows with A's two
+        self._legend_names = [names[name] for name, visible in shown.items() if visible]
         for name, visible in shown.items():
             if visible:
                 self.legend.addItem(self.curves["loss"][name], names[name])
         if self._reference is not None:
             label = self._reference[0]
-            self.legend.addItem(self.reference_curves["loss"]["val"], f"{label}: validation (dashed)")
-            self.legend.addItem(self.reference_curves["loss"]["train"], f"{label}: training (dotted)")
+            for key, text in (("val", f"{label}: validation (dashed)"), ("train", f"{label}: training (dotted)")):
+                self.legend.addItem(self.reference_curves["loss"][key], text)
+                self._legend_names.append(text)
+        self._fit_legend()
+
+    def _fit_legend(self) -> None:
+        """As many legend columns as fit the width: four entries in one row pushed the accuracy
+        plot off the right edge of a narrow window."""
+        if not self._legend_names:
+            return
+        font = QFont(self.font())
+        font.setPointSizeF(9)  # the legend's label size
+        metrics = QFontMetrics(font)
+        widths = [metrics.horizontalAdvance(name) + LEGEND_ENTRY_EXTRA for name in self._legend_names]
+        room = self.graphics.width() - 24
+
+        def width_with(columns: int) -> int:  # entries go row by row; a column is as wide as its widest
+            return sum(max(widths[i::columns]) for i in range(columns))
+
+        columns = next((c for c in range(len(widths), 1, -1) if width_with(c) <= room), 1)
+        if columns != self.legend.columnCount:
+            self.legend.setColumnCount(columns)
+
+    def legend_columns(self) -> int:
+        return self.legend.columnCount
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_legend()
 
     def _on_smoothing(self, value: int) -> None:
         self._weight = value / 100.0

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any, Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from guicnn.core.receptive import ReceptiveField, receptive_field
+from guicnn.core.text import plural
 from guicnn.ui.views.common import (
     BAR_COLOUR,
     GREYS,
@@ -53,6 +55,9 @@ OVERVIEW_CHANNELS = 8  # channels per layer in the overview
 MAX_BARS = 64  # more values than this are drawn as a filled step curve instead of separate bars
 MAX_BAR_LABELS = 20  # value labels above bars up to this many values
 ROW_HEIGHT = 76  # minimum height of an overview row in pixels
+#: Seconds of overview rows made per event-loop turn: a row is a PlotItem (several ms each), and a
+#: deep design's rows made at once would freeze the window when training starts.
+ROW_BUILD_BUDGET = 0.03
 
 
 OVERVIEW_LABEL_WIDTH = 185  # px; the tiles get the rest of a view that may be only ~400 px wide
@@ -110,7 +115,7 @@ class _OverviewRow:
         self.flat = flat
         self.label = layout.addLabel("", row=row, col=0, justify="right", color="#333a40", size="9pt")
         self.label.setFixedWidth(OVERVIEW_LABEL_WIDTH)
-        self.plot = layout.addPlot(row=row, col=1)
+        self.plot = layout.addPlot(row=row, col=1, enableMenu=False)  # no menu: half the cost of a row
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(False, False)
@@ -228,6 +233,8 @@ class FeatureMapsView(QWidget):
         self._rows: list[_OverviewRow] = []
         self._row_kinds: tuple = ()
         self._bar_names: list[str] = []
+        self._more_rows = QTimer(self, singleShot=True, interval=0)
+        self._more_rows.timeout.connect(self._continue_overview)
         self._design: dict[str, Any] | None = None
         self._field: ReceptiveField | None = None  # the clicked unit's receptive field
         self._probe_caption_text: str | None = None
@@ -257,15 +264,17 @@ class FeatureMapsView(QWidget):
         self.title = caption_label("", bold=True)
         self.explanation = caption_label("", muted=True)
         self.scale_combo = QComboBox()
-        self.scale_combo.addItems(["Colour per channel (each tile: own min → max)",
-                                   "Colour shared by the layer (actual values)"])
+        self.scale_combo.addItems(["Colour per channel (own min → max)", "Colour shared by the layer"])
         self.scale_combo.setToolTip(
             "Per channel: every tile uses the full colour range, so weak channels stay visible.\n"
             "Shared: one scale for the whole layer, so strong and weak channels can be compared.")
         self.scale_combo.currentIndexChanged.connect(lambda i: self.set_per_channel(i == 0))
-        options = QHBoxLayout()
-        options.addWidget(self.explanation, 1)
-        options.addWidget(self.scale_combo)
+        # The explanation gets the whole width: beside the combo it wrapped one word per line
+        # and its height starved the mosaic in a narrow window.
+        options = QVBoxLayout()
+        options.setSpacing(4)
+        options.addWidget(self.explanation)
+        options.addWidget(self.scale_combo, 0, Qt.AlignmentFlag.AlignLeft)
 
         # Page 0: one layer's channel mosaic with a colour bar.
         self.map_graphics = pg.GraphicsLayoutWidget()
@@ -582,7 +591,7 @@ class FeatureMapsView(QWidget):
         order = "left to right, top to bottom, from channel 0" if c > 1 else "a single channel"
         scale = ("each tile coloured from its own minimum (dark) to maximum (yellow)" if self._per_channel
                  else "one colour scale for the whole layer (see the bar)")
-        self.explanation.setText(f"{c} channel{'s' if c > 1 else ''} of {h}×{w} ({order}); {scale}. "
+        self.explanation.setText(f"{plural(c, 'channel')} of {h}×{w} ({order}); {scale}. "
                                  "Hover over a tile for its values; click a unit to trace it to the input.")
         self.scale_combo.setVisible(True)
 
@@ -648,14 +657,41 @@ class FeatureMapsView(QWidget):
         self.scale_combo.setVisible(False)
         self.hover_label.setText("")
 
-    def _ensure_rows(self) -> None:
-        kinds = ("input",) + tuple("flat" if _as_maps(a) is None else "maps" for a in self._activations)
-        if kinds == self._row_kinds:
-            return
-        self.overview_graphics.clear()
-        self._rows = [_OverviewRow(self.overview_graphics.ci, row, kind == "flat") for row, kind in enumerate(kinds)]
-        self._row_kinds = kinds
-        self.overview_graphics.setMinimumHeight(ROW_HEIGHT * len(kinds))
+    def prepare_overview(self, output_shapes: Sequence[Sequence[int]]) -> None:
+        """Make the overview's rows for layers of these output shapes ahead of time (while the
+        window is idle), so that the first activations of a training run only fill them in."""
+        kinds = ("input",) + tuple("flat" if len(shape) == 1 else "maps" for shape in output_shapes)
+        if kinds != self._row_kinds or not self.overview_complete():
+            self._ensure_rows(kinds)
+
+    def _ensure_rows(self, kinds: tuple[str, ...] | None = None) -> None:
+        """One overview row per layer kind; made ROW_BUILD_BUDGET seconds' worth at a time, the
+        rest on the next event-loop turns (drawn as they come)."""
+        if kinds is None:
+            kinds = ("input",) + tuple("flat" if _as_maps(a) is None else "maps" for a in self._activations)
+        if kinds != self._row_kinds:
+            self.overview_graphics.clear()
+            self._rows = []
+            self._row_kinds = kinds
+            self.overview_graphics.setMinimumHeight(ROW_HEIGHT * len(kinds))
+        deadline = time.perf_counter() + ROW_BUILD_BUDGET
+        while len(self._rows) < len(kinds):
+            index = len(self._rows)
+            self._rows.append(_OverviewRow(self.overview_graphics.ci, index, kinds[index] == "flat"))
+            if time.perf_counter() >= deadline:
+                break
+        if len(self._rows) < len(kinds):
+            self._more_rows.start()
+
+    def _continue_overview(self) -> None:
+        if self._selected == OVERVIEW and self._activations and not self.stack.showing_hint:
+            self._render_overview()
+        else:
+            self._ensure_rows(self._row_kinds)  # prepared ahead: go on making them
+
+    def overview_complete(self) -> bool:
+        """Whether every row of the overview has been made (they are made a few at a time)."""
+        return bool(self._rows) and len(self._rows) == len(self._row_kinds)
 
     def _render_overview(self) -> None:
         self._ensure_rows()
@@ -681,7 +717,7 @@ class FeatureMapsView(QWidget):
             c = len(shown)
             picture, row.layout = build_mosaic(data, c)
             row.show_picture(picture, viridis)
-            more = f"channels 0–{c - 1} of {len(maps)}" if len(maps) > c else f"all {c} channel{'s' * (c > 1)}"
+            more = f"channels 0–{c - 1} of {len(maps)}" if len(maps) > c else f"all {plural(c, 'channel')}"
             row.set_label(_two_line_label(label, more))
         self.pages.setCurrentIndex(2)
         self.title.setText("Feature maps of every layer for the probe image")

@@ -11,6 +11,7 @@ from PySide6.QtCore import QRectF, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QComboBox, QGraphicsRectItem, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from guicnn.core.text import plural
 from guicnn.ui.style import TEXT
 from guicnn.ui.views.common import (
     DIVERGING,
@@ -250,7 +251,7 @@ class FiltersView(QWidget):
     @staticmethod
     def _combo_text(label: str, weight: np.ndarray) -> str:
         out, n_in = weight.shape[:2]
-        return f"{label} — {out} filters × {n_in} input channel{'s' * (n_in != 1)}"
+        return f"{label} — {plural(out, 'filter')} × {plural(n_in, 'input channel')}"
 
     def _render(self) -> None:
         if not self._filters:
@@ -298,8 +299,8 @@ class FiltersView(QWidget):
             self.plot.setRange(xRange=(-margin, width + 2), yRange=(-margin, height + 2), padding=0)
         self.tile_frame.setVisible(False)
         size = f"{kh}×{kw}"
-        self.title.setText(f"Learned {size} kernels of layer {label} ({out} filters × {n_in} input "
-                           f"channel{'s' * (n_in != 1)})")
+        self.title.setText(f"Learned {size} kernels of layer {label} ({plural(out, 'filter')} × "
+                           f"{plural(n_in, 'input channel')})")
         if mode == "rgb":
             self.explanation.setText("Each tile is one filter, its three input kernels shown as red, green and blue; "
                                      "grey = 0, brighter = positive, darker = negative. Hover for the weights.")

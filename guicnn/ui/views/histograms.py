@@ -22,6 +22,7 @@ from guicnn.ui.views.common import (
     fmt_percent,
     fmt_value,
     set_category_ticks,
+    set_plot_title,
     style_plot,
 )
 from guicnn.ui.widgets.image_export import add_image_menu
@@ -82,7 +83,7 @@ class _HistogramPlot:
             self.note.setPos(0, 0.5)
             self.plot.setXRange(-1, 1)
             self.plot.setYRange(0, 1)
-            self.plot.setTitle(title, color="#1f2933", size="10pt")
+            set_plot_title(self.plot, title)
             return
         sample, bad = sampler.sample(values)
         self.total = int(np.asarray(values).size)
@@ -104,8 +105,7 @@ class _HistogramPlot:
             stats += f" · mean {fmt_value(sample.mean())} · std {fmt_value(sample.std())}"
         if bad:
             stats += f" · <span style='color:{ERROR}'>{bad:,} not finite (NaN/inf)</span>"
-        self.plot.setTitle(f"{title}<br><span style='font-size:9pt;color:#66707a'>{stats}</span>",
-                           color="#1f2933", size="10pt")
+        set_plot_title(self.plot, f"{title}<br><span style='font-size:9pt;color:#66707a'>{stats}</span>")
 
 
 class HistogramsView(QWidget):
@@ -136,7 +136,8 @@ class HistogramsView(QWidget):
 
     def _build_ui(self) -> None:
         self.layer_combo = QComboBox()
-        self.layer_combo.setMinimumContentsLength(28)
+        self.layer_combo.setMinimumContentsLength(16)
+        self.layer_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.layer_combo.currentIndexChanged.connect(lambda _: self._render_histograms())
         self.log_counts = QCheckBox("Log-scale counts")
         self.log_counts.setToolTip("Show counts on a logarithmic axis: rare large values become visible.")
@@ -149,7 +150,8 @@ class HistogramsView(QWidget):
         self.explanation = caption_label(
             "Left: the values of the chosen parameter. Right: their gradients from the last training batch "
             "(how strongly the loss pushes each value). Gradients that collapse to 0 mean the layer stopped "
-            "learning; very wide ones, unstable training.", muted=True)
+            "learning; very wide ones, unstable training. Below: ReLU units that are never positive are dead: "
+            "they pass no gradient and stop learning.", muted=True)
 
         self.graphics = pg.GraphicsLayoutWidget()
         add_image_menu(self.graphics, "weight-histograms")  # right-click: save as PNG/SVG, copy
@@ -257,12 +259,13 @@ class HistogramsView(QWidget):
             return
         index, name = self._entries[row]
         layer = self._model.layers[index]
-        label = f"layer {index} · {layer.describe()}"
-        self.weights.show(layer.params.get(name), self._sampler, f"{name.capitalize()} values of {label}", "")
+        # Short titles (the chooser names the layer): a long one set the plot's minimum width and
+        # pushed the gradient plot out of a narrow window.
+        self.weights.show(layer.params.get(name), self._sampler, f"{name.capitalize()} values · layer {index}", "")
         grad = layer.grads.get(name)
         if grad is not None and not np.any(grad):
             grad = None  # all zero: no backward pass yet
-        self.gradients.show(grad, self._grad_sampler, f"Gradients of the {name} (last batch)",
+        self.gradients.show(grad, self._grad_sampler, "Gradients (last batch)",
                             "No gradients yet:\nthey appear after the first training step.")
 
     def _render_dead(self) -> None:
@@ -291,8 +294,8 @@ class HistogramsView(QWidget):
         self.dead_plot.setXRange(-0.7, max(n, 1) - 0.3, padding=0)
         probes = self._dead_batch
         batch = f" on {probes} probe images" if probes > 1 else " on the probe image" if probes == 1 else ""
-        self.dead_plot.setTitle(
-            f"Dead units: share of each ReLU layer's feature maps or units never positive{batch}"
-            "<br><span style='font-size:9pt;color:#66707a'>a dead ReLU unit passes no gradient and stops "
-            f"learning · amber from {DEAD_LIMITS[0]:.0%}, red from {DEAD_LIMITS[1]:.0%}, as on the cards</span>",
-            color="#1f2933", size="10pt")
+        set_plot_title(
+            self.dead_plot,
+            f"Dead units per ReLU layer: share never positive{batch}"
+            f"<br><span style='font-size:9pt;color:#66707a'>amber from {DEAD_LIMITS[0]:.0%}, red from "
+            f"{DEAD_LIMITS[1]:.0%}, as on the cards</span>")

@@ -47,6 +47,7 @@ PEN_SCALES = {"Thin pen": 0.7, "Medium pen": 1.0, "Thick pen": 1.4}
 INK_THRESHOLD = 0.1
 FIT_FRACTION = 0.75  # "centre and scale" makes the drawing fill this share of the frame (MNIST: 20/28)
 MAX_TOP_K = 10
+LABEL_INSIDE_FROM = 60.0  # % from which a bar's label goes inside the bar (room to its right is short)
 
 
 def canvas_to_input(rgb: np.ndarray, shape: tuple[int, int, int], fit: bool = False,
@@ -395,8 +396,13 @@ class PredictView(QWidget):
         for i, text in enumerate(self.bar_texts):
             text.setVisible(i < k)
             if i < k:
+                # A long bar carries its figure inside its end: beside it, "98.0%" was cut off
+                # by the plot's right edge (paired bars are thin: theirs stay beside them).
+                inside = not paired and values[i] >= LABEL_INSIDE_FROM
                 text.setText(f"{'B ' if paired else ''}{values[i]:.1f}%")
-                text.setPos(values[i] + 1.0, rows[i])
+                text.setColor("#ffffff" if inside else "#1f2933")
+                text.setAnchor((1.0, 0.5) if inside else (0.0, 0.5))
+                text.setPos(values[i] - 1.0 if inside else values[i] + 1.0, rows[i])
         self._reference_values = None if q is None else q[order] * 100.0
         self.reference_bars.setVisible(paired)
         for i, text in enumerate(self.reference_texts):

@@ -96,12 +96,17 @@ class WalkthroughView(QWidget):
     # ---- layout -------------------------------------------------------------------------
     def _build_ui(self) -> None:
         self.layer_combo = QComboBox()
-        self.layer_combo.setMinimumContentsLength(24)
+        self.layer_combo.setMinimumContentsLength(16)
         self.layer_combo.activated.connect(self._layer_chosen)
         self.source_combo = QComboBox()
         for key, text in SOURCES.items():
             self.source_combo.addItem(text, key)
         self.source_combo.activated.connect(lambda row: self.set_source(self.source_combo.itemData(row)))
+        # Sized by a few characters, not by its longest choice: at 1366x768 that row alone was
+        # wider than the centre of the window (the list still shows whole choices).
+        for combo in (self.layer_combo, self.source_combo):
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.source_combo.setMinimumContentsLength(16)
         self.channel_label = QLabel("Filter")
         self.channel_spin = QSpinBox()
         self.channel_spin.valueChanged.connect(self.set_channel)

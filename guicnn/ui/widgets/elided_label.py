@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QPainter
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 
 class ElidedLabel(QWidget):
@@ -40,6 +40,23 @@ class ElidedLabel(QWidget):
     def clear(self) -> None:
         self.setText("")
 
+    def set_max_width(self, width: int) -> None:
+        """The most room a ``fit_text`` label asks for."""
+        if width != self._max_width:
+            self._max_width = width
+            self.updateGeometry()
+
+    def is_cut(self) -> bool:
+        """Whether the text is longer than the label shows (it then ends in "…")."""
+        return self.fontMetrics().horizontalAdvance(self._text) > self.width()
+
+    def mousePressEvent(self, event) -> None:
+        """A click shows the whole text at once (hovering does too, after a moment)."""
+        whole = self.toolTip() or self._text
+        if whole:
+            QToolTip.showText(event.globalPosition().toPoint(), whole, self)
+        super().mousePressEvent(event)
+
     def sizeHint(self) -> QSize:
         width = self.fontMetrics().horizontalAdvance(self._text) + 4 if self._fit_text else 120
         return QSize(min(width, self._max_width), self.fontMetrics().height() + 2)
@@ -59,5 +76,4 @@ class ElidedLabel(QWidget):
 
     def _update_tooltip(self) -> None:
         if self._auto_tooltip:
-            cut = self.fontMetrics().horizontalAdvance(self._text) > self.width()
-            self.setToolTip(self._text if cut else "")
+            self.setToolTip(self._text if self.is_cut() else "")
