@@ -219,6 +219,17 @@ def test_inspector_edit_updates_card_summary_and_following_layers(lenet, qtbot):
     assert lenet.inspector.page.facts.values["Output"].text() == "16×12×12"
 
 
+def test_inspector_shows_the_design_page_when_no_layer_is_selected_and_swaps_pages(lenet, qtbot):
+    from guicnn.ui.builder.inspector import DesignPage, LayerPage
+
+    lenet.document.set_current(NO_LAYER)
+    assert isinstance(lenet.inspector.page, DesignPage) and lenet.inspector.widget() is lenet.inspector.page
+    lenet.document.set_current(3)
+    assert isinstance(lenet.inspector.page, LayerPage) and lenet.inspector.widget() is lenet.inspector.page
+    lenet.document.set_current(NO_LAYER)
+    assert isinstance(lenet.inspector.page, DesignPage) and lenet.inspector.widget() is lenet.inspector.page
+
+
 def test_inspector_refuses_out_of_range_values_with_the_reason(lenet, qtbot):
     lenet.document.set_current(3)
     before = copy.deepcopy(lenet.document.config)

@@ -315,3 +315,22 @@ def test_panel_defaults_are_the_cores(qtbot):
     assert [panel.schedule.itemText(i) for i in range(panel.schedule.count())] == \
         [spec.title for spec in SCHEDULE_TYPES.values()]
     assert [panel.loss.itemData(i) for i in range(panel.loss.count())] == list(LOSSES)
+
+
+def test_the_saved_settings_name_the_split_the_window_trained_on(qtbot, controller):
+    """A model trained in the window records the data panel's split, so `guicnn evaluate --split val`
+    and the exported training script score the same validation images the window used."""
+    from guicnn.core.training import Trainer
+
+    data = load_digits()
+    settings = TrainSettings(batch_size=64, epochs=1)  # val_fraction 0.2 and seed 0 by default
+    with qtbot.waitSignal(controller.finished, timeout=60_000):
+        assert controller.start(settings, data, None, continue_training=False, split=(0.3, 7))
+    saved = controller.document.model_info["training"]["settings"]
+    assert saved["val_fraction"] == 0.3 and saved["split_seed"] == 7 and saved["seed"] == 0
+    again = Trainer.from_config(controller.document.config, TrainSettings.from_dict(saved))
+    _, val = again.split_data(data)
+    _, window_val = train_val_split(data, 0.3, seed=7)
+    assert np.array_equal(val.x, window_val.x) and np.array_equal(val.y, window_val.y)
+    _, other = train_val_split(data, 0.3, seed=0)
+    assert not np.array_equal(val.y, other.y)  # the split seed matters, so the check can fail

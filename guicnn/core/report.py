@@ -116,7 +116,7 @@ def _settings_table(loaded: Any) -> str:
         ["Loss", settings.loss.replace("_", "-")],
         ["Batch size", settings.batch_size],
         ["Learning-rate schedule", _schedule_text(settings.schedule)],
-        ["Validation split", f"{100 * settings.val_fraction:g}% (stratified, seed {settings.seed})"
+        ["Validation split", f"{100 * settings.val_fraction:g}% (stratified, seed {settings.data_split_seed})"
          if settings.val_fraction else "none"],
         ["Normalisation", norm_text],
         ["Augmentation", aug_text],

@@ -89,6 +89,13 @@ class TrainSettings:
     augment: dict[str, Any] = field(default_factory=_default_augment)
     val_fraction: float = 0.2
     normalize: bool = True
+    #: Seed of the train/validation split; None: ``seed`` (the GUI's data panel sets its own).
+    split_seed: int | None = None
+
+    @property
+    def data_split_seed(self) -> int:
+        """The seed ``train_val_split`` gets: ``split_seed`` when set, else ``seed``."""
+        return self.seed if self.split_seed is None else self.split_seed
 
     @property
     def lr(self) -> float:
@@ -113,6 +120,9 @@ class TrainSettings:
             raise ValueError(f"epochs must be 0 or more, got {self.epochs}")
         if self.seed < 0:
             raise ValueError(f"seed must be 0 or more, got {self.seed}")
+        if self.split_seed is not None and (isinstance(self.split_seed, bool) or not isinstance(self.split_seed, int)
+                                            or self.split_seed < 0):
+            raise ValueError(f"split_seed must be a whole number ≥ 0 or null, got {self.split_seed!r}")
         scheduled_lr(1.0, 0, self.schedule, max(self.epochs, 1))  # checks the schedule
         if not isinstance(self.augment, dict) or set(self.augment) - {"shift", "flip"}:
             raise ValueError(f"augment must be {{'shift': pixels, 'flip': true/false}}, got {self.augment!r}")
@@ -590,7 +600,7 @@ class Trainer:
         ds = self._as_dataset(data)
         if self.settings.val_fraction <= 0 or len(ds) < 2:
             return ds, None
-        return train_val_split(ds, self.settings.val_fraction, seed=self.settings.seed)
+        return train_val_split(ds, self.settings.val_fraction, seed=self.settings.data_split_seed)
 
     def _as_dataset(self, data: Dataset | tuple) -> Dataset:
         if isinstance(data, Dataset):
@@ -960,7 +970,7 @@ def _health_figures(health: LayerHealth) -> dict[str, Any]:
 
 def _reorders_epoch(old: dict[str, Any], new: dict[str, Any]) -> bool:
     """Whether a half-done epoch cannot continue: its batches or split would differ."""
-    return any(old.get(key) != new.get(key) for key in ("batch_size", "seed", "val_fraction"))
+    return any(old.get(key) != new.get(key) for key in ("batch_size", "seed", "val_fraction", "split_seed"))
 
 
 def _generator(state: dict[str, Any]) -> np.random.Generator:

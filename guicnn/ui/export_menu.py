@@ -171,7 +171,7 @@ class ExportMenu(QObject):
             settings = workbench.training_panel.settings()
         except ValueError as exc:
             return self._refuse(f"The Train panel has an invalid setting: {exc}")
-        settings.val_fraction = workbench.data_panel.val_fraction()
+        settings.val_fraction, settings.split_seed = workbench.data_panel.split_settings()
         path = self._target(path, "Export PyTorch training script", f"train_{self._stem()}.py",
                                                  "Python (*.py)")
         if path is None:

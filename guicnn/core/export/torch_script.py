@@ -223,7 +223,8 @@ def load_data(spec, normalization):
         raise SystemExit(f"the images of {spec} are {data.input_shape} but the design takes {DESIGN['input_shape']}")
     train, val = data, None
     if SETTINGS["val_fraction"] > 0 and len(data) >= 2:
-        train, val = train_val_split(data, SETTINGS["val_fraction"], seed=SETTINGS["seed"])
+        split_seed = SETTINGS["seed"] if SETTINGS.get("split_seed") is None else SETTINGS["split_seed"]
+        train, val = train_val_split(data, SETTINGS["val_fraction"], seed=split_seed)
     if normalization is None and SETTINGS["normalize"]:
         normalization = Normalization.fit(train.x)  # per channel, on the training split only
     return data, train, val, normalization

@@ -383,11 +383,11 @@ class QtInspector(QScrollArea):
             self.page = DesignPage(self.document) if index == NO_LAYER else LayerPage(self.document, index)
             if isinstance(self.page, LayerPage) and self.page.step_through is not None:
                 self.page.step_through.clicked.connect(lambda _=False, i=index: self.stepThroughRequested.emit(i))
-        if isinstance(self.page, LayerPage):
-            self.page.health.show_health(self._health.get(index))
             self.page.setEnabled(not self.document.read_only)
             self._page_key = key
             self.setWidget(self.page)  # the old page is deleted by the scroll area
+        if isinstance(self.page, LayerPage):
+            self.page.health.show_health(self._health.get(index))
         self.page.refresh()
 
     def row(self, name: str) -> FieldRow:

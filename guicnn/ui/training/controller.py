@@ -7,6 +7,7 @@ weight copies, gradients), so the GUI thread never reads arrays the optimizer is
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from dataclasses import dataclass
@@ -184,6 +185,8 @@ class TrainingController(QObject):
         if not analysis.valid:
             self.failed.emit("The design has errors; fix them first: " + "; ".join(analysis.errors[:3]))
             return False
+        if split is not None:  # the saved settings say how the data was split (guicnn evaluate --split val)
+            settings = dataclasses.replace(settings, val_fraction=float(split[0]), split_seed=int(split[1]))
         try:
             trainer = self._trainer_for(settings, continue_training)
             check_compatible(trainer.model, train, "training", purpose="train")
