@@ -78,12 +78,14 @@ class TickRecorder:
         return np.asarray([late for _, late, _ in self.ticks])
 
     def attributed(self) -> list[tuple[float, float, str]]:
-        """(late ms, GUI CPU ms, what happened) of every tick interval."""
+        """(late ms, GUI CPU ms, what happened and when, in seconds after Train) of every tick interval."""
         result, previous = [], None
+        began = self.events[0][0] if self.events else 0.0
         for now, late, cpu in self.ticks:
             start = now - (late + 10.0) / 1000 if previous is None else previous
             names = sorted({name for at, name in self.events if start <= at <= now})
-            result.append((late, cpu, " + ".join(names) or "training (no GUI event)"))
+            what = " + ".join(names) or "training (no GUI event)"
+            result.append((late, cpu, f"{what} at {now - began:.1f} s"))
             previous = now
         return result
 
@@ -161,7 +163,7 @@ def report_stalls(samples: int, recorder: TickRecorder) -> float:
     print(f"\nmid-sized design, {samples:,} images: {len(delays)} ticks of a 10 ms timer · "
           f"stall p50 {p50:.0f} ms · p99 {p99:.0f} ms · max {delays.max():.0f} ms")
     for phase in ("Train", "snapshot", "epoch end", "Stop", "finished"):
-        hits = [(late, cpu) for late, cpu, names in rows if phase in names.split(" + ")]
+        hits = [(late, cpu) for late, cpu, names in rows if phase in names.rsplit(" at ", 1)[0].split(" + ")]
         if hits:
             late, cpu = max(hits)
             print(f"  worst stall at {phase:<9}: {late:5.0f} ms (GUI thread busy {cpu:4.0f} ms of it)")
