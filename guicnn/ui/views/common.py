@@ -10,7 +10,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QImage
-from PySide6.QtWidgets import QLabel, QStackedWidget, QWidget
+from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from guicnn.core.layers.common import fmt_shape
 from guicnn.ui.style import MUTED, TEXT
@@ -64,6 +64,15 @@ class HintStack(QStackedWidget):
     @property
     def showing_hint(self) -> bool:
         return self.currentIndex() == 0
+
+    @classmethod
+    def fill(cls, view: QWidget, content: QWidget, hint: str) -> HintStack:
+        """The usual page of a view: ``content`` (or the hint) filling ``view`` with a 6 px margin."""
+        stack = cls(content, hint)
+        layout = QVBoxLayout(view)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(stack)
+        return stack
 
 
 def caption_label(text: str = "", *, bold: bool = False, muted: bool = False) -> QLabel:

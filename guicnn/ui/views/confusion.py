@@ -396,10 +396,7 @@ class MisclassifiedView(QWidget):
         column.addWidget(self.gallery, 1)
         self._empty_hint = ("No predictions yet.\n\nAfter each training epoch the validation images the network "
                             "gets wrong appear here, most confidently wrong first.")
-        self.stack = HintStack(content, self._empty_hint)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(self.stack)
+        self.stack = HintStack.fill(self, content, self._empty_hint)
 
     def set_class_names(self, class_names: Sequence[str]) -> None:
         self._names = [str(n) for n in class_names]

@@ -360,10 +360,7 @@ class FeatureMapsView(QWidget):
         row.setContentsMargins(0, 0, 0, 0)
         row.addLayout(left, 0)
         row.addLayout(right, 1)
-        self.stack = HintStack(content, EMPTY_HINT)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(self.stack)
+        self.stack = HintStack.fill(self, content, EMPTY_HINT)
 
     # ---- public API -----------------------------------------------------------------------
     def set_layers(self, layer_labels: Sequence[str], layer_types: Sequence[str] | None = None) -> None:

@@ -139,10 +139,7 @@ class FiltersView(QWidget):
         column.addWidget(self.explanation)
         column.addWidget(self.graphics, 1)
         column.addWidget(self.hover_label)
-        self.stack = HintStack(content, EMPTY_HINT)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(self.stack)
+        self.stack = HintStack.fill(self, content, EMPTY_HINT)
 
     # ---- public API -----------------------------------------------------------------------
     def set_model(self, model: Any) -> None:

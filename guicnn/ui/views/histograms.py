@@ -177,10 +177,7 @@ class HistogramsView(QWidget):
         column.addLayout(header)
         column.addWidget(self.explanation)
         column.addWidget(self.graphics, 1)
-        self.stack = HintStack(content, EMPTY_HINT)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(self.stack)
+        self.stack = HintStack.fill(self, content, EMPTY_HINT)
         self._render_dead()
 
     # ---- public API -----------------------------------------------------------------------

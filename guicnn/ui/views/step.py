@@ -17,7 +17,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QSplitter,
@@ -182,10 +181,7 @@ class StepView(QWidget):
         column.addWidget(self.title)
         column.addWidget(self.loss_label)
         column.addWidget(split, 1)
-        self.stack = HintStack(content, EMPTY_HINT)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(self.stack)
+        self.stack = HintStack.fill(self, content, EMPTY_HINT)
 
     # ---- public API -----------------------------------------------------------------------
     def set_explanation(self, explanation: Any) -> None:

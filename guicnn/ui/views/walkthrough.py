@@ -194,10 +194,7 @@ class WalkthroughView(QWidget):
         column.addWidget(self.note)
         column.addWidget(self.splitter, 1)
         column.addWidget(self.explanation)
-        self.stack = HintStack(content, EMPTY_HINT)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(self.stack)
+        self.stack = HintStack.fill(self, content, EMPTY_HINT)
 
     @staticmethod
     def _panel(*widgets: QWidget, stretch_index: int | None = None) -> QWidget:
