@@ -103,8 +103,11 @@ def saturated_share(type_name: str, activation: np.ndarray) -> float:
 
 def norm(arrays: Sequence[np.ndarray]) -> float:
     """Euclidean norm of all the arrays' values together (float64, so large layers do not overflow)."""
-    return math.sqrt(sum(float(np.dot(a.ravel().astype(np.float64), a.ravel().astype(np.float64)))
-                         for a in arrays))
+    total = 0.0
+    for array in arrays:
+        flat = np.asarray(array, dtype=np.float64).ravel()
+        total += float(np.dot(flat, flat))
+    return math.sqrt(total)
 
 
 def update_ratio(before: np.ndarray, after: np.ndarray) -> float | None:

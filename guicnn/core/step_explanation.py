@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .health import norm
 from .optim import UpdateExplanation
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -115,10 +116,6 @@ def activation_stats(values: np.ndarray) -> ActivationStats:
                            float(values.min()), float(values.max()))
 
 
-def _norm(array: np.ndarray) -> float:
-    return float(np.linalg.norm(np.asarray(array, dtype=np.float64).ravel()))
-
-
 def _rng_states(model) -> dict[int, dict[str, Any]]:
     return {i: layer.rng.bit_generator.state for i, layer in enumerate(model.layers) if layer.has_training_mode}
 
@@ -199,9 +196,9 @@ def explained_step(trainer: Trainer, xb: np.ndarray, yb: np.ndarray, upto: int |
             name = f"{index}.{key}"
             old, new = before[name], params[name]
             steps.append(ParamStep(
-                name=name, grad_norm=_norm(grads[name]), weight_norm=_norm(old),
-                update_norm=_norm(new.astype(np.float64) - old),
-                slot_norms={slot: _norm(value) for slot, value in optimizer.state[name].items()},
+                name=name, grad_norm=norm([grads[name]]), weight_norm=norm([old]),
+                update_norm=norm([new.astype(np.float64) - old]),
+                slot_norms={slot: norm([value]) for slot, value in optimizer.state[name].items()},
             ))
             if key == "weight" and old.size:
                 if old.ndim >= 2:  # a Conv2D or Dense filter; batch-norm and PReLU weights are per channel
