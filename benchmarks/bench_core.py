@@ -8,8 +8,8 @@ issue 15. One training step = forward, softmax cross-entropy, backward, SGD (mom
 inference = one forward pass in inference mode. guicnn and PyTorch steps are timed one by one,
 interleaved in rounds so that load from other programs hits both alike; each figure is the
 fastest step (min of rounds x steps). ratio = guicnn samples/s / PyTorch samples/s (> 1: faster).
-Threads are set with threadpoolctl (NumPy's BLAS; guicnn's own pool follows it) and
-torch.set_num_threads.
+Threads are set with guicnn.core.parallel.set_threads (guicnn runs BLAS on one thread and
+splits its products over its own pool) and torch.set_num_threads.
 """
 
 from __future__ import annotations
@@ -31,22 +31,23 @@ from guicnn.core.losses import SoftmaxCrossEntropy  # noqa: E402
 
 @contextmanager
 def thread_count(n: int):
-    """n threads for NumPy's BLAS (and guicnn's pool, which follows it) and for PyTorch."""
-    from threadpoolctl import threadpool_limits
+    """n threads for guicnn's passes (``parallel.set_threads``; BLAS stays on one) and for PyTorch."""
+    from guicnn.core import parallel
 
     try:
         import torch
     except ImportError:
         torch = None
     before = torch.get_num_threads() if torch else None
-    with threadpool_limits(limits=n, user_api="blas"):
+    parallel.set_threads(n)
+    if torch:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        parallel.set_threads(None)
         if torch:
-            torch.set_num_threads(n)
-        try:
-            yield
-        finally:
-            if torch:
-                torch.set_num_threads(before)
+            torch.set_num_threads(before)
 
 
 def guicnn_steps(design: dict, x, y):

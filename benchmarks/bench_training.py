@@ -89,14 +89,14 @@ def loop_overhead(preset: str, load, settings: TrainSettings, repeats: int = 5) 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, help="limit BLAS threads (threadpoolctl)")
+    parser.add_argument("--threads", type=int, help="threads for guicnn's passes (parallel.set_threads)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
     limit = nullcontext()
     if args.threads:
-        from threadpoolctl import threadpool_limits
+        from guicnn.core.parallel import thread_limit
 
-        limit = threadpool_limits(args.threads)
+        limit = thread_limit(args.threads)
     with limit:
         rows = [train_preset(preset, load, settings) for preset, _, load, settings in RUNS]
         overhead = [loop_overhead(preset, load, settings) for preset, _, load, settings in RUNS]

@@ -17,7 +17,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
-from threadpoolctl import ThreadpoolController  # noqa: E402
+from guicnn.core.parallel import thread_limit  # noqa: E402
 
 from guicnn.core.designfile import load_preset  # noqa: E402
 from guicnn.core.model import Sequential  # noqa: E402
@@ -33,7 +33,6 @@ def main() -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     apply_style(app)
     print(f"{'update':<62} {'call':>11} {'+ repaint':>12}")
-    blas = ThreadpoolController()
     view = WalkthroughView()
     view.resize(1100, 650)
     view.show()
@@ -48,7 +47,7 @@ def main() -> int:
 
             def open_layer() -> None:
                 view.layer_index = None  # a different layer each time: the full set-up
-                with blas.limit(limits=1, user_api="blas"):
+                with thread_limit(1):  # as the window does
                     view.set_layer(index, layer, {"real": layer_input(model, index, image), "probe": image})
 
             report(f"open {name}", measure(open_layer, view, repeats=10))

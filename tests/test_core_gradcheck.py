@@ -103,10 +103,26 @@ def test_cross_entropy_is_stable_for_huge_logits():
 def test_winograd_convolution_gradients(shape, padding, training, monkeypatch):
     from guicnn.core import winograd
 
-    monkeypatch.setattr(winograd, "MIN_OUTPUT", 1)  # small maps, so that the check stays quick
+    monkeypatch.setattr(winograd, "MIN_OUTPUT", 1)  # small maps and few channels, so that the check stays quick
+    monkeypatch.setattr(winograd, "MIN_CHANNELS", 16)
+    monkeypatch.setattr(winograd, "MIN_FILTERS", 16)
     layer = layer_class("Conv2D")(filters=16, kernel_size=3, padding=padding)
     assert layer.uses_winograd(shape)
     check_layer_gradients(layer, shape, batch=2, training=training)
+
+
+@pytest.mark.parametrize("settings", [{"filters": 8, "kernel_size": 3, "padding": 1},
+                                      {"filters": 4, "kernel_size": 3, "dilation": 2, "padding": "same"},
+                                      {"filters": 9, "kernel_size": 3, "padding": 1}],
+                         ids=["flipped", "flipped-dilated", "columns"])
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+def test_row_blocked_convolution_gradients(settings, training, monkeypatch):
+    """Both input-gradient routes of the blocked im2col path, with one output row per block."""
+    from guicnn.core import blocked
+
+    monkeypatch.setattr(blocked, "BLOCK_BYTES", 1)
+    layer = layer_class("Conv2D")(**settings)
+    check_layer_gradients(layer, (8, 5, 4), batch=2, training=training)
 
 
 @pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])

@@ -33,6 +33,13 @@ def split_everything(monkeypatch):
 
     monkeypatch.setattr(winograd, "MIN_PARALLEL_VALUES", 1)
     monkeypatch.setattr(winograd, "band_rows", lambda *a: 1)  # many bands: the two-thread band split runs
+    monkeypatch.setattr(winograd, "MIN_CHANNELS", 16)  # the 16-channel layers take Winograd here
+    monkeypatch.setattr(winograd, "MIN_FILTERS", 16)
+    monkeypatch.setattr(winograd, "MIN_OUTPUT", 1)
+    import guicnn.core.blocked as blocked
+
+    monkeypatch.setattr(blocked, "MIN_PARALLEL_VALUES", 1)
+    monkeypatch.setattr(blocked, "BLOCK_BYTES", 1)  # one output row per block: the block split runs
     yield
     parallel.set_threads(None)
 
@@ -62,52 +69,79 @@ def test_two_threads_give_bit_identical_results(split_everything, own_products, 
         np.testing.assert_array_equal(value, two[2][name], err_msg=name)
 
 
-def test_a_model_pass_runs_blas_single_threaded_and_restores_it(split_everything, monkeypatch):
+def test_a_model_pass_takes_blas_to_one_thread_and_keeps_the_count_it_found(split_everything, monkeypatch):
     monkeypatch.setattr(parallel, "OWN_PRODUCT_THREADS", True)
-    parallel.set_threads(2)
+    monkeypatch.setattr(parallel, "_found", None)  # as in a new process
     model = Sequential.from_config(DESIGN, seed=0)
     seen = []
     first = model.layers[0]
     original = first.forward
     first.forward = lambda x, training=False: seen.append((parallel._blas_threads(), parallel.threads())) or \
         original(x, training)
+    cores = min(2, parallel.os.cpu_count() or 1)
     with threadpool_limits(limits=2, user_api="blas"):
         model.forward(np.zeros((2, 3, 12, 12), np.float32))
-        assert parallel._blas_threads() == 2
-    assert seen == [(1, min(2, parallel.os.cpu_count() or 1))]
+        assert parallel._blas_threads() == 1  # left there: no per-pass set-and-restore to race with
+        assert parallel.threads() == cores  # the count BLAS had is guicnn's default
+        model.forward(np.zeros((2, 3, 12, 12), np.float32))
+    assert seen == [(1, cores), (1, cores)]
 
 
-def test_thread_count_follows_blas_limit_unless_set():
+def test_thread_count_defaults_to_blas_and_is_capped_per_thread(monkeypatch):
+    monkeypatch.setattr(parallel, "_found", None)
     parallel.set_threads(None)
+    cores = parallel.os.cpu_count() or 1
     try:
         with threadpool_limits(limits=1, user_api="blas"):
-            assert parallel.threads() == 1  # the GUI worker's choice keeps the pool out too
+            assert parallel.threads() == 1  # before any pass: NumPy's BLAS thread count
+        monkeypatch.setattr(parallel, "_found", 2)  # after the first pass: the count it found
+        assert parallel.threads() == min(2, cores)
+        seen = {}
+
+        def capped():
+            with parallel.thread_limit(1):
+                seen["capped"] = parallel.threads()
+            seen["after"] = parallel.threads()
+
+        other = threading.Thread(target=capped)
+        other.start()
+        other.join()
+        assert seen == {"capped": 1, "after": min(2, cores)}
+        assert parallel.threads() == min(2, cores)  # the cap was that thread's only
         parallel.set_threads(2)
-        with threadpool_limits(limits=1, user_api="blas"):
-            assert parallel.threads() == min(2, parallel.os.cpu_count() or 1)
+        with parallel.thread_limit(1):
+            assert parallel.threads() == 1
+        assert parallel.threads() == min(2, cores)
         with pytest.raises(ValueError, match="at least 1"):
             parallel.set_threads(0)
     finally:
         parallel.set_threads(None)
 
 
-def test_blas_single_threaded_restores_the_limit_after_nested_and_concurrent_use():
-    with threadpool_limits(limits=2, user_api="blas"):
-        before = parallel._blas_threads()
-        with parallel.blas_single_threaded():
-            with parallel.blas_single_threaded():
-                assert parallel._blas_threads() == 1
-            assert parallel._blas_threads() == 1  # the inner exit does not restore yet
+def test_passes_in_two_threads_keep_blas_on_one_thread(monkeypatch):
+    """Before, each pass set BLAS to one thread and restored it on leaving, so a pass in one
+    thread could restore two BLAS threads under another thread's running pass."""
+    monkeypatch.setattr(parallel, "OWN_PRODUCT_THREADS", True)
+    model = Sequential.from_config(DESIGN, seed=0)
+    twin = copy.deepcopy(model)
+    x = np.zeros((2, 3, 12, 12), np.float32)
+    inside = []
+    for net in (model, twin):
+        original = net.layers[3].forward
+        net.layers[3].forward = lambda x, training=False, original=original: inside.append(
+            parallel._blas_threads()) or original(x, training)
 
-            def enter_and_leave():
-                with parallel.blas_single_threaded():
-                    pass
+    def passes(net):
+        for _ in range(30):
+            net.forward(x)
 
-            other = threading.Thread(target=enter_and_leave)  # another thread in and out meanwhile
-            other.start()
-            other.join()
-            assert parallel._blas_threads() == 1
-        assert parallel._blas_threads() == before
+    workers = [threading.Thread(target=passes, args=(net,)) for net in (model, twin)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert len(inside) == 60 and set(inside) == {1}
+    assert parallel._blas_threads() == 1
 
 
 def test_run_blocks_covers_every_index_once_and_raises_errors(split_everything):

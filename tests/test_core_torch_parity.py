@@ -335,12 +335,58 @@ def test_winograd_path_matches_im2col_path_and_torch(case, training, keep, monke
 
 def test_winograd_is_chosen_per_layer_shape():
     conv = layer_class("Conv2D")
-    assert conv(filters=64, kernel_size=3, padding=1).uses_winograd((32, 28, 28))
-    assert not conv(filters=32, kernel_size=3, padding=1).uses_winograd((1, 28, 28))  # few channels: im2col
-    assert not conv(filters=64, kernel_size=5, padding=2).uses_winograd((32, 28, 28))
-    assert not conv(filters=64, kernel_size=3, stride=2).uses_winograd((32, 28, 28))
-    assert not conv(filters=64, kernel_size=3, dilation=2).uses_winograd((32, 28, 28))
-    assert not conv(filters=64, kernel_size=3, padding=1).uses_winograd((32, 8, 8))  # small map: im2col
+    assert conv(filters=64, kernel_size=3, padding=1).uses_winograd((64, 28, 28))
+    assert conv(filters=128, kernel_size=3, padding=1).uses_winograd((128, 14, 14))  # many channels: 12x12 is enough
+    assert not conv(filters=64, kernel_size=3, padding=1).uses_winograd((64, 14, 14))  # small map: blocked im2col
+    assert not conv(filters=64, kernel_size=3, padding=1).uses_winograd((32, 28, 28))  # 32 channels: blocked im2col
+    assert not conv(filters=32, kernel_size=3, padding=1).uses_winograd((1, 28, 28))
+    assert not conv(filters=64, kernel_size=5, padding=2).uses_winograd((64, 28, 28))
+    assert not conv(filters=64, kernel_size=3, stride=2).uses_winograd((64, 28, 28))
+    assert not conv(filters=64, kernel_size=3, dilation=2).uses_winograd((64, 28, 28))
+
+
+# (Conv2D settings, torch kwargs, input C×H×W): input gradient as the flipped correlation (no more
+# filters than channels, stride 1, padding within the window) and as scattered columns (the rest).
+BLOCKED_CASES = [
+    ({"filters": 8, "kernel_size": 3, "padding": 1}, {"padding": 1}, (8, 9, 7), "flipped"),
+    ({"filters": 5, "kernel_size": 3}, {}, (12, 8, 9), "flipped"),
+    ({"filters": 8, "kernel_size": 4, "padding": "same"}, {"padding": "same"}, (8, 7, 6), "flipped"),
+    ({"filters": 6, "kernel_size": 3, "dilation": 2, "padding": 2}, {"dilation": 2, "padding": 2}, (9, 10, 9),
+     "flipped"),
+    ({"filters": 4, "kernel_size": [3, 5], "padding": [2, 4]}, {"padding": (2, 4)}, (8, 6, 7), "flipped"),  # k − 1
+    ({"filters": 16, "kernel_size": 3, "padding": 1}, {"padding": 1}, (8, 9, 7), "columns"),  # more filters
+    ({"filters": 4, "kernel_size": 3, "padding": 3}, {"padding": 3}, (8, 5, 6), "columns"),  # pad beyond window
+    ({"filters": 4, "kernel_size": 3, "stride": 2, "padding": 1}, {"stride": 2, "padding": 1}, (8, 9, 8), "columns"),
+    ({"filters": 3, "kernel_size": [2, 3], "stride": [1, 2], "dilation": [2, 1]},
+     {"stride": (1, 2), "dilation": (2, 1)}, (8, 9, 9), "columns"),
+    ({"filters": 3, "kernel_size": 3, "padding": 1}, {"padding": 1}, (2, 6, 6), "columns"),  # few channels
+]
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel:UserWarning")
+@pytest.mark.parametrize("block_bytes", [1, 1 << 30], ids=["one-row-blocks", "two-blocks"])
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+@pytest.mark.parametrize("settings,torch_kwargs,shape,route", BLOCKED_CASES, ids=[str(c[0]) for c in BLOCKED_CASES])
+def test_row_blocked_convolution_matches_torch(settings, torch_kwargs, shape, route, training, block_bytes,
+                                               monkeypatch):
+    """Forward, weight and input gradients of the blocked im2col path, with blocks of one output row and with two."""
+    from guicnn.core import blocked, winograd
+
+    monkeypatch.setattr(blocked, "BLOCK_BYTES", block_bytes)
+    layer = layer_class("Conv2D")(**settings)
+    assert not layer.uses_winograd(shape)
+    _compare_layer(layer, lambda x, p: F.conv2d(x, p["weight"], p.get("bias"), **torch_kwargs), shape,
+                   training=training, batch=3)
+    from guicnn.core.functional import window_geometry
+
+    geometry = window_geometry(shape[1:], layer.kernel, layer.stride, layer.settings["padding"], layer.dilation)
+    rows = geometry.out_hw[0]
+    spans = blocked.row_blocks(rows, geometry.out_hw[1] * 3, shape[0] * layer.kernel[0] * layer.kernel[1])
+    assert len(spans) == (rows if block_bytes == 1 else 2)
+    flipped = blocked.flipped_applies(shape[0], settings["filters"], layer.stride, geometry.pads, geometry.k_eff)
+    assert flipped == (route == "flipped")
+    assert winograd.applicable(layer.kernel, layer.stride, layer.dilation, *shape[:1], settings["filters"],
+                               geometry.out_hw) is False
 
 
 @pytest.mark.parametrize("shape", [(16, 8, 8), (5, 7, 9)], ids=["16ch", "odd"])
@@ -393,6 +439,8 @@ def test_vgg_like_model_with_every_fast_path_matches_torch(monkeypatch):
     from guicnn.core.export import torch_code
 
     monkeypatch.setattr(winograd, "MIN_OUTPUT", 6)
+    monkeypatch.setattr(winograd, "MIN_CHANNELS", 16)
+    monkeypatch.setattr(winograd, "MIN_FILTERS", 16)
 
     model = Sequential.from_config(VGG_LIKE, seed=4)
     assert model.layers[3].uses_winograd((16, 12, 12)) and model.layers[6].uses_winograd((16, 6, 6))

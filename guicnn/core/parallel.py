@@ -7,8 +7,10 @@ so each half is one contiguous block, and every value is computed by exactly the
 operations as on one thread: threaded and single-threaded results are bit-for-bit equal.
 
 How many threads: ``set_threads(n)`` fixes it for the whole process; by default (``None``) it
-follows NumPy's BLAS thread limit, so ``threadpoolctl.threadpool_limits(1)`` — which the GUI's
-training worker sets so that the window keeps a core for drawing — also keeps this pool out.
+is NumPy's BLAS thread count (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS or the cores), as found
+when the first model pass takes BLAS to one thread (see ``blas_single_threaded``).
+``thread_limit(n)`` caps it for the calling thread only: the GUI's training worker runs under
+``thread_limit(1)`` so that the window keeps a core for drawing.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ MIN_PARALLEL_VALUES = 1_000_000
 
 
 def set_threads(count: int | None) -> None:
-    """Threads for guicnn's own passes: a number, or None to follow NumPy's BLAS limit (default)."""
+    """Threads for guicnn's own passes: a number, or None for NumPy's BLAS thread count (default)."""
     global _setting
     if count is not None and int(count) < 1:
         raise ValueError(f"thread count must be at least 1, got {count}")
@@ -67,8 +69,28 @@ def threads() -> int:
     granted = getattr(_local, "granted", None)
     if granted is not None:
         return granted
-    count = _setting if _setting is not None else _blas_threads()
+    count = _setting if _setting is not None else (_found if _found is not None else _blas_threads())
+    limit = getattr(_local, "limit", None)
+    if limit is not None:
+        count = min(count, limit)
     return max(1, min(count, os.cpu_count() or 1))
+
+
+@contextmanager
+def thread_limit(count: int | None) -> Iterator[None]:
+    """At most `count` threads for the passes the calling thread runs (None: no cap).
+
+    Thread-local, unlike a BLAS limit, which is one setting for the whole process: a window
+    and a training worker that each set and restored it around their passes read each
+    other's values mid-pass (and this OpenBLAS ignores a thread's change while another live
+    thread's change stands).
+    """
+    before = getattr(_local, "limit", None)
+    _local.limit = None if count is None else max(1, int(count))
+    try:
+        yield
+    finally:
+        _local.limit = before
 
 
 @contextmanager
@@ -86,9 +108,11 @@ def model_threads() -> Iterator[int]:
         yield threads()  # already inside a pass
         return
     count = threads()
-    if count == 1 or not OWN_PRODUCT_THREADS:
+    if not OWN_PRODUCT_THREADS:
         yield count
         return
+    # Even on one thread: BLAS single-threaded and the count fixed for the whole pass, so that
+    # the same products run the same way whatever other threads do meanwhile.
     with blas_single_threaded():
         _local.granted = count
         try:
@@ -149,8 +173,7 @@ def run_blocks(work: Callable[[int, int], None], length: int, values: int) -> No
 
 
 _single_lock = threading.Lock()
-_single_depth = 0
-_single_saved = 1
+_found: int | None = None  # NumPy's BLAS thread count before guicnn took it to one thread
 
 
 @contextmanager
@@ -158,26 +181,25 @@ def blas_single_threaded() -> Iterator[None]:
     """NumPy's BLAS on one thread while our own threads each run matrix products.
 
     Two threads each calling a 2-thread BLAS ask for four threads on two cores: measured
-    20x slower (a wide-net inference step 59 ms → 1.2 s). Nesting and concurrent use are
-    counted, so the limit in force before the first entry comes back after the last exit.
+    20x slower (a wide-net inference step 59 ms → 1.2 s). The first pass takes BLAS to one
+    thread and leaves it there (later passes only put it back if something raised it); the
+    count it had becomes the default of ``threads()``. Setting and restoring it around each
+    pass, as before, raced between threads: OpenBLAS's thread count is one setting for the
+    whole process, and OpenBLAS ignores one thread's change while another live thread's
+    change stands, so a training worker's products ran on two BLAS threads mid-pass, and
+    OpenBLAS rounds many products differently on two threads (K x 1,256 @ 1,256 x F for most
+    K and F: not bit-identical), which made results depend on timing.
     """
-    global _single_depth, _single_saved
+    global _found
     _blas_threads()
-    if not _blas:
-        yield
-        return
-    with _single_lock:
-        if _single_depth == 0:
-            _single_saved = int(_blas.get_num_threads())
-            _blas.set_num_threads(1)
-        _single_depth += 1
-    try:
-        yield
-    finally:
+    if _blas:
         with _single_lock:
-            _single_depth -= 1
-            if _single_depth == 0:
-                _blas.set_num_threads(_single_saved)
+            current = int(_blas.get_num_threads())
+            if current != 1:
+                if _found is None:
+                    _found = current
+                _blas.set_num_threads(1)
+    yield
 
 
 # Products smaller than this (multiply-adds), or with fewer columns per block, are not split.

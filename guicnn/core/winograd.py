@@ -20,14 +20,20 @@ from .parallel import blocks, products_on_pool, run_tasks, threads
 
 _G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
 
-# Below these sizes im2col is as fast or faster: with few channels the 16 products are too
-# thin to pay for the transforms (1→32 at 28x28: 14 ms Winograd vs 1.6 ms im2col forward), and
-# on small maps the per-band overhead wins (32→64 at 8x8: 7.9 ms vs 6.8 ms forward + backward).
-# Where it is chosen it bought, forward + backward at batch 64: 32→64 28x28 94 → 86 ms,
-# 64→64 14x14 46 → 37 ms, 16→16 32x32 44 → 30 ms, 32→32 16x16 23 → 17 ms (one thread, same run).
-MIN_CHANNELS = 16
-MIN_FILTERS = 16
-MIN_OUTPUT = 12
+# Where Winograd is chosen (measured against the row-blocked im2col of ``guicnn.core.blocked``,
+# forward + backward at batch 64, same run, ms, 1 thread / 2 threads):
+#   wins  128→128 28x28 410 vs 463 / 239 vs 256   64→64 28x28 142 vs 153 / 88 vs 82
+#         128→128 14x14 103 vs 118 / 65 vs 63
+#   loses  32→64 28x28 95.5 vs 96.2 / 60 vs 49   64→64 14x14 41.6 vs 42.6 / 27.3 vs 21.8
+#          32→32 32x32 83.5 vs 72.0 / 54 vs 41   16→16 32x32 34.3 vs 28.3 / 28.9 vs 17.2
+# With fewer than 64 channels the 16 products are too thin to pay for the transforms, and
+# their many small NumPy calls hold the GIL, so a second thread helps Winograd far less.
+MIN_CHANNELS = 64
+MIN_FILTERS = 64
+MIN_OUTPUT = 16
+# From this many channels and filters 12x12 outputs are enough.
+MANY_CHANNELS = 128
+SMALL_OUTPUT = 12
 # Bands go to two threads from this output size on: each thread gets half a layer, so one
 # hand-over per call pays off much earlier than for the element-wise passes.
 MIN_PARALLEL_VALUES = 200_000
@@ -38,9 +44,13 @@ KEEP_TRANSFORMED_INPUT = True
 
 
 def applicable(kernel, stride, dilation, channels: int, filters: int, out_hw: tuple[int, int]) -> bool:
-    """Whether a convolution takes the Winograd path (chosen per layer shape)."""
-    return (tuple(kernel) == (3, 3) and tuple(stride) == (1, 1) and tuple(dilation) == (1, 1)
-            and channels >= MIN_CHANNELS and filters >= MIN_FILTERS and min(out_hw) >= MIN_OUTPUT)
+    """Whether a convolution takes the Winograd path (chosen per layer shape, see MIN_CHANNELS)."""
+    if not (tuple(kernel) == (3, 3) and tuple(stride) == (1, 1) and tuple(dilation) == (1, 1)):
+        return False
+    if channels < MIN_CHANNELS or filters < MIN_FILTERS:
+        return False
+    least = MIN_OUTPUT if min(channels, filters) < MANY_CHANNELS else SMALL_OUTPUT
+    return min(out_hw) >= least
 
 
 def tiles(out_hw: tuple[int, int]) -> tuple[int, int]:

@@ -26,10 +26,10 @@ import traceback
 from typing import Any, Callable
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
-from threadpoolctl import threadpool_limits
 
 from guicnn.core.data import DownloadCancelled
 from guicnn.core.errors import GuicnnError
+from guicnn.core.parallel import thread_limit
 
 #: How much nicer (Linux ``nice``) a training thread is than the GUI thread: when other programs
 #: keep the cores busy, the window gets one first (benchmarks/bench_gui_training.py: p99 stall
@@ -101,18 +101,18 @@ class Worker(QObject):
     failed = Signal(str, str, bool)  # message, traceback ("" for worded errors), cancelled
 
     def __init__(self, fn: Callable[[JobContext], Any], *, progress_interval: float = PROGRESS_INTERVAL,
-                 blas_threads: int | None = None) -> None:
+                 threads: int | None = None) -> None:
         super().__init__()
         self._fn = fn
-        self._blas_threads = blas_threads
+        self._threads = threads
         self.context = JobContext(self, progress_interval)
 
     @Slot()
     def run(self) -> None:
-        if self._blas_threads is None:
+        if self._threads is None:
             self._run()
         else:
-            with threadpool_limits(limits=self._blas_threads, user_api="blas"):
+            with thread_limit(self._threads):  # per thread: never the process-wide BLAS limit
                 self._run()
 
     def _run(self) -> None:
@@ -144,9 +144,9 @@ class Job(QObject):
     failed = Signal(str, str, bool)
 
     def __init__(self, fn: Callable[[JobContext], Any], *, name: str = "job",
-                 progress_interval: float = PROGRESS_INTERVAL, blas_threads: int | None = None) -> None:
+                 progress_interval: float = PROGRESS_INTERVAL, threads: int | None = None) -> None:
         super().__init__()
-        self.worker = Worker(fn, progress_interval=progress_interval, blas_threads=blas_threads)
+        self.worker = Worker(fn, progress_interval=progress_interval, threads=threads)
         self.thread = QThread()
         self.thread.setObjectName(f"guicnn-{name}")
         self.worker.moveToThread(self.thread)

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import parallel, winograd
+from .. import blocked, winograd
 from ..fields import Field, as_pair
 from ..functional import (
     as_batch_last,
-    col2im,
     effective_kernel,
-    im2col_into,
     padded_batch_last,
     release,
-    scratch,
     window_geometry,
 )
 from ..init import INITIALISERS, init_weight
@@ -142,27 +139,24 @@ class Conv2D(Layer):
         geometry = window_geometry((h, w), self.kernel, self.stride, self.settings["padding"], self.dilation)
         oh, ow = geometry.out_hw
         weight = self.params["weight"]
-        filters = weight.shape[0]
-        if self.uses_winograd((c, h, w)):
-            th, tw = winograd.tiles((oh, ow))
-            xp = padded_batch_last(self, "padded", x, geometry.pads, size=(2 * th + 2, 2 * tw + 2))
-            keep = training and winograd.KEEP_TRANSFORMED_INPUT
-            out, v = winograd.forward(self, xp, weight, (oh, ow), keep=keep)
-            self._cache = ("winograd", v if keep else xp, (h, w), geometry, xp.shape)
-        else:
+        bias = self.params.get("bias")
+        if not self.uses_winograd((c, h, w)):
             xp = padded_batch_last(self, "padded", x, geometry.pads)
-            cols = scratch(self, "cols", (c * self.kernel[0] * self.kernel[1], oh * ow * n), x.dtype)
-            im2col_into(xp, self.kernel, self.stride, self.dilation, (oh, ow), cols)
-            out = parallel.matmul(weight.reshape(filters, -1), cols).reshape(filters, oh, ow, n)  # batch-last
-            self._cache = ("im2col", cols, (h, w), geometry, xp.shape)
-        if "bias" in self.params:
-            out += self.params["bias"][:, None, None, None]
+            out = blocked.convolve(self, xp, weight, (oh, ow), self.stride, self.dilation, bias=bias)
+            self._cache = ("blocks", xp, (h, w), geometry, xp.shape)
+            return out.transpose(3, 0, 1, 2)
+        th, tw = winograd.tiles((oh, ow))
+        xp = padded_batch_last(self, "padded", x, geometry.pads, size=(2 * th + 2, 2 * tw + 2))
+        keep = training and winograd.KEEP_TRANSFORMED_INPUT
+        out, v = winograd.forward(self, xp, weight, (oh, ow), keep=keep)
+        self._cache = ("winograd", v if keep else xp, (h, w), geometry, xp.shape)
+        if bias is not None:
+            out += bias[:, None, None, None]
         return out.transpose(3, 0, 1, 2)
 
     def backward(self, dy: np.ndarray) -> np.ndarray | None:
         path, saved, (h, w), geometry, padded_shape = self._cache
         weight = self.params["weight"]
-        filters = weight.shape[0]
         dy_last = as_batch_last(dy)  # free for the batch-last gradients the layers pass along
         if "bias" in self.params:
             self.grads["bias"][...] = dy_last.sum(axis=(1, 2, 3))
@@ -174,16 +168,11 @@ class Conv2D(Layer):
             # a new contiguous gradient (not a crop of the padded one): the layer before gets
             # batch-last memory it can run over in blocks
             return winograd.input_gradient(dxp, geometry.pads, (h, w)).transpose(3, 0, 1, 2)
-        dy_rows = np.ascontiguousarray(dy_last).reshape(filters, -1)  # free for batch-last dy
-        self.grads["weight"][...] = parallel.matmul_summed(dy_rows, saved.T).reshape(weight.shape)
+        self.grads["weight"][...] = blocked.weight_gradient(self, saved, self.kernel, self.stride, self.dilation,
+                                                            dy_last).reshape(weight.shape)
         if not self.needs_input_grad:
             return None
-        dcols = scratch(self, "dcols", saved.shape, dy.dtype)
-        parallel.matmul(weight.reshape(filters, -1).T, dy_rows, out=dcols)
-        oh, ow = geometry.out_hw
-        c = weight.shape[1]
-        dx = col2im(dcols.reshape(c, *self.kernel, oh, ow, dy.shape[0]), (h, w), geometry.pads, self.stride,
-                    self.dilation)
+        dx = blocked.input_gradient(self, dy_last, weight, (h, w), geometry.pads, self.stride, self.dilation)
         return dx.transpose(3, 0, 1, 2)
 
     def clear_cache(self) -> None:

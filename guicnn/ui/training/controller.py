@@ -200,10 +200,11 @@ class TrainingController(QObject):
         total = first_epoch + settings.epochs
         training_samples = len(train) - (validation_count(len(train), split[0]) if split else 0)
         batches = max(1, -(-training_samples // settings.batch_size))
-        # One BLAS thread: the GUI thread needs the second core; measured faster *and* smoother
-        # than letting BLAS and painting fight over two cores (benchmarks/bench_gui_training.py).
+        # One thread (a per-thread cap, core.parallel.thread_limit): the GUI thread needs the second
+        # core; measured faster *and* smoother than letting BLAS and painting fight over two cores
+        # (benchmarks/bench_gui_training.py).
         job = Job(lambda context: self._run(context, trainer, train, val, total, split), name="training",
-                  progress_interval=1.0 / STEP_RATE, blas_threads=1)
+                  progress_interval=1.0 / STEP_RATE, threads=1)
         job.progress.connect(self.step)
         job.reported.connect(self._on_report)
         job.succeeded.connect(self._on_finished)
@@ -555,8 +556,8 @@ class TrainingController(QObject):
 
 
 def _scoring_job(fn, name: str, succeeded, failed) -> Job:
-    """Start scoring a model in a worker thread (one BLAS thread: the window keeps a core)."""
-    job = Job(fn, name=name, blas_threads=1)
+    """Start scoring a model in a worker thread (one thread: the window keeps a core)."""
+    job = Job(fn, name=name, threads=1)
     job.succeeded.connect(succeeded)
     job.failed.connect(failed)
     job.start()

@@ -20,13 +20,13 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox, QSplitter, QTabWidget, QVBoxLayout, QWidget
-from threadpoolctl import ThreadpoolController
 
 from guicnn.core import Sequential
 from guicnn.core.checks import check_dataset, design_size_problem
 from guicnn.core.compare import PinnedModel, differences
 from guicnn.core.layers.common import fmt_shape
 from guicnn.core.data import BUILTIN_DATASETS, suggest_data
+from guicnn.core.parallel import thread_limit
 from guicnn.core.text import plural
 from guicnn.core.training import TrainSettings
 from guicnn.core.walkthrough import build_layer, can_walk, layer_input
@@ -46,7 +46,6 @@ from guicnn.ui.views.walkthrough import WalkthroughView
 from guicnn.ui.widgets.scroll_page import ScrollPage
 from guicnn.ui.widgets.time_machine import LIVE, TimeMachineBar
 
-_BLAS = ThreadpoolController()  # made once: inspecting the loaded libraries takes ~1 ms
 TABS = ("Design", "Training", "One step", "Filters", "Weights", "Confusion", "Misclassified", "Predict",
         "Step through")
 REPLAY_TABS = ("Training", "Filters", "Confusion")  # the tabs with a time-machine slider
@@ -764,9 +763,10 @@ class Workbench(QObject):
 
     def _show_walkthrough_layer(self, index: int | None) -> None:
         """Give the walkthrough view layer ``index`` with its current weights and inputs."""
-        # One image through a few layers: one BLAS thread is several times faster than two
-        # fighting over a busy machine (benchmarks/bench_walkthrough.py).
-        with _BLAS.limit(limits=1, user_api="blas"):
+        # One image through a few layers: one thread is several times faster than two fighting
+        # over a busy machine (benchmarks/bench_walkthrough.py). A per-thread cap, never the
+        # process-wide BLAS limit, which a training worker's passes read at the same time.
+        with thread_limit(1):
             self._show_walkthrough_layer_now(index)
 
     def _show_walkthrough_layer_now(self, index: int | None) -> None:
