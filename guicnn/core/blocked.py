@@ -38,6 +38,11 @@ from .parallel import blocks, matmul, products_on_pool, run_tasks, threads
 # still get long rows (16→16 channels at 32x32, batch 64: forward 11.7 ms with Winograd,
 # 12.3 ms as one whole im2col product, 10.3 ms in blocks; one thread).
 BLOCK_BYTES = 2 << 20
+# A whole column matrix up to this size is kept from forward for the weight gradient (in cache,
+# writing it costs little); larger ones are gathered again block by block (see ``convolve``).
+# Kept, LeNet-5's convolutions (5 and 3.8 MB) took 1.01 → 0.81 ms and 2.98 → 2.52 ms forward +
+# backward; gathered again, the wide net's 58 MB one saved 8 ms a step.
+KEEP_BYTES = 8 << 20
 # Fewer channels than this take the columns-gradient route for the input gradient: the
 # flipped correlation's product has as many rows as the layer has input channels, and with
 # 1-3 channels it is too thin for BLAS (1→32 at 28x28: backward 3.9 ms → 9 ms).
@@ -85,13 +90,16 @@ def _run(work, count_blocks: int, values: int) -> None:
 
 
 def convolve(owner, xp: np.ndarray, weight: np.ndarray, out_hw: tuple[int, int], stride: tuple[int, int],
-             dilation: tuple[int, int], bias: np.ndarray | None = None, name: str = "block") -> np.ndarray:
-    """Convolution of padded batch-last xp (C, Hp, Wp, N) into a new (F, OH, OW, N) array.
+             dilation: tuple[int, int], bias: np.ndarray | None = None, keep: bool = False,
+             name: str = "block") -> tuple[np.ndarray, np.ndarray | None]:
+    """Convolution of padded batch-last xp (C, Hp, Wp, N): (new (F, OH, OW, N) array, kept blocks or None).
 
     Each thread gathers into its own block (``owner``'s scratch ``{name}_col``), reused from
-    call to call. The blocks are not kept for backward: ``weight_gradient`` gathers them
-    again from xp, which costs less than writing them all out here (32→64 channels at 28x28:
-    forward 32.1 ms keeping a 58 MB matrix, 24.5 ms not; backward the same ±1 ms).
+    call to call. With ``keep``, a column matrix of at most KEEP_BYTES is kept instead
+    (block-major, (blocks, C·kh·kw, rows·OW·N)) for ``weight_gradient``; larger ones are not:
+    ``weight_gradient`` gathers them again from xp, which costs less than writing them all
+    out here (32→64 channels at 28x28: forward 32.1 ms keeping a 58 MB matrix, 24.5 ms not;
+    backward the same ±1 ms).
     """
     c, _, _, n = xp.shape
     f, _, kh, kw = weight.shape
@@ -102,13 +110,16 @@ def convolve(owner, xp: np.ndarray, weight: np.ndarray, out_hw: tuple[int, int],
     w_rows = weight.reshape(f, k)
     out = np.empty((f, oh, ow, n), dtype=xp.dtype)
     out_rows = out.reshape(f, oh, ow * n)
+    kept = None
+    if keep and len(spans) * k * width * xp.itemsize <= KEEP_BYTES:
+        kept = scratch(owner, f"{name}_kept", (len(spans), k, width), xp.dtype)
 
     def work(first: int, stop: int) -> None:
-        own = scratch(owner, f"{name}_col", (k, width), xp.dtype)
+        own = None if kept is not None else scratch(owner, f"{name}_col", (k, width), xp.dtype)
         for b in range(first, stop):
             r0, r1 = spans[b]
             size = (r1 - r0) * ow * n
-            cols = own[:, :size]
+            cols = (kept[b] if kept is not None else own)[:, :size]
             np.copyto(cols.reshape(c, kh, kw, r1 - r0, ow, n), window_block(xp, (kh, kw), stride, dilation, r0, r1, ow))
             target = out_rows[:, r0:r1].reshape(f, size)  # a view: rows of OW·N values
             np.matmul(w_rows, cols, out=target)
@@ -116,15 +127,15 @@ def convolve(owner, xp: np.ndarray, weight: np.ndarray, out_hw: tuple[int, int],
                 target += bias[:, None]
 
     _run(work, len(spans), out.size)
-    return out
+    return out, kept
 
 
 def weight_gradient(owner, xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
-                    dilation: tuple[int, int], dy_last: np.ndarray) -> np.ndarray:
+                    dilation: tuple[int, int], dy_last: np.ndarray, kept: np.ndarray | None = None) -> np.ndarray:
     """(F, C·kh·kw) weight gradient from padded input xp and the (F, OH, OW, N) output gradient.
 
-    Each block of columns is gathered again from xp (see ``convolve``) and multiplied while
-    in cache. Summed as two fixed halves of the blocks (run on two threads when allowed), so
+    Each block of columns is the one ``convolve`` kept, or gathered again from xp and
+    multiplied while in cache. Summed as two fixed halves of the blocks (run on two threads when allowed), so
     the result does not depend on the thread count.
     """
     f, oh, ow, n = dy_last.shape
@@ -136,14 +147,18 @@ def weight_gradient(owner, xp: np.ndarray, kernel: tuple[int, int], stride: tupl
     sums: list = [None] * len(halves)
 
     def half(h: int) -> None:
-        own = scratch(owner, "block_col", (k, max(r1 - r0 for r0, r1 in spans) * ow * n), xp.dtype)
+        own = None if kept is not None else scratch(owner, "block_col",
+                                                    (k, max(r1 - r0 for r0, r1 in spans) * ow * n), xp.dtype)
         total = None
         for b in range(*halves[h]):
             r0, r1 = spans[b]
             size = (r1 - r0) * ow * n
-            cols = own[:, :size]
-            np.copyto(cols.reshape(c, kernel[0], kernel[1], r1 - r0, ow, n),
-                      window_block(xp, kernel, stride, dilation, r0, r1, ow))
+            if kept is not None:
+                cols = kept[b, :, :size]
+            else:
+                cols = own[:, :size]
+                np.copyto(cols.reshape(c, kernel[0], kernel[1], r1 - r0, ow, n),
+                          window_block(xp, kernel, stride, dilation, r0, r1, ow))
             part = cols @ dy_rows[:, r0:r1].reshape(f, size).T  # (C·kh·kw, F)
             if total is None:
                 total = part
@@ -192,7 +207,7 @@ def input_gradient(owner, dy_last: np.ndarray, weight: np.ndarray, in_hw: tuple[
         dyp = scratch(owner, "flipped_dy", (f, h + k_eff[0] - 1, w + k_eff[1] - 1, n), dy_last.dtype, fill=0.0)
         dyp[:, top : top + oh, left : left + ow] = dy_last  # the border stays zero from allocation
         flipped = np.ascontiguousarray(weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
-        return convolve(owner, dyp, flipped, (h, w), (1, 1), dilation, name="flipped")
+        return convolve(owner, dyp, flipped, (h, w), (1, 1), dilation, name="flipped")[0]
     dy_rows = np.ascontiguousarray(dy_last).reshape(f, -1)
     dcols = scratch(owner, "dcols", (c * kh * kw, dy_rows.shape[1]), dy_last.dtype)
     matmul(weight.reshape(f, -1).T, dy_rows, out=dcols)

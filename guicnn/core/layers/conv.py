@@ -142,8 +142,9 @@ class Conv2D(Layer):
         bias = self.params.get("bias")
         if not self.uses_winograd((c, h, w)):
             xp = padded_batch_last(self, "padded", x, geometry.pads)
-            out = blocked.convolve(self, xp, weight, (oh, ow), self.stride, self.dilation, bias=bias)
-            self._cache = ("blocks", xp, (h, w), geometry, xp.shape)
+            out, kept = blocked.convolve(self, xp, weight, (oh, ow), self.stride, self.dilation, bias=bias,
+                                         keep=training)
+            self._cache = ("blocks", (xp, kept), (h, w), geometry, xp.shape)
             return out.transpose(3, 0, 1, 2)
         th, tw = winograd.tiles((oh, ow))
         xp = padded_batch_last(self, "padded", x, geometry.pads, size=(2 * th + 2, 2 * tw + 2))
@@ -168,8 +169,9 @@ class Conv2D(Layer):
             # a new contiguous gradient (not a crop of the padded one): the layer before gets
             # batch-last memory it can run over in blocks
             return winograd.input_gradient(dxp, geometry.pads, (h, w)).transpose(3, 0, 1, 2)
-        self.grads["weight"][...] = blocked.weight_gradient(self, saved, self.kernel, self.stride, self.dilation,
-                                                            dy_last).reshape(weight.shape)
+        xp, kept = saved
+        self.grads["weight"][...] = blocked.weight_gradient(self, xp, self.kernel, self.stride, self.dilation,
+                                                            dy_last, kept).reshape(weight.shape)
         if not self.needs_input_grad:
             return None
         dx = blocked.input_gradient(self, dy_last, weight, (h, w), geometry.pads, self.stride, self.dilation)
