@@ -6,14 +6,16 @@ product whose operand is far larger than the cache. Here the output is cut into 
 whole output rows (about ``BLOCK_BYTES`` each) and each block is gathered with
 *one* strided copy and multiplied while it is still in the L2 cache, its bias added there too.
 
-- **Forward:** block by block, ``out[:, rows] = W @ cols_block``. Training keeps the blocks
-  (block-major, so each stays one contiguous matrix) for the weight gradient.
+- **Forward:** block by block, ``out[:, rows] = W @ cols_block``. Training keeps the blocks of
+  a small column matrix for the weight gradient (block-major, so each stays one contiguous
+  matrix); a large one is gathered again in backward.
 - **Weight gradient:** ``Σ_blocks (cols_block @ dy_blockᵀ)ᵀ``: OpenBLAS runs this orientation
   1.2-1.6x faster than ``dy @ colsᵀ`` on these long, thin products.
-- **Input gradient, stride 1:** the correlation of the zero-padded output gradient with the
-  flipped, transposed kernel (``dx = conv(pad(dy), flip(W)ᵀ)``) — the same blocked forward
-  again, with no scatter-adds at all. Otherwise (strided) the columns' gradient ``Wᵀ @ dy``
-  is scattered back with ``functional.col2im``.
+- **Input gradient:** at stride 1 with no more filters than channels, the correlation of the
+  zero-padded output gradient with the flipped, transposed kernel
+  (``dx = conv(pad(dy), flip(W)ᵀ)``) — the same blocked forward again, with no scatter-adds
+  (``flipped_applies`` has the rule and its figures). Otherwise the columns' gradient
+  ``Wᵀ @ dy`` is scattered back with ``functional.col2im``.
 
 Blocks are independent, so on two threads each thread takes a contiguous half of them (its
 own scratch block; copies and products release the GIL). Every value is computed by the same
@@ -40,8 +42,8 @@ from .parallel import blocks, matmul, products_on_pool, run_tasks, threads
 BLOCK_BYTES = 2 << 20
 # A whole column matrix up to this size is kept from forward for the weight gradient (in cache,
 # writing it costs little); larger ones are gathered again block by block (see ``convolve``).
-# Kept, LeNet-5's convolutions (5 and 3.8 MB) took 1.01 → 0.81 ms and 2.98 → 2.52 ms forward +
-# backward; gathered again, the wide net's 58 MB one saved 8 ms a step.
+# Kept, LeNet-5's convolutions (5 and 3.8 MB) took 1.68 → 1.46 ms and 2.98 → 2.50 ms forward +
+# backward (one thread); gathered again, the wide net's 58 MB one saved 8 ms a step.
 KEEP_BYTES = 8 << 20
 # Fewer channels than this take the columns-gradient route for the input gradient: the
 # flipped correlation's product has as many rows as the layer has input channels, and with
@@ -159,7 +161,7 @@ def weight_gradient(owner, xp: np.ndarray, kernel: tuple[int, int], stride: tupl
                 cols = own[:, :size]
                 np.copyto(cols.reshape(c, kernel[0], kernel[1], r1 - r0, ow, n),
                           window_block(xp, kernel, stride, dilation, r0, r1, ow))
-            part = cols @ dy_rows[:, r0:r1].reshape(f, size).T  # (C·kh·kw, F)
+            part = np.matmul(cols, dy_rows[:, r0:r1].reshape(f, size).T)  # (C·kh·kw, F)
             if total is None:
                 total = part
             else:

@@ -232,27 +232,6 @@ def scatter_windows(dcols: np.ndarray, padded_shape: tuple[int, int, int, int], 
     return dxp
 
 
-def im2col_into(xp_last: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
-                dilation: tuple[int, int], out_hw: tuple[int, int], cols: np.ndarray) -> np.ndarray:
-    """im2col of a padded batch-last (C, Hp, Wp, N) input into cols (C·kh·kw, OH·OW·N): one copy per offset.
-
-    Each kernel offset of the whole batch is a (C, OH, OW, N) strided view whose rows are
-    runs of OW·N contiguous values, so every copy runs at close to memcpy speed.
-    """
-    c, _, _, n = xp_last.shape
-    kh, kw = kernel
-    target = cols.reshape(c, kh, kw, out_hw[0], out_hw[1], n)
-    xp = xp_last.transpose(3, 0, 1, 2)
-
-    def copy(c0: int, c1: int) -> None:  # channel blocks: one per thread
-        for i in range(kh):
-            for j in range(kw):
-                np.copyto(target[c0:c1, i, j], offset_view(xp, i, j, out_hw, stride, dilation)[c0:c1])
-
-    run_blocks(copy, c, cols.size)
-    return cols
-
-
 def col2im(dcols: np.ndarray, in_hw: tuple[int, int], pads: Pads, stride: tuple[int, int],
            dilation: tuple[int, int]) -> np.ndarray:
     """Adjoint of im2col straight into a new unpadded (C, H, W, N) gradient (no padded copy, no crop).

@@ -21,11 +21,11 @@ from .parallel import blocks, products_on_pool, run_tasks, threads
 _G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
 
 # Where Winograd is chosen (measured against the row-blocked im2col of ``guicnn.core.blocked``,
-# forward + backward at batch 64, same run, ms, 1 thread / 2 threads):
-#   wins  128→128 28x28 410 vs 463 / 239 vs 256   64→64 28x28 142 vs 153 / 88 vs 82
-#         128→128 14x14 103 vs 118 / 65 vs 63
-#   loses  32→64 28x28 95.5 vs 96.2 / 60 vs 49   64→64 14x14 41.6 vs 42.6 / 27.3 vs 21.8
-#          32→32 32x32 83.5 vs 72.0 / 54 vs 41   16→16 32x32 34.3 vs 28.3 / 28.9 vs 17.2
+# forward + backward at batch 64, same run, ms, Winograd vs blocks, 1 thread / 2 threads):
+#   chosen      128→128 28x28 410 vs 463 / 239 vs 256   128→128 14x14 103 vs 118 / 65 vs 63
+#               64→64 28x28 142 vs 153 / 88 vs 82
+#   not chosen  32→64 28x28 95.5 vs 96.2 / 60 vs 49     64→64 14x14 41.6 vs 42.6 / 27.3 vs 21.8
+#               32→32 32x32 83.5 vs 72.0 / 54 vs 41     16→16 32x32 34.3 vs 28.3 / 28.9 vs 17.2
 # With fewer than 64 channels the 16 products are too thin to pay for the transforms, and
 # their many small NumPy calls hold the GIL, so a second thread helps Winograd far less.
 MIN_CHANNELS = 64

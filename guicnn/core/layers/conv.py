@@ -1,4 +1,4 @@
-"""Conv2D: Winograd F(2x2, 3x3) where it wins, im2col plus one matrix product otherwise."""
+"""Conv2D: Winograd F(2x2, 3x3) where it wins, row-blocked im2col (``core.blocked``) otherwise."""
 
 from __future__ import annotations
 
@@ -28,9 +28,10 @@ class Conv2D(Layer):
     and stride s: ``out = floor((n + 2p − d·(k−1) − 1) / s) + 1`` (with "same" padding,
     ``out = ceil(n / s)``; see ``functional.window_geometry``).
 
-    3x3 kernels at stride 1 without dilation, with at least 16 input channels and 16 filters
-    and an output of at least 12x12, run as Winograd F(2x2, 3x3) (``guicnn.core.winograd``);
-    the rest as im2col plus one matrix product. Both give the same results to float rounding.
+    3x3 kernels at stride 1 without dilation, with at least 64 input channels and 64 filters
+    and an output of at least 16x16 (12x12 from 128), run as Winograd F(2x2, 3x3)
+    (``guicnn.core.winograd``); the rest as row-blocked im2col (``guicnn.core.blocked``).
+    Both give the same results to float rounding.
     """
 
     type_name = "Conv2D"
