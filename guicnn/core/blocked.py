@@ -33,7 +33,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .functional import Pads, col2im, scratch
-from .parallel import blocks, matmul, products_on_pool, run_tasks, threads
+from .parallel import blocks, matmul, products_on_pool, run_product_blocks, run_tasks, threads
 
 # Bytes of one gathered block (C·kh·kw rows × rows·OW·N columns of float32): small enough to
 # stay in the L2 cache while BLAS reads it, large enough that thin products (few channels)
@@ -82,15 +82,6 @@ def window_block(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int
                       writeable=False)
 
 
-def _run(work, count_blocks: int, values: int) -> None:
-    """work(first, stop) over all blocks: contiguous shares on several threads when allowed."""
-    count = threads() if values >= MIN_PARALLEL_VALUES and products_on_pool() else 1
-    if count == 1 or count_blocks < 2:
-        work(0, count_blocks)
-        return
-    run_tasks([lambda first=first, stop=stop: work(first, stop) for first, stop in blocks(count_blocks, count)])
-
-
 def convolve(owner, xp: np.ndarray, weight: np.ndarray, out_hw: tuple[int, int], stride: tuple[int, int],
              dilation: tuple[int, int], bias: np.ndarray | None = None, keep: bool = False,
              name: str = "block") -> tuple[np.ndarray, np.ndarray | None]:
@@ -128,7 +119,7 @@ def convolve(owner, xp: np.ndarray, weight: np.ndarray, out_hw: tuple[int, int],
             if bias is not None:
                 target += bias[:, None]
 
-    _run(work, len(spans), out.size)
+    run_product_blocks(work, len(spans), out.size, MIN_PARALLEL_VALUES)
     return out, kept
 
 

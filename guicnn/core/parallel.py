@@ -172,6 +172,19 @@ def run_blocks(work: Callable[[int, int], None], length: int, values: int) -> No
     run_tasks([lambda start=start, stop=stop: work(start, stop) for start, stop in blocks(length, count)])
 
 
+def run_product_blocks(work: Callable[[int, int], None], length: int, values: int, min_values: int) -> None:
+    """Call ``work(start, stop)`` over shares of range(length) whose work is mostly matrix products.
+
+    On several threads only while BLAS runs on one (inside a model pass) and the pass has at
+    least ``min_values`` values; each share is contiguous, so every unit is computed alike.
+    """
+    count = threads() if values >= min_values and products_on_pool() else 1
+    if count == 1 or length < 2:
+        work(0, length)
+        return
+    run_tasks([lambda start=start, stop=stop: work(start, stop) for start, stop in blocks(length, count)])
+
+
 _single_lock = threading.Lock()
 _found: int | None = None  # NumPy's BLAS thread count before guicnn took it to one thread
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from .functional import scratch
-from .parallel import blocks, products_on_pool, run_tasks, threads
+from .parallel import products_on_pool, run_product_blocks, run_tasks
 
 _G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
 
@@ -163,17 +163,8 @@ def forward(owner, xp: np.ndarray, weight: np.ndarray, out_hw: tuple[int, int],
             np.matmul(u, v.reshape(16, c, count * tw * n), out=mb)
             _output_transform(mb.reshape(4, 4, f, count, tw, n), out, row0, tmp_out[:, :, :, :count])
 
-    _run_bands(run, bands, out.size)
+    run_product_blocks(run, bands, out.size, MIN_PARALLEL_VALUES)  # halves of the bands on two threads
     return out[:, : out_hw[0], : out_hw[1]], v_all
-
-
-def _run_bands(run, bands: int, values: int) -> None:
-    """run(first, stop) over all bands: halves on two threads (BLAS on one thread each) when allowed."""
-    count = threads() if values >= MIN_PARALLEL_VALUES and products_on_pool() else 1
-    if count == 1 or bands < 2:
-        run(0, bands)
-        return
-    run_tasks([lambda first=first, stop=stop: run(first, stop) for first, stop in blocks(bands, count)])
 
 
 def backward(owner, dy_last: np.ndarray, weight: np.ndarray, v_all: np.ndarray,
