@@ -4,7 +4,8 @@ Usage: python benchmarks/bench_products.py [--designs lenet,wide,vgg-ish] [--bat
 
 Runs real one-thread training steps of each design (benchmarks/designs.py) and times every
 ``np.matmul`` the convolutions make (forward, weight gradient, input gradient: the BLAS calls
-of ``guicnn.core.blocked``, ``winograd`` and ``parallel``) inside them. Prints per step, as the
+of ``guicnn.core.blocked``, ``winograd`` and ``parallel``) inside them, and the window gathers
+(``np.copyto`` in ``guicnn.core.blocked``). Prints per step, as the
 fastest of --steps steps: the whole guicnn step, the time inside those products, PyTorch's
 whole step measured in the same run, and the best ratio guicnn could reach against PyTorch
 if everything outside the products took no time at all (PyTorch step ÷ products). When that
@@ -34,6 +35,7 @@ class _TimedNumpy:
 
     def __init__(self) -> None:
         self.seconds = 0.0
+        self.copies = 0.0
 
     def matmul(self, *args, **kwargs):
         start = time.perf_counter()
@@ -41,6 +43,13 @@ class _TimedNumpy:
             return np.matmul(*args, **kwargs)
         finally:
             self.seconds += time.perf_counter() - start
+
+    def copyto(self, *args, **kwargs):  # the window gathers of guicnn.core.blocked
+        start = time.perf_counter()
+        try:
+            return np.copyto(*args, **kwargs)
+        finally:
+            self.copies += time.perf_counter() - start
 
     def __getattr__(self, name):
         return getattr(np, name)
@@ -54,17 +63,18 @@ def measure(name: str, batch_size: int, steps: int) -> dict:
     with thread_count(1):
         model, train_step, _ = guicnn_steps(design, x, y)
         torch_step = torch_steps(design, model, x, y)[0] if _have_torch() else None
-        whole = products = torch_best = float("inf")
+        whole = products = gathers = torch_best = float("inf")
         for _ in range(steps):
             for module in modules:
                 module.np = timed
-            timed.seconds = 0.0
+            timed.seconds = timed.copies = 0.0
             start = time.perf_counter()
             train_step()
             elapsed = time.perf_counter() - start
             for module in modules:
                 module.np = np
             products = min(products, timed.seconds)
+            gathers = min(gathers, timed.copies)
             start = time.perf_counter()
             train_step()  # the same step unwrapped, for the whole-step figure
             whole = min(whole, time.perf_counter() - start, elapsed)
@@ -73,6 +83,7 @@ def measure(name: str, batch_size: int, steps: int) -> dict:
                 torch_step()
                 torch_best = min(torch_best, time.perf_counter() - start)
     return {"design": TITLES[name], "step_ms": whole * 1e3, "products_ms": products * 1e3,
+            "gathers_ms": gathers * 1e3,
             "torch_ms": torch_best * 1e3 if torch_step else None}
 
 
@@ -91,15 +102,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=12)
     args = parser.parse_args(argv)
     print(f"batch {args.batch}, one thread, fastest of {args.steps} training steps, ms")
-    print(f"{'design':<22} {'guicnn step':>12} {'products':>9} {'rest':>7} {'torch step':>11} "
+    print(f"{'design':<22} {'guicnn step':>12} {'products':>9} {'gathers':>8} {'rest':>7} {'torch step':>11} "
           f"{'ratio now':>10} {'bound':>7}")
     for name in args.designs.split(","):
         row = measure(name.strip(), args.batch, args.steps)
         torch_ms = row["torch_ms"]
         now = f"{torch_ms / row['step_ms']:.2f}x" if torch_ms else "-"
         bound = f"{torch_ms / row['products_ms']:.2f}x" if torch_ms else "-"
-        print(f"{row['design']:<22} {row['step_ms']:>12.1f} {row['products_ms']:>9.1f} "
-              f"{row['step_ms'] - row['products_ms']:>7.1f} {torch_ms or float('nan'):>11.1f} {now:>10} {bound:>7}")
+        rest = row["step_ms"] - row["products_ms"] - row["gathers_ms"]
+        print(f"{row['design']:<22} {row['step_ms']:>12.1f} {row['products_ms']:>9.1f} {row['gathers_ms']:>8.1f} "
+              f"{rest:>7.1f} {torch_ms or float('nan'):>11.1f} {now:>10} {bound:>7}")
+    print("gathers = the convolutions' window copies into column blocks; rest = everything else")
     print("bound = PyTorch step / guicnn's products alone: the ratio if everything else took no time")
     return 0
 
