@@ -260,3 +260,20 @@ def test_the_sequential_docstring_example_trains(monkeypatch):
     before = namespace["value"]
     model, loss = namespace["model"], namespace["loss"]
     assert loss.forward(model.forward(x), y) < before  # one SGD step lowered the loss on its batch
+
+
+def test_window_layers_tell_their_geometry_and_refuse_a_window_that_does_not_fit():
+    """The public geometry the step-through and the explanations read (one rule: window_geometry)."""
+    from guicnn.core.layers.base import LayerShapeError
+
+    conv = layer_class("Conv2D")(filters=4, kernel_size=3, stride=2, padding="same", dilation=2)
+    geometry = conv.geometry((3, 9, 8))
+    assert geometry.k_eff == (5, 5)
+    assert geometry.out_hw == conv.compute_output_shape((3, 9, 8))[1:] == (5, 4)
+    assert geometry.padded_hw == (9 + geometry.pads[0] + geometry.pads[1], 8 + geometry.pads[2] + geometry.pads[3])
+    pool = layer_class("MaxPool2D")(pool_size=3, stride=2, padding=1)
+    assert pool.geometry((2, 7, 6)) == (((1, 1, 1, 1)), (3, 3), (9, 8), (4, 3))
+    with pytest.raises(LayerShapeError, match="larger than the padded 4x4 input"):
+        layer_class("Conv2D")(filters=1, kernel_size=5).geometry((1, 4, 4))
+    with pytest.raises(LayerShapeError, match="window 3x3 is larger than the 2x2 input"):
+        layer_class("MaxPool2D")(pool_size=3).geometry((1, 2, 2))

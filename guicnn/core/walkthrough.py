@@ -115,8 +115,10 @@ class Walkthrough:
         self.kind = KINDS[layer.type_name]
         self.layer = twin_layer(layer, x.shape)
         self.input = x
-        c, h, w, pads, oh, ow = self.layer._geometry(x.shape)
-        self.pads = tuple(int(p) for p in pads)  # top, bottom, left, right
+        c, h, w = x.shape
+        geometry = self.layer.geometry(x.shape)
+        oh, ow = geometry.out_hw
+        self.pads = tuple(int(p) for p in geometry.pads)  # top, bottom, left, right
         self.kernel = tuple(self.layer.kernel)
         self.stride = tuple(self.layer.stride)
         self.dilation = tuple(getattr(self.layer, "dilation", (1, 1)))

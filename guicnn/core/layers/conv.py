@@ -7,6 +7,7 @@ import numpy as np
 from .. import blocked, winograd
 from ..fields import Field, as_pair
 from ..functional import (
+    WindowGeometry,
     as_batch_last,
     effective_kernel,
     padded_batch_last,
@@ -74,21 +75,27 @@ class Conv2D(Layer):
             text += f" d{fmt_pair(self.dilation, short=True)}"
         return text
 
-    def _geometry(self, input_shape: Shape):
-        c, h, w = check_image_input(self, input_shape)
-        geometry = window_geometry((h, w), self.kernel, self.stride, self.settings["padding"], self.dilation)
-        pads, (hp, wp), (oh, ow) = geometry.pads, geometry.padded_hw, geometry.out_hw
+    def _window_geometry(self, hw: tuple[int, int]) -> WindowGeometry:
+        return window_geometry(tuple(hw), self.kernel, self.stride, self.settings["padding"], self.dilation)
+
+    def geometry(self, input_shape: Shape) -> WindowGeometry:
+        """Where the kernel goes over a C×H×W input (pads, span, padded and output size).
+
+        Raises LayerShapeError, saying what to change, when the kernel does not fit.
+        """
+        _, h, w = check_image_input(self, input_shape)
+        geometry = self._window_geometry((h, w))
+        hp, wp = geometry.padded_hw
         if self.k_eff[0] > hp or self.k_eff[1] > wp:
             what = "dilated kernel" if self.dilation != (1, 1) else "kernel"
             raise LayerShapeError(
                 f"{what} {fmt_pair(self.k_eff)} is larger than the padded {hp}x{wp} input; "
                 "use a smaller kernel, more padding or fewer pooling layers before it"
             )
-        return c, h, w, pads, oh, ow
+        return geometry
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
-        _, _, _, _, oh, ow = self._geometry(input_shape)
-        return (int(self.settings["filters"]), oh, ow)
+        return (int(self.settings["filters"]), *self.geometry(input_shape).out_hw)
 
     def param_shapes(self, input_shape: Shape) -> dict[str, Shape]:
         c = input_shape[0]
@@ -107,13 +114,14 @@ class Conv2D(Layer):
     def window(self, input_shape: Shape) -> Window:
         # No size check here: the explanation shows the arithmetic of a kernel that does not fit, too.
         _, h, w = check_image_input(self, input_shape)
-        pads = window_geometry((h, w), self.kernel, self.stride, self.settings["padding"], self.dilation).pads
+        pads = self._window_geometry((h, w)).pads
         return Window(self.kernel, self.stride, self.dilation, tuple(int(p) for p in pads))
 
     def warnings(self, input_shape: Shape) -> list[str]:
-        c, h, w, pads, oh, ow = self._geometry(input_shape)
+        geometry = self.geometry(input_shape)
+        pads = geometry.pads
         notes = []
-        dropped = dropped_lines_warning(h + pads[0] + pads[1], w + pads[2] + pads[3], self.k_eff, self.stride)
+        dropped = dropped_lines_warning(*geometry.padded_hw, self.k_eff, self.stride)
         if dropped:
             notes.append(dropped)
         if max(pads) >= max(self.k_eff):
@@ -131,13 +139,13 @@ class Conv2D(Layer):
     def uses_winograd(self, input_shape: Shape) -> bool:
         """Whether this layer runs as Winograd F(2x2, 3x3) for that input shape (chosen per shape)."""
         c, h, w = (int(d) for d in input_shape)
-        out_hw = window_geometry((h, w), self.kernel, self.stride, self.settings["padding"], self.dilation).out_hw
+        out_hw = self._window_geometry((h, w)).out_hw
         return winograd.applicable(self.kernel, self.stride, self.dilation, c, int(self.settings["filters"]), out_hw)
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         self.check_input(x)
         n, c, h, w = x.shape
-        geometry = window_geometry((h, w), self.kernel, self.stride, self.settings["padding"], self.dilation)
+        geometry = self._window_geometry((h, w))
         oh, ow = geometry.out_hw
         weight = self.params["weight"]
         bias = self.params.get("bias")
@@ -184,8 +192,7 @@ class Conv2D(Layer):
 
     # ---- export ----------------------------------------------------------------------------
     def _torch_pads(self, input_shape: Shape) -> tuple[int, int, int, int]:
-        return window_geometry(tuple(input_shape[1:]), self.kernel, self.stride, self.settings["padding"],
-                               self.dilation).pads
+        return self._window_geometry(tuple(input_shape[1:])).pads
 
     def torch_code(self, input_shape: Shape) -> str:
         s = self.settings

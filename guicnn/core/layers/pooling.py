@@ -9,6 +9,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..fields import Field, as_pair
 from ..functional import (
+    WindowGeometry,
     crop,
     offset_view,
     pad_nchw,
@@ -61,20 +62,24 @@ class _WindowPool(Layer):
             text += f" p{fmt_pair(self.pad, short=True)}"
         return text
 
-    def _geometry(self, input_shape: Shape):
-        c, h, w = check_image_input(self, input_shape)
-        pads, _, (hp, wp), (oh, ow) = window_geometry((h, w), self.kernel, self.stride, self.pad)
+    def geometry(self, input_shape: Shape) -> WindowGeometry:
+        """Where the window goes over a C×H×W input (pads, span, padded and output size).
+
+        Raises LayerShapeError, saying what to change, when the window does not fit.
+        """
+        _, h, w = check_image_input(self, input_shape)
+        geometry = window_geometry((h, w), self.kernel, self.stride, self.pad)
+        hp, wp = geometry.padded_hw
         if self.kernel[0] > hp or self.kernel[1] > wp:
             raise LayerShapeError(
                 f"window {fmt_pair(self.kernel)} is larger than the {hp}x{wp} input"
                 + (" (after padding)" if self.pad != (0, 0) else "")
                 + "; use a smaller pool_size or remove a pooling layer before it"
             )
-        return c, h, w, pads, oh, ow
+        return geometry
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
-        c, _, _, _, oh, ow = self._geometry(input_shape)
-        return (c, oh, ow)
+        return (int(input_shape[0]), *self.geometry(input_shape).out_hw)
 
     def macs(self, input_shape: Shape, output_shape: Shape) -> int:
         return int(math.prod(output_shape) * self.kernel[0] * self.kernel[1])
@@ -87,8 +92,8 @@ class _WindowPool(Layer):
         return Window(self.kernel, self.stride, (1, 1), (self.pad[0], self.pad[0], self.pad[1], self.pad[1]))
 
     def warnings(self, input_shape: Shape) -> list[str]:
-        _, h, w, _, _, _ = self._geometry(input_shape)
-        note = dropped_lines_warning(h + 2 * self.pad[0], w + 2 * self.pad[1], self.kernel, self.stride)
+        hp, wp = self.geometry(input_shape).padded_hw
+        note = dropped_lines_warning(hp, wp, self.kernel, self.stride)
         return [note] if note else []
 
     def _pad(self, x: np.ndarray) -> tuple[np.ndarray, tuple]:
