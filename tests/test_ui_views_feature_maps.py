@@ -163,3 +163,21 @@ def test_rgb_input_and_one_by_one_maps(qtbot):
     assert view.current_page() == "bars" and view.bar_values().shape == (4,)
     view.set_selected_layer(4)
     assert view.bar_labels() == ["red", "green", "blue"]
+
+
+def test_probe_image_shrinks_in_a_short_view_so_the_layer_list_keeps_its_rows(view, lenet, qtbot):
+    """At 1366x768 the Training tab gives the feature maps ~360 px: a 176 px probe left the list 3 rows."""
+    from guicnn.ui.views.feature_maps import PROBE_SIDE, PROBE_SIDE_SHORT
+
+    model, image, activations = lenet
+    view.show()
+    view.set_activations(image, activations, DIGITS)
+    qtbot.waitUntil(lambda: view.probe_picture.pixmap() is not None and not view.probe_picture.pixmap().isNull())
+    assert view.probe_picture.width() == PROBE_SIDE + 4
+    view.resize(1000, 360)
+    qtbot.waitUntil(lambda: view.probe_picture.width() == PROBE_SIDE_SHORT + 4)
+    assert view.probe_picture.pixmap().width() <= PROBE_SIDE_SHORT  # drawn again at the small size
+    qtbot.waitUntil(lambda: view.layer_list.height() >= 100)  # room for several rows, not a sliver
+    view.resize(1000, 700)
+    qtbot.waitUntil(lambda: view.probe_picture.width() == PROBE_SIDE + 4)
+    assert view.probe_picture.pixmap().width() > PROBE_SIDE_SHORT

@@ -96,9 +96,12 @@ def build_window(args: argparse.Namespace, preset: dict | None = None):
         window.resize(width, height)
     else:
         screen = QApplication.primaryScreen().availableGeometry()
-        # At least 1280x800 (or the whole screen if smaller), 90% of a larger screen.
-        window.resize(min(screen.width(), max(1280, int(screen.width() * 0.9))),
-                      min(screen.height(), max(800, int(screen.height() * 0.9))))
+        # The whole of a laptop-sized screen (up to 1440x900: at 1366x768 every pixel counts),
+        # 90% of a larger one but at least 1280x800.
+        def fit(available: int, least: int, small: int) -> int:
+            return available if available <= small else max(least, int(available * 0.9))
+
+        window.resize(fit(screen.width(), 1280, 1440), fit(screen.height(), 800, 900))
         window.restore_layout()
     if preset is None and args.preset:
         preset = _read_preset(args.preset)

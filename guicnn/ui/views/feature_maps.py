@@ -62,6 +62,10 @@ ROW_BUILD_BUDGET = 0.03
 
 OVERVIEW_LABEL_WIDTH = 185  # px; the tiles get the rest of a view that may be only ~400 px wide
 PROBE_SIDE = 176  # px: the probe image, large enough to show a receptive field pixel by pixel
+# In a short view (the Training tab at 1366x768 has ~360 px for the feature maps) the probe
+# shrinks to this, so that the layer list above it keeps room for more than three rows.
+PROBE_SIDE_SHORT = 96
+SHORT_VIEW = 420  # px of view height below which the probe is drawn at PROBE_SIDE_SHORT (1366x768: ~360)
 UNIT_HINT = ("Click a unit (or hold Shift and hover) to see exactly which input pixels it depends on; "
              "Esc clears.")
 
@@ -250,6 +254,7 @@ class FeatureMapsView(QWidget):
         self.layer_list.setToolTip("Choose a layer to see all its channels, or the overview of every layer.")
         self.layer_list.currentRowChanged.connect(self._on_row_changed)
         self.probe_picture = QLabel()
+        self._probe_side = PROBE_SIDE
         self.probe_picture.setFixedSize(PROBE_SIDE + 4, PROBE_SIDE + 4)
         self.probe_picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.probe_picture.setStyleSheet("background: #ffffff; border: 1px solid #d5dbe1;")
@@ -730,9 +735,18 @@ class FeatureMapsView(QWidget):
         window = self._probe_window
         if window is not None and window.shape[1:] != pixels.shape[:2]:
             window = None  # a field of another design than the image's
-        self.probe_picture.setPixmap(probe_pixmap(pixels, window, PROBE_SIDE))
+        self.probe_picture.setPixmap(probe_pixmap(pixels, window, self._probe_side))
         shape = fmt_shape(self._input.shape)
         self.probe_caption.setText(f"{caption} · {shape}" if caption else shape)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        side = PROBE_SIDE if self.height() >= SHORT_VIEW else PROBE_SIDE_SHORT
+        if side != self._probe_side:
+            self._probe_side = side
+            self.probe_picture.setFixedSize(side + 4, side + 4)
+            if self._input is not None:
+                self._show_probe(self._probe_caption_text)
 
     # ---- interaction ----------------------------------------------------------------------
     def _on_row_changed(self, row: int) -> None:
