@@ -23,8 +23,8 @@ operations whatever the thread count; the weight gradient is always summed as tw
 halves, so one and two threads give bit-identical results.
 
 Figures (one thread, batch 64, forward + backward, same run, against the whole-matrix im2col
-or the Winograd path it replaced) are in the comment at ``winograd.applicable`` and in
-``benchmarks/bench_layers.py``.
+or the Winograd path it replaced) are in the comments below, above ``winograd.MIN_CHANNELS``
+and in the README's Speed section (``benchmarks/bench_layers.py`` measures every layer).
 """
 
 from __future__ import annotations
@@ -47,20 +47,20 @@ BLOCK_BYTES = 2 << 20
 KEEP_BYTES = 8 << 20
 # Fewer channels than this take the columns-gradient route for the input gradient: the
 # flipped correlation's product has as many rows as the layer has input channels, and with
-# 1-3 channels it is too thin for BLAS (1→32 at 28x28: backward 3.9 ms → 9 ms).
+# 1-3 channels it is too thin for BLAS (1→32 at 28x28: forward + backward 3.9 ms → 9.1 ms).
 MIN_FLIPPED_CHANNELS = 8
 # Below this many output values a layer stays on the calling thread.
 MIN_PARALLEL_VALUES = 100_000
 
 
-def row_blocks(out_rows: int, row_columns: int, block_rows_k: int, itemsize: int = 4) -> list[tuple[int, int]]:
+def row_blocks(out_rows: int, row_columns: int, taps: int, itemsize: int = 4) -> list[tuple[int, int]]:
     """[r0, r1) output-row ranges of the blocks: whole rows, ~BLOCK_BYTES each, an even count when > 1.
 
-    block_rows_k is the number of rows of a block (C·kh·kw); a row of the output is
-    row_columns (OW·N) columns. The count is even so that two threads get equal halves; it
+    ``taps`` is the height of the column matrix (C·kh·kw); an output row is ``row_columns``
+    (OW·N) columns of it. The count is even so that two threads get equal halves; it
     depends on the shapes only, so the result never depends on the thread count.
     """
-    per_row = max(1, block_rows_k * row_columns * itemsize)
+    per_row = max(1, taps * row_columns * itemsize)
     count = max(1, -(-out_rows * per_row // BLOCK_BYTES))
     if out_rows >= 2:
         count = max(2, count + count % 2)
