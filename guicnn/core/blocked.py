@@ -128,8 +128,8 @@ def weight_gradient(owner, xp: np.ndarray, kernel: tuple[int, int], stride: tupl
     """(F, C·kh·kw) weight gradient from padded input xp and the (F, OH, OW, N) output gradient.
 
     Each block of columns is the one ``convolve`` kept, or gathered again from xp and
-    multiplied while in cache. Summed as two fixed halves of the blocks (run on two threads when allowed), so
-    the result does not depend on the thread count.
+    multiplied while in cache. Summed as two fixed halves of the blocks (run on two threads
+    when allowed), so the result does not depend on the thread count.
     """
     f, oh, ow, n = dy_last.shape
     c = xp.shape[0]
