@@ -4,7 +4,10 @@ im2col as one whole matrix ``cols (C·kh·kw, OH·OW·N)`` followed by one produ
 of MB through memory twice (written by the gather, read back by BLAS) and hands OpenBLAS a
 product whose operand is far larger than the cache. Here the output is cut into blocks of
 whole output rows (about ``BLOCK_BYTES`` each) and each block is gathered with
-*one* strided copy and multiplied while it is still in the L2 cache, its bias added there too.
+*one* strided copy and multiplied while it is still in the L2 cache. With a bias the columns
+get a last row of ones (written once, when the scratch block is made) and the weights a last
+column, the bias: the product adds it (inference of 32→64 channels at 28x28: 27.6 → 24.7 ms,
+no separate pass over the output), and in backward the same row sums the bias gradient.
 
 - **Forward:** block by block, ``out[:, rows] = W @ cols_block``. Training keeps the blocks of
   a small column matrix for the weight gradient (block-major, so each stays one contiguous
@@ -100,40 +103,44 @@ def convolve(owner, xp: np.ndarray, weight: np.ndarray, out_hw: tuple[int, int],
     k = c * kh * kw
     spans = row_blocks(oh, ow * n, k, xp.itemsize)
     width = max(r1 - r0 for r0, r1 in spans) * ow * n
-    w_rows = weight.reshape(f, k)
+    rows = k + (bias is not None)  # with a bias, a last row of ones: the product adds it
+    w_rows = weight.reshape(f, k) if bias is None else np.concatenate([weight.reshape(f, k), bias[:, None]], axis=1)
     out = np.empty((f, oh, ow, n), dtype=xp.dtype)
     out_rows = out.reshape(f, oh, ow * n)
     kept = None
-    if keep and len(spans) * k * width * xp.itemsize <= KEEP_BYTES:
-        kept = scratch(owner, f"{name}_kept", (len(spans), k, width), xp.dtype)
+    if keep and len(spans) * rows * width * xp.itemsize <= KEEP_BYTES:
+        kept = scratch(owner, f"{name}_kept", (len(spans), rows, width), xp.dtype, fill=1.0)
 
     def work(first: int, stop: int) -> None:
-        own = None if kept is not None else scratch(owner, f"{name}_col", (k, width), xp.dtype)
+        own = None if kept is not None else scratch(owner, f"{name}_col", (rows, width), xp.dtype, fill=1.0)
         for b in range(first, stop):
             r0, r1 = spans[b]
             size = (r1 - r0) * ow * n
             cols = (kept[b] if kept is not None else own)[:, :size]
-            np.copyto(cols.reshape(c, kh, kw, r1 - r0, ow, n), window_block(xp, (kh, kw), stride, dilation, r0, r1, ow))
-            target = out_rows[:, r0:r1].reshape(f, size)  # a view: rows of OW·N values
-            np.matmul(w_rows, cols, out=target)
-            if bias is not None:
-                target += bias[:, None]
+            # the gather writes the first k rows; the row of ones stays from allocation
+            np.copyto(cols[:k].reshape(c, kh, kw, r1 - r0, ow, n),
+                      window_block(xp, (kh, kw), stride, dilation, r0, r1, ow))
+            np.matmul(w_rows, cols, out=out_rows[:, r0:r1].reshape(f, size))  # a view: rows of OW·N values
 
     run_product_blocks(work, len(spans), out.size, MIN_PARALLEL_VALUES)
     return out, kept
 
 
 def weight_gradient(owner, xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
-                    dilation: tuple[int, int], dy_last: np.ndarray, kept: np.ndarray | None = None) -> np.ndarray:
-    """(F, C·kh·kw) weight gradient from padded input xp and the (F, OH, OW, N) output gradient.
+                    dilation: tuple[int, int], dy_last: np.ndarray, kept: np.ndarray | None = None,
+                    bias: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """(weight gradient (F, C·kh·kw), bias gradient (F,) or None) from padded input xp and the
+    (F, OH, OW, N) output gradient; ``bias`` as the forward ``convolve`` had one.
 
     Each block of columns is the one ``convolve`` kept, or gathered again from xp and
-    multiplied while in cache. Summed as two fixed halves of the blocks (run on two threads
-    when allowed), so the result does not depend on the thread count.
+    multiplied while in cache; with a bias, the row of ones gives the bias gradient in the same
+    product. Summed as two fixed halves of the blocks (run on two threads when allowed), so
+    the result does not depend on the thread count.
     """
     f, oh, ow, n = dy_last.shape
     c = xp.shape[0]
     k = c * kernel[0] * kernel[1]
+    rows = k + bias
     dy_rows = np.ascontiguousarray(dy_last).reshape(f, oh, ow * n)
     spans = row_blocks(oh, ow * n, k, xp.itemsize)
     halves = blocks(len(spans), 2)
@@ -141,7 +148,8 @@ def weight_gradient(owner, xp: np.ndarray, kernel: tuple[int, int], stride: tupl
 
     def half(h: int) -> None:
         own = None if kept is not None else scratch(owner, "block_col",
-                                                    (k, max(r1 - r0 for r0, r1 in spans) * ow * n), xp.dtype)
+                                                    (rows, max(r1 - r0 for r0, r1 in spans) * ow * n), xp.dtype,
+                                                    fill=1.0)
         total = None
         for b in range(*halves[h]):
             r0, r1 = spans[b]
@@ -150,9 +158,9 @@ def weight_gradient(owner, xp: np.ndarray, kernel: tuple[int, int], stride: tupl
                 cols = kept[b, :, :size]
             else:
                 cols = own[:, :size]
-                np.copyto(cols.reshape(c, kernel[0], kernel[1], r1 - r0, ow, n),
+                np.copyto(cols[:k].reshape(c, kernel[0], kernel[1], r1 - r0, ow, n),
                           window_block(xp, kernel, stride, dilation, r0, r1, ow))
-            part = np.matmul(cols, dy_rows[:, r0:r1].reshape(f, size).T)  # (C·kh·kw, F)
+            part = np.matmul(cols, dy_rows[:, r0:r1].reshape(f, size).T)  # (C·kh·kw [+ 1], F)
             if total is None:
                 total = part
             else:
@@ -168,7 +176,7 @@ def weight_gradient(owner, xp: np.ndarray, kernel: tuple[int, int], stride: tupl
     total = sums[0]
     for extra in sums[1:]:
         total += extra
-    return total.T
+    return total[:k].T, (total[k].copy() if bias else None)
 
 
 def flipped_applies(channels: int, filters: int, stride: tuple[int, int], pads: Pads, k_eff: tuple[int, int]) -> bool:

@@ -168,9 +168,10 @@ class Conv2D(Layer):
         path, saved, (h, w), geometry, padded_shape = self._cache
         weight = self.params["weight"]
         dy_last = as_batch_last(dy)  # free for the batch-last gradients the layers pass along
-        if "bias" in self.params:
-            self.grads["bias"][...] = dy_last.sum(axis=(1, 2, 3))
+        has_bias = "bias" in self.params
         if path == "winograd":
+            if has_bias:
+                self.grads["bias"][...] = dy_last.sum(axis=(1, 2, 3))
             dweight, dxp = winograd.backward(self, dy_last, weight, saved, padded_shape, self.needs_input_grad)
             self.grads["weight"][...] = dweight
             if dxp is None:
@@ -179,8 +180,11 @@ class Conv2D(Layer):
             # batch-last memory it can run over in blocks
             return winograd.input_gradient(dxp, geometry.pads, (h, w)).transpose(3, 0, 1, 2)
         xp, kept = saved
-        self.grads["weight"][...] = blocked.weight_gradient(self, xp, self.kernel, self.stride, self.dilation,
-                                                            dy_last, kept).reshape(weight.shape)
+        dweight, dbias = blocked.weight_gradient(self, xp, self.kernel, self.stride, self.dilation, dy_last, kept,
+                                                 bias=has_bias)  # the bias gradient from the same product
+        self.grads["weight"][...] = dweight.reshape(weight.shape)
+        if has_bias:
+            self.grads["bias"][...] = dbias
         if not self.needs_input_grad:
             return None
         dx = blocked.input_gradient(self, dy_last, weight, (h, w), geometry.pads, self.stride, self.dilation)
