@@ -36,7 +36,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .functional import Pads, col2im, scratch
-from .parallel import blocks, matmul, products_on_pool, run_product_blocks, run_tasks, threads
+from .parallel import blocks, matmul, run_product_blocks
 
 # Bytes of one gathered block (C·kh·kw rows × rows·OW·N columns of float32): small enough to
 # stay in the L2 cache while BLAS reads it, large enough that thin products (few channels)
@@ -146,33 +146,29 @@ def weight_gradient(owner, xp: np.ndarray, kernel: tuple[int, int], stride: tupl
     halves = blocks(len(spans), 2)
     sums: list = [None] * len(halves)
 
-    def half(h: int) -> None:
+    def work(first: int, stop: int) -> None:  # whole halves: one per thread, or both in turn
         own = None if kept is not None else scratch(owner, "block_col",
                                                     (rows, max(r1 - r0 for r0, r1 in spans) * ow * n), xp.dtype,
                                                     fill=1.0)
-        total = None
-        for b in range(*halves[h]):
-            r0, r1 = spans[b]
-            size = (r1 - r0) * ow * n
-            if kept is not None:
-                cols = kept[b, :, :size]
-            else:
-                cols = own[:, :size]
-                np.copyto(cols[:k].reshape(c, kernel[0], kernel[1], r1 - r0, ow, n),
-                          window_block(xp, kernel, stride, dilation, r0, r1, ow))
-            part = np.matmul(cols, dy_rows[:, r0:r1].reshape(f, size).T)  # (C·kh·kw [+ 1], F)
-            if total is None:
-                total = part
-            else:
-                total += part
-        sums[h] = total
+        for h in range(first, stop):
+            total = None
+            for b in range(*halves[h]):
+                r0, r1 = spans[b]
+                size = (r1 - r0) * ow * n
+                if kept is not None:
+                    cols = kept[b, :, :size]
+                else:
+                    cols = own[:, :size]
+                    np.copyto(cols[:k].reshape(c, kernel[0], kernel[1], r1 - r0, ow, n),
+                              window_block(xp, kernel, stride, dilation, r0, r1, ow))
+                part = np.matmul(cols, dy_rows[:, r0:r1].reshape(f, size).T)  # (C·kh·kw [+ 1], F)
+                if total is None:
+                    total = part
+                else:
+                    total += part
+            sums[h] = total
 
-    tasks = [lambda h=h: half(h) for h in range(len(halves))]
-    if len(tasks) > 1 and threads() > 1 and products_on_pool() and dy_last.size >= MIN_PARALLEL_VALUES:
-        run_tasks(tasks)
-    else:
-        for task in tasks:
-            task()
+    run_product_blocks(work, len(halves), dy_last.size, MIN_PARALLEL_VALUES)
     total = sums[0]
     for extra in sums[1:]:
         total += extra

@@ -113,12 +113,12 @@ def model_threads() -> Iterator[int]:
         return
     # Even on one thread: BLAS single-threaded and the count fixed for the whole pass, so that
     # the same products run the same way whatever other threads do meanwhile.
-    with blas_single_threaded():
-        _local.granted = count
-        try:
-            yield count
-        finally:
-            _local.granted = None
+    blas_single_threaded()
+    _local.granted = count
+    try:
+        yield count
+    finally:
+        _local.granted = None
 
 
 def _executor() -> ThreadPoolExecutor:
@@ -189,9 +189,8 @@ _single_lock = threading.Lock()
 _found: int | None = None  # NumPy's BLAS thread count before guicnn took it to one thread
 
 
-@contextmanager
-def blas_single_threaded() -> Iterator[None]:
-    """NumPy's BLAS on one thread while our own threads each run matrix products.
+def blas_single_threaded() -> None:
+    """Put NumPy's BLAS on one thread (and leave it there): our own threads run the matrix products.
 
     Two threads each calling a 2-thread BLAS ask for four threads on two cores: measured
     20x slower (a wide-net inference step 59 ms → 1.2 s). The first pass takes BLAS to one
@@ -212,7 +211,6 @@ def blas_single_threaded() -> Iterator[None]:
                 if _found is None:
                     _found = current
                 _blas.set_num_threads(1)
-    yield
 
 
 # Products smaller than this (multiply-adds), or with fewer columns per block, are not split.
