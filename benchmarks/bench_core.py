@@ -5,7 +5,10 @@ Usage: python benchmarks/bench_core.py [--designs lenet,wide,vgg-ish] [--threads
 
 Designs (benchmarks/designs.py): LeNet-5, the "wide" 28x28 net and the "vgg-ish" 32x32 net of
 issue 15. One training step = forward, softmax cross-entropy, backward, SGD (momentum) update;
-inference = one forward pass in inference mode. guicnn and PyTorch steps are timed one by one,
+inference = one forward pass in inference mode: "numpy" is the engine's own forward, "scoring"
+what ``evaluate``/``predict_proba`` run (``guicnn.core.accelerate``: onnxruntime on the model's
+ONNX export when onnxruntime is installed, else the same NumPy forward; which one is printed).
+guicnn and PyTorch steps are timed one by one,
 interleaved in rounds so that load from other programs hits both alike; each figure is the
 fastest step (min of rounds x steps). ratio = guicnn samples/s / PyTorch samples/s (> 1: faster).
 Threads are set with guicnn.core.parallel.set_threads (guicnn runs BLAS on one thread and
@@ -67,6 +70,18 @@ def guicnn_steps(design: dict, x, y):
     return model, train_step, infer_step
 
 
+def scoring_step(model: Sequential, x):
+    """(step, backend name): one batch through the forward that scoring a dataset uses."""
+    from guicnn.core import accelerate
+
+    forward = accelerate.inference(model, samples=accelerate.MIN_SAMPLES)  # built under the thread count
+
+    def step():
+        forward(x)
+
+    return step, type(forward).__name__ == "OnnxInference" and "onnxruntime" or "numpy"
+
+
 def torch_steps(design: dict, model: Sequential, x, y):
     import torch
 
@@ -111,19 +126,21 @@ def bench_design(name: str, threads: int, size: int, rounds: int, per_round: int
     x, y = batch(design, size)
     with thread_count(threads):
         model, train, infer = guicnn_steps(design, x, y)
+        score, backend = scoring_step(model, x)
+        steps = [train, infer, score]
         try:
             torch_train, torch_infer = torch_steps(design, model, x, y)
         except ImportError:
-            times = fastest([train, infer], rounds, per_round) + [None, None]
+            pass
         else:
-            times = fastest([train, torch_train, infer, torch_infer], rounds, per_round)
-            times = [times[0], times[2], times[1], times[3]]
-    ours_train, ours_infer, theirs_train, theirs_infer = times
-    result = {"design": name, "threads": threads, "batch": size,
-              "guicnn_train": size / ours_train, "guicnn_infer": size / ours_infer}
-    if theirs_train is not None:
-        result.update(torch_train=size / theirs_train, torch_infer=size / theirs_infer,
-                      train_ratio=theirs_train / ours_train, infer_ratio=theirs_infer / ours_infer)
+            steps += [torch_train, torch_infer]
+        times = fastest(steps, rounds, per_round)
+    result = {"design": name, "threads": threads, "batch": size, "scoring_backend": backend,
+              "guicnn_train": size / times[0], "guicnn_infer": size / times[1], "guicnn_scoring": size / times[2]}
+    if len(times) == 5:
+        result.update(torch_train=size / times[3], torch_infer=size / times[4],
+                      train_ratio=times[3] / times[0], infer_ratio=times[4] / times[1],
+                      scoring_ratio=times[4] / times[2])
     return result
 
 
@@ -136,16 +153,23 @@ def blas_text() -> str:
 
 def print_table(results: list[dict], size: int) -> None:
     print(f"batch {size}, one SGD step (forward, cross-entropy, backward, update); NumPy BLAS: {blas_text()}")
-    print(f"{'design':22}{'threads':>8}{'guicnn train/s':>16}{'torch train/s':>15}{'ratio':>8}"
-          f"{'before':>8}{'guicnn infer/s':>16}{'torch infer/s':>15}{'ratio':>8}")
+    backends = sorted({r["scoring_backend"] for r in results})
+    print(f"scoring runs on: {', '.join(backends)}")
+    print(f"{'design':22}{'threads':>8}{'guicnn train/s':>16}{'torch train/s':>15}{'ratio':>8}{'before':>8}"
+          f"{'torch infer/s':>15}{'numpy infer/s':>15}{'ratio':>8}{'scoring/s':>12}{'ratio':>8}")
+
+    def ratio(r: dict, key: str) -> str:
+        return f"{r[key]:.2f}x" if key in r else "-"
+
     for r in results:
         before = BEFORE.get(r["design"], (None, None))[0 if r["threads"] == 1 else 1] if r["threads"] <= 2 else None
-        ratio = f"{r['train_ratio']:.2f}x" if "train_ratio" in r else "-"
-        iratio = f"{r['infer_ratio']:.2f}x" if "infer_ratio" in r else "-"
         print(f"{TITLES[r['design']]:22}{r['threads']:>8}{r['guicnn_train']:>16,.0f}"
-              f"{r.get('torch_train', 0):>15,.0f}{ratio:>8}{(f'{before:.2f}x' if before else '-'):>8}"
-              f"{r['guicnn_infer']:>16,.0f}{r.get('torch_infer', 0):>15,.0f}{iratio:>8}")
-    print("ratio = guicnn / PyTorch samples/s (> 1: guicnn faster); 'before' = issue 15's training ratio.")
+              f"{r.get('torch_train', 0):>15,.0f}{ratio(r, 'train_ratio'):>8}"
+              f"{(f'{before:.2f}x' if before else '-'):>8}{r.get('torch_infer', 0):>15,.0f}"
+              f"{r['guicnn_infer']:>15,.0f}{ratio(r, 'infer_ratio'):>8}"
+              f"{r['guicnn_scoring']:>12,.0f}{ratio(r, 'scoring_ratio'):>8}")
+    print("ratio = guicnn / PyTorch samples/s (> 1: guicnn faster); 'before' = issue 15's training ratio;")
+    print("numpy infer = the engine's forward (probe maps, Predict); scoring = evaluate/predict_proba's forward.")
     print("targets: training >= 0.75x at 1 thread on wide and vgg-ish (LeNet-5 >= 1.0x), >= 0.6x at 2 threads;"
           " inference >= 1.0x at 1 thread")
 

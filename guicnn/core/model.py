@@ -152,9 +152,12 @@ class Sequential:
 
     def predict_proba(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """Class probabilities (softmax of the logits, the final Softmax layer not applied twice)."""
+        from .accelerate import inference
+
         outputs = []
+        forward = inference(self, upto=self.logits_end, samples=len(x))  # onnxruntime when installed
         for start in range(0, len(x), batch_size):
-            logits = self.forward(x[start : start + batch_size], training=False, upto=self.logits_end)
+            logits = forward(x[start : start + batch_size])
             outputs.append(self.probabilities(logits, upto=self.logits_end))
         return np.concatenate(outputs) if outputs else np.zeros((0,) + self.output_shape, np.float32)
 

@@ -30,6 +30,7 @@ from typing import Any, Iterator, Union
 
 import numpy as np
 
+from . import accelerate
 from .checks import Problem, check_dataset, design_size_problem
 from .data import Dataset, Normalization, augment_batch, train_val_split
 from .errors import ConfigError, ShapeError, TrainingError
@@ -261,12 +262,13 @@ def evaluate(model: Sequential, x: np.ndarray, y: np.ndarray, batch_size: int = 
     upto = _logit_end(model, loss_fn)
     k = int(np.prod(model.output_shape))
     total, probs = 0.0, []
+    forward = accelerate.inference(model, upto=upto, samples=len(x))  # onnxruntime when installed
     for start in range(0, len(x), batch_size):
         xb = x[start:start + batch_size]
         if normalization is not None:
             xb = normalization.apply(xb)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a NaN loss is reported as NaN
-            out = model.forward(_fit_input(xb, model), training=False, upto=upto).reshape(len(xb), -1)
+            out = forward(_fit_input(xb, model)).reshape(len(xb), -1)
             total += loss_fn.forward(out, y[start:start + batch_size]) * len(xb)
             probs.append(model.probabilities(out, upto=upto))
     model.clear_caches()

@@ -32,12 +32,13 @@ INPUT_NAME = "input"
 
 def onnx_model(model: Sequential, *, normalization: Any = None, class_names: Sequence[str] | None = None,
                probabilities: bool = False, image_shape: Sequence[int] | None = None,
-               metadata: dict[str, str] | None = None) -> Any:
+               metadata: dict[str, str] | None = None, upto: int | None = None) -> Any:
     """The ``onnx.ModelProto`` of ``model`` (inference mode; batch size left open as ``N``).
 
     ``normalization`` (a ``Normalization``) is applied to the input first; ``image_shape`` is
     the C×H×W of the input images when the model takes them flattened; with ``probabilities``
     the output is the softmax of the logits, named ``probabilities`` (else ``output``).
+    ``upto`` keeps the layers ``[0, upto)`` only, as ``model.forward(x, upto=upto)`` runs them.
     """
     graph = OnnxGraph()
     onnx = graph.onnx
@@ -52,14 +53,18 @@ def onnx_model(model: Sequential, *, normalization: Any = None, class_names: Seq
         graph.enter("input")
         x = graph.node("Flatten", [x], axis=1)
     # Probabilities are the softmax of the logits: a final Softmax layer is not applied twice.
-    for index, layer in enumerate(model.layers[:model.logits_end] if probabilities else model.layers):
+    if probabilities and upto is not None:
+        raise ValueError("probabilities and upto do not go together")
+    layers = model.layers[:model.logits_end if probabilities else upto]
+    for index, layer in enumerate(layers):
         graph.enter(str(index))
         try:
             x = layer.onnx_nodes(graph, x)
         except ConfigError as exc:
             raise ConfigError(exc.reason, index=index, layer_type=layer.type_name) from None
     output_name = "output"
-    output_shape: list[Any] = ["N", *model.output_shape]
+    last = layers[-1].output_shape if layers else model.input_shape
+    output_shape: list[Any] = ["N", *(last if upto is not None else model.output_shape)]
     if probabilities:
         graph.enter("probabilities")
         if len(model.output_shape) > 1:
