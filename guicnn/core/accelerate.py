@@ -5,11 +5,11 @@ epoch, the test set, reports) and ``Sequential.predict_proba`` (``guicnn predict
 model in inference mode over thousands of images. This engine's NumPy forward is the
 reference — every layer is checked against PyTorch and by gradcheck — but its convolutions are
 im2col products on OpenBLAS, and on wider networks PyTorch's oneDNN kernels are faster.
-onnxruntime's MLAS kernels are faster still, so when the ``onnxruntime`` and ``onnx`` packages
-are installed (``pip install "guicnn[fast]"``; prebuilt wheels, no compiler) a large enough
-scoring run exports the layers with ``export.onnx_export.onnx_model`` (the same graph that
-``guicnn export --format onnx`` writes, held to this engine within 1e-4 by the tests) and
-runs them in an onnxruntime session.
+onnxruntime's MLAS kernels are faster still, so when ``onnxruntime`` is installed
+(``pip install "guicnn[fast]"``; a prebuilt wheel, no compiler) a large enough scoring run
+encodes the layers with ``export.onnx_export.onnx_model_bytes`` (the same graph that
+``guicnn export --format onnx`` writes, held to this engine within 1e-4 by the tests; the
+``onnx`` package is not needed) and runs them in an onnxruntime session.
 
 Measured here (one thread, batch 64, ``benchmarks/bench_core.py``, ms per batch):
 
@@ -21,7 +21,7 @@ wide            49.5     48.7         17.7
 vgg-ish         29.3     18.9          7.7
 ============  ======  =======  ===========
 
-Building a session costs a few ms (plus ~1 s to import ``onnx`` the first time), so runs of
+Building a session costs a few ms (plus ~0.1 s to import onnxruntime the first time), so runs of
 fewer than ``MIN_SAMPLES`` images stay on NumPy, as do float64 models and inputs (gradcheck),
 models a layer of which has no ONNX export, and any run where onnxruntime fails (it is then
 not asked again for that run). ``GUICNN_INFERENCE=numpy`` in the environment turns it off;
@@ -51,7 +51,7 @@ MIN_SAMPLES = 256
 
 _setting: str | None = None
 _lock = threading.Lock()
-_ort: Any = None  # the onnxruntime module, False when it (or onnx) cannot be imported
+_ort: Any = None  # the onnxruntime module, False when it cannot be imported
 
 
 def set_backend(name: str | None) -> None:
@@ -63,12 +63,11 @@ def set_backend(name: str | None) -> None:
 
 
 def _onnxruntime() -> Any:
-    """The onnxruntime module when it and onnx import, else False (looked up once)."""
+    """The onnxruntime module when it imports, else False (looked up once)."""
     global _ort
     with _lock:
         if _ort is None:
             try:
-                import onnx  # noqa: F401  (the export needs it)
                 import onnxruntime
             except Exception:  # not installed, or a broken install: the engine scores alone
                 _ort = False
@@ -112,10 +111,10 @@ class OnnxInference:
 
 
 def _session(model: Any, upto: int | None) -> Any:
-    from .export.onnx_export import onnx_model
+    from .export.onnx_export import onnx_model_bytes
 
     ort = _onnxruntime()
-    proto = onnx_model(model, upto=upto)
+    proto = onnx_model_bytes(model, upto=upto)
     options = ort.SessionOptions()
     options.intra_op_num_threads = parallel.threads()  # 1 in the GUI's workers (thread_limit)
     options.inter_op_num_threads = 1
@@ -123,7 +122,7 @@ def _session(model: Any, upto: int | None) -> Any:
     options.log_severity_level = 3  # errors only: no warnings on the console
     # A waiting pool thread must not spin on the core the window draws with.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(proto, options, providers=["CPUExecutionProvider"])
 
 
 def inference(model: Any, upto: int | None = None, samples: int = 0) -> Callable[[np.ndarray], np.ndarray]:

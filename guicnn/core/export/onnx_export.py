@@ -1,4 +1,4 @@
-"""ONNX export of a Sequential in inference mode, built with the ``onnx`` package's helpers.
+"""ONNX export of a Sequential in inference mode (encoded by ``onnx_proto``, checked by ``onnx``).
 
 ``save_onnx(model, path)`` writes the network itself: output equals
 ``model.forward(x, training=False)``. ``export_model_onnx(model_file, path)`` writes what a
@@ -22,6 +22,7 @@ from ..errors import ConfigError
 from ..layers.common import fmt_shape
 from ..model import Sequential
 from .onnx_graph import OnnxGraph, onnx_module
+from .onnx_proto import model_bytes
 
 #: Operator set: ONNX 1.12 (2022), run by every onnxruntime since 1.12.
 ONNX_OPSET = 17
@@ -30,10 +31,17 @@ IR_VERSION = 8
 INPUT_NAME = "input"
 
 
-def onnx_model(model: Sequential, *, normalization: Any = None, class_names: Sequence[str] | None = None,
-               probabilities: bool = False, image_shape: Sequence[int] | None = None,
-               metadata: dict[str, str] | None = None, upto: int | None = None) -> Any:
-    """The ``onnx.ModelProto`` of ``model`` (inference mode; batch size left open as ``N``).
+def onnx_model(model: Sequential, **options: Any) -> Any:
+    """The ``onnx.ModelProto`` of ``model``: ``onnx_model_bytes`` parsed by the ``onnx`` package
+    (MissingDependencyError when it is not installed). ``options`` are those of ``onnx_model_bytes``."""
+    return onnx_module().load_from_string(onnx_model_bytes(model, **options))
+
+
+def onnx_model_bytes(model: Sequential, *, normalization: Any = None, class_names: Sequence[str] | None = None,
+                     probabilities: bool = False, image_shape: Sequence[int] | None = None,
+                     metadata: dict[str, str] | None = None, upto: int | None = None) -> bytes:
+    """The serialised ONNX ModelProto of ``model`` (inference mode; batch size left open as ``N``),
+    written without the ``onnx`` package (``onnx_proto``).
 
     ``normalization`` (a ``Normalization``) is applied to the input first; ``image_shape`` is
     the C×H×W of the input images when the model takes them flattened; with ``probabilities``
@@ -41,7 +49,6 @@ def onnx_model(model: Sequential, *, normalization: Any = None, class_names: Seq
     ``upto`` keeps the layers ``[0, upto)`` only, as ``model.forward(x, upto=upto)`` runs them.
     """
     graph = OnnxGraph()
-    onnx = graph.onnx
     model_shape = tuple(int(d) for d in model.input_shape)
     input_shape = tuple(int(d) for d in image_shape) if image_shape is not None else model_shape
     if int(np.prod(input_shape)) != int(np.prod(model_shape)):
@@ -72,27 +79,17 @@ def onnx_model(model: Sequential, *, normalization: Any = None, class_names: Seq
         x = graph.node("Softmax", [x], axis=1)
         output_name, output_shape = "probabilities", ["N", int(np.prod(model.output_shape))]
     graph.name_output(x, output_name)
-    tensor_type = onnx.TensorProto.FLOAT
-    onnx_graph = onnx.helper.make_graph(
-        graph.nodes, model.name or "guicnn design",
-        [onnx.helper.make_tensor_value_info(INPUT_NAME, tensor_type, ["N", *input_shape])],
-        [onnx.helper.make_tensor_value_info(output_name, tensor_type, output_shape)],
-        initializer=graph.initializers(),
-    )
-    proto = onnx.helper.make_model(
-        onnx_graph, producer_name="guicnn", producer_version=__version__,
-        opset_imports=[onnx.helper.make_opsetid("", ONNX_OPSET)],
-    )
-    proto.ir_version = IR_VERSION
-    proto.doc_string = _doc_string(model, input_shape, normalization, probabilities)
     props = {"guicnn_architecture": json.dumps(model.get_config())}
     if class_names:
         props["class_names"] = json.dumps([str(n) for n in class_names])
     if normalization is not None:
         props["normalization"] = json.dumps(normalization.to_dict())
     props.update(metadata or {})
-    onnx.helper.set_model_props(proto, props)
-    return proto
+    return model_bytes(
+        nodes=graph.nodes, initializers=graph.tensors, graph_name=model.name or "guicnn design",
+        inputs=[(INPUT_NAME, ["N", *input_shape])], outputs=[(output_name, output_shape)],
+        ir_version=IR_VERSION, opset=ONNX_OPSET, producer_name="guicnn", producer_version=__version__,
+        doc_string=_doc_string(model, input_shape, normalization, probabilities), metadata=props)
 
 
 def _normalize(graph: OnnxGraph, x: str, normalization: Any, input_shape: tuple[int, ...]) -> str:
@@ -145,4 +142,4 @@ def export_model_onnx(source: Any, path: str | os.PathLike) -> None:
               probabilities=True, image_shape=image_shape)
 
 
-__all__ = ["ONNX_OPSET", "onnx_model", "save_onnx", "export_model_onnx"]
+__all__ = ["ONNX_OPSET", "onnx_model", "onnx_model_bytes", "save_onnx", "export_model_onnx"]

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import require
+from .onnx_proto import Node
 
 
 def onnx_module() -> Any:
@@ -23,8 +24,7 @@ class OnnxGraph:
     """Collects operators and initializers while the layers add themselves in order."""
 
     def __init__(self) -> None:
-        self.onnx = onnx_module()
-        self.nodes: list[Any] = []
+        self.nodes: list[Node] = []
         self.tensors: dict[str, np.ndarray] = {}
         self.scope = ""
         self._used: set[str] = set()
@@ -42,7 +42,7 @@ class OnnxGraph:
             count += 1
         self._used.add(name)
         output = f"{name}_output_0"
-        self.nodes.append(self.onnx.helper.make_node(op, inputs, [output], name=name, **attributes))
+        self.nodes.append(Node(op, list(inputs), [output], name, attributes))
         return output
 
     def tensor(self, name: str, array: np.ndarray) -> str:
@@ -62,14 +62,11 @@ class OnnxGraph:
     def name_output(self, current: str, name: str) -> str:
         """Give the tensor ``current`` the final name ``name`` (the graph input gets an Identity)."""
         for node in self.nodes:
-            if current in node.output:
-                node.output[list(node.output).index(current)] = name
+            if current in node.outputs:
+                node.outputs[node.outputs.index(current)] = name
                 return name
-        self.nodes.append(self.onnx.helper.make_node("Identity", [current], [name], name=f"/{name}/Identity"))
+        self.nodes.append(Node("Identity", [current], [name], f"/{name}/Identity"))
         return name
-
-    def initializers(self) -> list[Any]:
-        return [self.onnx.numpy_helper.from_array(array, name) for name, array in self.tensors.items()]
 
 
 __all__ = ["OnnxGraph", "onnx_module"]
