@@ -175,3 +175,11 @@ def test_session_keeps_the_weights_it_was_built_with():
     model.layers[-2].params["weight"] *= 2.0
     assert np.array_equal(forward(x), before)
     np.testing.assert_allclose(accelerate.inference(model, samples=MANY)(x), model.forward(x), rtol=1e-4, atol=1e-6)
+
+
+def test_describe_says_what_scores_and_how_to_change_it(monkeypatch):
+    assert "onnxruntime" in accelerate.describe() and "GUICNN_INFERENCE=numpy" in accelerate.describe()
+    accelerate.set_backend("numpy")
+    assert "turned off" in accelerate.describe()
+    monkeypatch.setattr(accelerate, "_ort", False)
+    assert 'pip install "guicnn[fast]"' in accelerate.describe()

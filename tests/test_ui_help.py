@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -9,6 +10,7 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QMessageBox
 
 from guicnn import __version__
+from guicnn.core import accelerate
 from guicnn.resources import guide_dir
 from guicnn.ui.help import about_html
 from guicnn.ui.main_window import MainWindow
@@ -76,6 +78,7 @@ def test_about_names_the_version_licence_and_every_data_sets_credit(window, monk
     assert f"guicnn {__version__}" in text and "Licence: MIT" in text
     for credit in ("Alpaydin", "CC BY 4.0", "LeCun", "Zalando", "Krizhevsky", "Shapes"):
         assert credit in text
+    assert html.escape(accelerate.describe()) in text  # what scores images: onnxruntime or the NumPy engine
     shown = []
     monkeypatch.setattr(QMessageBox, "about", lambda parent, title, body: shown.append((title, body)))
     window.show_about()
