@@ -88,13 +88,13 @@ def backend() -> str:
 def describe() -> str:
     """One sentence for the user: what scores images now, and how to change it."""
     if backend() == "onnxruntime":
-        return (f"Scoring (validation, test set, evaluate, predict; {MIN_SAMPLES} images or more) runs through "
-                f"onnxruntime {_ort.__version__}; training runs on guicnn's NumPy engine. "
-                f"{ENV}=numpy keeps scoring on the engine too.")
+        return (f"Training runs on guicnn's own NumPy engine. Scoring {MIN_SAMPLES} images or more (validation, "
+                f"the test set, evaluate, predict) runs through onnxruntime {_ort.__version__}, 2.5-3x faster; "
+                f"{ENV}=numpy keeps it on the engine.")
     if _onnxruntime():
-        return f"Scoring and training run on guicnn's NumPy engine (onnxruntime is turned off by {ENV}=numpy)."
-    return ("Scoring and training run on guicnn's NumPy engine; pip install \"guicnn[fast]\" adds onnxruntime, "
-            "which scores images 2.5-3x faster.")
+        return f"Training and scoring run on guicnn's own NumPy engine (onnxruntime is turned off by {ENV}=numpy)."
+    return ("Training and scoring run on guicnn's own NumPy engine; pip install \"guicnn[fast]\" adds "
+            "onnxruntime, which scores images 2.5-3x faster.")
 
 
 class OnnxInference:

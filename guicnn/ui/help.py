@@ -150,8 +150,8 @@ def about_html() -> str:
         "<p>Build a convolutional neural network by point and click, train it with a NumPy core on "
         "your own machine, and watch it learn.</p>"
         f"<p>Licence: {__license__}. Runs on Python {platform.python_version()}, NumPy {numpy.__version__}, "
-        f"PySide6 {PYSIDE_VERSION} (Qt) and pyqtgraph {pyqtgraph.__version__}. "
-        f"{html.escape(accelerate.describe())}</p>"
+        f"PySide6 {PYSIDE_VERSION} (Qt) and pyqtgraph {pyqtgraph.__version__}.</p>"
+        f"<p><b>Engine</b><br>{html.escape(accelerate.describe())}</p>"
         f"<p><b>Data sets</b></p><ul>{credits}</ul>"
         "<p>Help ▸ User guide (F1) walks through building, training and reading every view.</p>"
     )
