@@ -102,14 +102,26 @@ def node_bytes(node: Node) -> bytes:
     return out
 
 
-def tensor_bytes(name: str, array: np.ndarray) -> bytes:
-    """TensorProto: dims = 1, data_type = 2, name = 8, raw_data = 9 (little-endian)."""
+def _tensor_parts(name: str, array: np.ndarray) -> list[Any]:
+    """TensorProto: dims = 1, data_type = 2, name = 8, raw_data = 9 (little-endian), as pieces:
+    the data is a view of the array, copied once, when the whole model is joined."""
     array = np.asarray(array)
     kind = _DATA_TYPES.get(array.dtype.newbyteorder("="))
     if kind is None:
         raise TypeError(f"ONNX tensor {name!r}: cannot encode dtype {array.dtype}")
-    data = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
-    return b"".join(_int(1, d) for d in array.shape) + _int(2, kind) + _str(8, name) + _bytes(9, data)
+    data = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).reshape(-1).view(np.uint8)
+    head = b"".join(_int(1, d) for d in array.shape) + _int(2, kind) + _str(8, name)
+    return [head, _key(9, 2), _varint(data.size), memoryview(data)]
+
+
+def _delimited(number: int, parts: list[Any]) -> list[Any]:
+    """Field ``number`` holding the message made of ``parts`` (length first), still in pieces."""
+    return [_key(number, 2), _varint(sum(len(part) for part in parts)), *parts]
+
+
+def tensor_bytes(name: str, array: np.ndarray) -> bytes:
+    """A serialised TensorProto (see ``_tensor_parts``)."""
+    return b"".join(_tensor_parts(name, array))
 
 
 def value_info_bytes(name: str, elem_type: int, shape: Sequence[int | str]) -> bytes:
@@ -130,16 +142,21 @@ def model_bytes(*, nodes: Sequence[Node], initializers: dict[str, np.ndarray], g
     graph = 7, opset_import = 8, metadata_props = 14. GraphProto: node = 1, name = 2,
     initializer = 5, input = 11, output = 12.
     """
-    graph = b"".join(_bytes(1, node_bytes(node)) for node in nodes) + _str(2, graph_name)
-    graph += b"".join(_bytes(5, tensor_bytes(name, array)) for name, array in initializers.items())
-    graph += b"".join(_bytes(11, value_info_bytes(name, FLOAT, shape)) for name, shape in inputs)
-    graph += b"".join(_bytes(12, value_info_bytes(name, FLOAT, shape)) for name, shape in outputs)
-    out = _int(1, ir_version) + _str(2, producer_name) + _str(3, producer_version)
+    graph: list[Any] = []
+    for node in nodes:
+        graph += _delimited(1, [node_bytes(node)])
+    graph.append(_str(2, graph_name))
+    for name, array in initializers.items():
+        graph += _delimited(5, _tensor_parts(name, array))
+    graph += [_bytes(11, value_info_bytes(name, FLOAT, shape)) for name, shape in inputs]
+    graph += [_bytes(12, value_info_bytes(name, FLOAT, shape)) for name, shape in outputs]
+    parts = [_int(1, ir_version), _str(2, producer_name), _str(3, producer_version)]
     if doc_string:
-        out += _str(6, doc_string)
-    out += _bytes(7, graph) + _bytes(8, _str(1, "") + _int(2, opset))
-    out += b"".join(_bytes(14, _str(1, key) + _str(2, value)) for key, value in (metadata or {}).items())
-    return out
+        parts.append(_str(6, doc_string))
+    parts += _delimited(7, graph)
+    parts.append(_bytes(8, _str(1, "") + _int(2, opset)))
+    parts += [_bytes(14, _str(1, key) + _str(2, value)) for key, value in (metadata or {}).items()]
+    return b"".join(parts)  # the one copy of the weights
 
 
 __all__ = ["Node", "model_bytes", "node_bytes", "tensor_bytes", "value_info_bytes"]
