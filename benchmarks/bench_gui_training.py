@@ -241,6 +241,9 @@ def throughput(args: argparse.Namespace) -> None:
 
 
 def main() -> int:
+    from guicnn.core.allocator import keep_freed_memory
+
+    keep_freed_memory()  # as the window and the command line do
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=("stalls", "throughput"))
     parser.add_argument("--sizes", type=int, nargs="+", default=[3000, 60000], help="data set sizes for stalls")

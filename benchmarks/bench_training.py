@@ -88,6 +88,9 @@ def loop_overhead(preset: str, load, settings: TrainSettings, repeats: int = 5) 
 
 
 def main(argv: list[str] | None = None) -> int:
+    from guicnn.core.allocator import keep_freed_memory
+
+    keep_freed_memory()  # as the window and the command line do
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, help="threads for guicnn's passes (parallel.set_threads)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")

@@ -15,6 +15,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from guicnn.core import Sequential  # noqa: E402
+from guicnn.core.allocator import keep_freed_memory  # noqa: E402
+
+keep_freed_memory()  # as the window and the command line do (guicnn.core.allocator)
 
 
 def _conv(filters: int, kernel: int = 3, padding: int = 1) -> dict:

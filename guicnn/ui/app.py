@@ -58,7 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
+    from guicnn.core.allocator import keep_freed_memory
     from guicnn.ui.style import apply_style
+
+    keep_freed_memory()  # training steps reuse what the last one freed (no page faults)
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("guicnn")
