@@ -8,9 +8,9 @@ issue 15. One training step = forward, softmax cross-entropy, backward, SGD (mom
 inference = one forward pass in inference mode: "numpy" is the engine's own forward, "scoring"
 what ``evaluate``/``predict_proba`` run (``guicnn.core.accelerate``: onnxruntime on the model's
 ONNX export when onnxruntime is installed, else the same NumPy forward; which one is printed).
-guicnn and PyTorch steps are timed one by one,
-interleaved in rounds so that load from other programs hits both alike; each figure is the
-fastest step (min of rounds x steps). ratio = guicnn samples/s / PyTorch samples/s (> 1: faster).
+guicnn and PyTorch steps are timed one by one, interleaved in rounds so that load from other
+programs hits both alike; each figure is the fastest step (min of rounds x steps).
+ratio = guicnn samples/s / PyTorch samples/s (> 1: faster).
 Threads are set with guicnn.core.parallel.set_threads (guicnn runs BLAS on one thread and
 splits its products over its own pool) and torch.set_num_threads.
 """
@@ -79,7 +79,7 @@ def scoring_step(model: Sequential, x):
     def step():
         forward(x)
 
-    return step, type(forward).__name__ == "OnnxInference" and "onnxruntime" or "numpy"
+    return step, "onnxruntime" if isinstance(forward, accelerate.OnnxInference) else "numpy"
 
 
 def torch_steps(design: dict, model: Sequential, x, y):
