@@ -69,6 +69,34 @@ def test_two_threads_give_bit_identical_results(split_everything, own_products, 
         np.testing.assert_array_equal(value, two[2][name], err_msg=name)
 
 
+def test_three_threads_on_four_cores_give_bit_identical_results(split_everything, monkeypatch):
+    """What a 4-core machine's window trains with (job_threads: every core but one)."""
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 4)
+    assert parallel.job_threads() == 3
+    monkeypatch.setattr(parallel, "OWN_PRODUCT_THREADS", True)
+    monkeypatch.setattr(parallel, "_pool", None)  # a pool of 3 workers for this test
+    try:
+        one = _three_steps(1)
+        with parallel.thread_limit(parallel.job_threads()):
+            parallel.set_threads(4)
+            assert parallel.threads() == 3
+            three = _three_steps(4)
+    finally:
+        pool, parallel._pool = parallel._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+    np.testing.assert_array_equal(one[0], three[0])
+    np.testing.assert_array_equal(one[1], three[1])
+    for name, value in one[2].items():
+        np.testing.assert_array_equal(value, three[2][name], err_msg=name)
+
+
+@pytest.mark.parametrize("cores, expected", [(1, 1), (2, 1), (4, 3), (8, 7), (None, 1)])
+def test_job_threads_leave_the_window_a_core(cores, expected, monkeypatch):
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: cores)
+    assert parallel.job_threads() == expected
+
+
 def test_a_model_pass_takes_blas_to_one_thread_and_keeps_the_count_it_found(split_everything, monkeypatch):
     monkeypatch.setattr(parallel, "OWN_PRODUCT_THREADS", True)
     monkeypatch.setattr(parallel, "_found", None)  # as in a new process

@@ -183,6 +183,17 @@ def test_shutdown_while_training_joins_the_thread(qtbot, controller, digits):
     assert controller.state == "idle" and not controller.document.read_only
 
 
+def test_training_takes_every_core_but_the_windows(qtbot, controller, digits, monkeypatch):
+    from guicnn.core import parallel
+
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 4)
+    train, val = digits
+    with qtbot.waitSignal(controller.step, timeout=30_000):
+        controller.start(TrainSettings(batch_size=4, epochs=100), train, val, continue_training=False)
+    assert controller._job.worker._threads == parallel.job_threads() == 3
+    controller.shutdown()
+
+
 def test_prediction_uses_the_trained_model_and_its_normalisation(qtbot, controller, digits):
     train, val = digits
     with qtbot.waitSignal(controller.finished, timeout=30_000):

@@ -129,7 +129,7 @@ def _session(model: Any, upto: int | None) -> Any:
     ort = _onnxruntime()
     proto = onnx_model_bytes(model, upto=upto)
     options = ort.SessionOptions()
-    options.intra_op_num_threads = parallel.threads()  # 1 in the GUI's workers (thread_limit)
+    options.intra_op_num_threads = parallel.threads()  # the GUI's workers: every core but one
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3  # errors only: no warnings on the console

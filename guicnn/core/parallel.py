@@ -9,8 +9,9 @@ operations as on one thread: threaded and single-threaded results are bit-for-bi
 How many threads: ``set_threads(n)`` fixes it for the whole process; by default (``None``) it
 is NumPy's BLAS thread count (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS or the cores), as found
 when the first model pass takes BLAS to one thread (see ``blas_single_threaded``).
-``thread_limit(n)`` caps it for the calling thread only: the GUI's training worker runs under
-``thread_limit(1)`` so that the window keeps a core for drawing.
+``thread_limit(n)`` caps it for the calling thread only: the GUI's training and scoring workers
+run under ``thread_limit(job_threads())``, every core but one, so that the window keeps a core
+for drawing.
 """
 
 from __future__ import annotations
@@ -74,6 +75,19 @@ def threads() -> int:
     if limit is not None:
         count = min(count, limit)
     return max(1, min(count, os.cpu_count() or 1))
+
+
+def job_threads() -> int:
+    """Threads for a job that runs beside a window (training, scoring): every core but one.
+
+    The window's thread keeps a core for drawing: on this project's 2-core machine one
+    training thread was faster *and* smoother than two fighting the painting for both cores
+    (``benchmarks/bench_gui_training.py``); on 4 or 8 cores the other 3 or 7 train. Applied
+    with ``thread_limit``, so it never exceeds the default (``set_threads``, or the BLAS
+    thread count such as ``OPENBLAS_NUM_THREADS``). Results do not depend on it: every split
+    computes each value the same way (see the module docstring).
+    """
+    return max(1, (os.cpu_count() or 1) - 1)
 
 
 @contextmanager

@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject, Signal
 from guicnn.core import GuicnnError, Sequential
 from guicnn.core.compare import PinnedModel, predict_image
 from guicnn.core.data import Dataset, Normalization, train_val_split, validation_count
+from guicnn.core.parallel import job_threads
 from guicnn.core.snapshots import SnapshotHistory
 from guicnn.core.step_explanation import StepExplanation
 from guicnn.core.training import (
@@ -200,11 +201,10 @@ class TrainingController(QObject):
         total = first_epoch + settings.epochs
         training_samples = len(train) - (validation_count(len(train), split[0]) if split else 0)
         batches = max(1, -(-training_samples // settings.batch_size))
-        # One thread (a per-thread cap, core.parallel.thread_limit): the GUI thread needs the second
-        # core; measured faster *and* smoother than letting BLAS and painting fight over two cores
-        # (benchmarks/bench_gui_training.py).
+        # Every core but one (core.parallel.job_threads, a per-thread cap): the window keeps a core
+        # for drawing; on two cores, one training thread was faster *and* smoother than two.
         job = Job(lambda context: self._run(context, trainer, train, val, total, split), name="training",
-                  progress_interval=1.0 / STEP_RATE, threads=1)
+                  progress_interval=1.0 / STEP_RATE, threads=job_threads())
         job.progress.connect(self.step)
         job.reported.connect(self._on_report)
         job.succeeded.connect(self._on_finished)
@@ -556,8 +556,8 @@ class TrainingController(QObject):
 
 
 def _scoring_job(fn, name: str, succeeded, failed) -> Job:
-    """Start scoring a model in a worker thread (one thread: the window keeps a core)."""
-    job = Job(fn, name=name, threads=1)
+    """Start scoring a model in a worker thread (every core but one: the window keeps a core)."""
+    job = Job(fn, name=name, threads=job_threads())
     job.succeeded.connect(succeeded)
     job.failed.connect(failed)
     job.start()
