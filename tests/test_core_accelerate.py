@@ -92,22 +92,22 @@ def test_flat_input_model_is_accelerated_too():
     np.testing.assert_allclose(forward(x), model.forward(x), rtol=1e-5, atol=1e-6)
 
 
-def _is_engine(forward, model) -> bool:
+def _is_engine(forward) -> bool:
     return not isinstance(forward, accelerate.OnnxInference)
 
 
 def test_small_runs_float64_models_and_switched_off_stay_on_numpy(monkeypatch):
     model = _trained_looking()
-    assert _is_engine(accelerate.inference(model, samples=MANY - 1), model)
-    assert _is_engine(accelerate.inference(model, upto=0, samples=MANY), model)  # nothing to run
+    assert _is_engine(accelerate.inference(model, samples=MANY - 1))
+    assert _is_engine(accelerate.inference(model, upto=0, samples=MANY))  # nothing to run
     doubled = _trained_looking()
     for layer in doubled.layers:
         for name, value in layer.params.items():
             layer.params[name] = value.astype(np.float64)
-    assert _is_engine(accelerate.inference(doubled, samples=MANY), doubled)
+    assert _is_engine(accelerate.inference(doubled, samples=MANY))
     monkeypatch.setenv(accelerate.ENV, "numpy")
     assert accelerate.backend() == "numpy"
-    assert _is_engine(accelerate.inference(model, samples=MANY), model)
+    assert _is_engine(accelerate.inference(model, samples=MANY))
     monkeypatch.setenv(accelerate.ENV, "auto")
     assert accelerate.backend() == "onnxruntime"
     accelerate.set_backend("numpy")  # the code's choice wins over the environment's
@@ -120,7 +120,7 @@ def test_without_onnxruntime_everything_stays_on_numpy(monkeypatch):
     monkeypatch.setattr(accelerate, "_ort", False)
     model = _trained_looking()
     assert accelerate.backend() == "numpy"
-    assert _is_engine(accelerate.inference(model, samples=MANY), model)
+    assert _is_engine(accelerate.inference(model, samples=MANY))
     x, y = _data(model, MANY)
     assert evaluate(model, x, y).probabilities.shape == (MANY, 5)
 
@@ -132,7 +132,7 @@ def test_a_layer_without_onnx_export_keeps_the_engine(monkeypatch):
         raise ConfigError("layer type MaxPool2D has no ONNX export")
 
     monkeypatch.setattr(model.layers[3], "onnx_nodes", refuse)
-    assert _is_engine(accelerate.inference(model, samples=MANY), model)
+    assert _is_engine(accelerate.inference(model, samples=MANY))
 
 
 def test_a_failing_session_hands_the_run_to_the_engine():
