@@ -17,7 +17,9 @@ def run() -> int:
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, _quit_while_starting)
     from .cli import main
+    from .core.allocator import keep_freed_memory
 
+    keep_freed_memory()  # the process is ours: training steps reuse what the last one freed
     return main()
 
 

@@ -874,9 +874,6 @@ def main(argv: list[str] | None = None) -> int:
     """Run one command; returns the exit status (0 on success)."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.default_int_handler)
-    from .core.allocator import keep_freed_memory
-
-    keep_freed_memory()  # training steps reuse what the last one freed (no page faults)
     try:
         with _Interrupts():  # SIGTERM stops a command as Ctrl+C does (training saves first)
             args = build_parser().parse_args(argv)

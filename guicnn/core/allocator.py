@@ -10,9 +10,10 @@ ceiling for the adaptive one) and the trim threshold at 128 MB brought that to 2
 0.2 ms, and the step from 93.5 to 88.3 ms (median 95.6 → 90.9 ms; the wide design 147.9 →
 142.6 ms; on two threads 61.5 → 60.4 ms median).
 
-The setting is process-wide, so a library does not make it on import: the window
-(``guicnn.ui.app``), the command line (``guicnn.cli``) and the benchmarks call
-``keep_freed_memory()`` when they start. The cost: up to 128 MB that a step freed stays
+The setting is process-wide, so a library does not make it on import, nor does a function
+that other programs (and the tests) call in-process: the programs that own their process call
+``keep_freed_memory()`` when they start — the window (``guicnn.ui.app.main``), the command
+line (``guicnn.__main__.run``, the ``guicnn`` command) and the benchmarks. The cost: up to 128 MB that a step freed stays
 mapped to the process for the next one. Elsewhere (macOS, Windows, musl) it does nothing.
 """
 
