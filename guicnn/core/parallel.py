@@ -256,28 +256,3 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, parts: i
         for task in tasks:
             task()
     return out
-
-
-def matmul_summed(a: np.ndarray, b: np.ndarray, parts: int = 2) -> np.ndarray:
-    """a (M, T) @ b (T, K) for long T as the sum of `parts` products over blocks of T.
-
-    Always `parts` blocks, added in order, whatever the thread count (so one and two threads
-    give identical sums); the blocks run on two threads when allowed.
-    """
-    if not _split(a.shape[0], b.shape[1], a.shape[1], parts):
-        return a @ b
-    spans = blocks(a.shape[1], parts)
-    results: list = [None] * len(spans)
-
-    def part(k: int) -> None:
-        results[k] = a[:, spans[k][0] : spans[k][1]] @ b[spans[k][0] : spans[k][1]]
-
-    if products_on_pool():
-        run_tasks([lambda k=k: part(k) for k in range(len(spans))])
-    else:
-        for k in range(len(spans)):
-            part(k)
-    total = results[0]
-    for result in results[1:]:
-        total += result
-    return total

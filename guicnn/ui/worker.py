@@ -109,11 +109,8 @@ class Worker(QObject):
 
     @Slot()
     def run(self) -> None:
-        if self._threads is None:
+        with thread_limit(self._threads):  # per thread (None: no cap); never the process-wide BLAS limit
             self._run()
-        else:
-            with thread_limit(self._threads):  # per thread: never the process-wide BLAS limit
-                self._run()
 
     def _run(self) -> None:
         try:
